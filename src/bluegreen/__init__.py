@@ -1,0 +1,3 @@
+"""bluegreen: blue-green deployments of web servers on AWS."""
+
+__version__ = "0.1.0"

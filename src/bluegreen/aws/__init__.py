@@ -1,0 +1,17 @@
+"""The one gateway to AWS. Nothing outside this package calls boto3."""
+
+from __future__ import annotations
+
+from bluegreen.aws.autoscaling import AutoScalingCalls
+from bluegreen.aws.dynamodb import ConditionFailed, DynamoCalls
+from bluegreen.aws.ec2 import Ec2Calls
+from bluegreen.aws.elb import ElbCalls
+from bluegreen.aws.iam import IamCalls
+from bluegreen.aws.route53 import Route53Calls
+
+
+class Gateway(Route53Calls, ElbCalls, AutoScalingCalls, Ec2Calls, IamCalls, DynamoCalls):
+    """Typed calls for every AWS service bluegreen uses, one mixin per service."""
+
+
+__all__ = ["ConditionFailed", "Gateway"]

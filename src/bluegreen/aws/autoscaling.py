@@ -1,0 +1,219 @@
+"""Auto Scaling: groups and launch configurations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bluegreen.aws.base import BaseGateway
+from bluegreen.errors import AwsError
+
+
+def _tags(tags: dict[str, str], group: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "ResourceId": group,
+            "ResourceType": "auto-scaling-group",
+            "Key": k,
+            "Value": v,
+            "PropagateAtLaunch": True,
+        }
+        for k, v in tags.items()
+    ]
+
+
+class AutoScalingCalls(BaseGateway):
+    def groups_tagged(self, key: str, value: str) -> list[dict[str, Any]]:
+        """Groups carrying tag ``key=value``: a server-side filter, not a scan."""
+        return list(
+            self.pages(
+                "autoscaling",
+                "describe_auto_scaling_groups",
+                "AutoScalingGroups",
+                Filters=[{"Name": f"tag:{key}", "Values": [value]}],
+                PaginationConfig={"PageSize": 100},
+            )
+        )
+
+    def groups_named(self, names: Sequence[str]) -> list[dict[str, Any]]:
+        if not names:
+            return []
+        r = self.call(
+            "autoscaling", "describe_auto_scaling_groups", AutoScalingGroupNames=list(names)
+        )
+        return list(r.get("AutoScalingGroups", []))
+
+    def all_groups(self) -> list[dict[str, Any]]:
+        """Every group in the region, paginated. AWS offers no filter for
+        "groups using launch template X", so the in-use check before a delete
+        must read them all."""
+        return list(
+            self.pages(
+                "autoscaling",
+                "describe_auto_scaling_groups",
+                "AutoScalingGroups",
+                PaginationConfig={"PageSize": 100},
+            )
+        )
+
+    def create_group(
+        self,
+        name: str,
+        *,
+        launch_template: tuple[str, str] | None,
+        launch_configuration: str | None,
+        capacity: int,
+        max_size: int,
+        subnets: Sequence[str],
+        load_balancers: Sequence[str] = (),
+        target_groups: Sequence[str] = (),
+        grace_period: int,
+        tags: dict[str, str],
+    ) -> None:
+        params: dict[str, Any] = {
+            "AutoScalingGroupName": name,
+            "MinSize": capacity,
+            "MaxSize": max_size,
+            "DesiredCapacity": capacity,
+            "VPCZoneIdentifier": ",".join(subnets),
+            "HealthCheckType": "ELB",
+            "HealthCheckGracePeriod": grace_period,
+            "Tags": _tags(tags, name),
+        }
+        if launch_template:
+            params["LaunchTemplate"] = {
+                "LaunchTemplateName": launch_template[0],
+                "Version": launch_template[1],
+            }
+        else:
+            params["LaunchConfigurationName"] = launch_configuration
+        if load_balancers:
+            params["LoadBalancerNames"] = list(load_balancers)
+        if target_groups:
+            params["TargetGroupARNs"] = list(target_groups)
+        try:
+            self.call("autoscaling", "create_auto_scaling_group", **params)
+        except AwsError as e:
+            if e.code != "AlreadyExists":
+                raise
+
+    def set_group_size(
+        self,
+        name: str,
+        *,
+        min_size: int | None = None,
+        desired: int | None = None,
+        max_size: int | None = None,
+    ) -> None:
+        params: dict[str, Any] = {"AutoScalingGroupName": name}
+        if min_size is not None:
+            params["MinSize"] = min_size
+        if desired is not None:
+            params["DesiredCapacity"] = desired
+        if max_size is not None:
+            params["MaxSize"] = max_size
+        self.call("autoscaling", "update_auto_scaling_group", **params)
+
+    def tag_group(self, name: str, tags: dict[str, str]) -> None:
+        self.call("autoscaling", "create_or_update_tags", Tags=_tags(tags, name))
+
+    def delete_group(self, name: str) -> None:
+        """Delete, terminating its instances. Already gone is success."""
+        try:
+            self.call(
+                "autoscaling",
+                "delete_auto_scaling_group",
+                AutoScalingGroupName=name,
+                ForceDelete=True,
+            )
+        except AwsError as e:
+            if not ("not found" in e.message.lower() or e.code == "ValidationError"):
+                raise
+
+    def attach_load_balancers(self, group: str, names: Sequence[str]) -> None:
+        self.call(
+            "autoscaling",
+            "attach_load_balancers",
+            AutoScalingGroupName=group,
+            LoadBalancerNames=list(names),
+        )
+
+    def detach_load_balancers(self, group: str, names: Sequence[str]) -> None:
+        self.call(
+            "autoscaling",
+            "detach_load_balancers",
+            AutoScalingGroupName=group,
+            LoadBalancerNames=list(names),
+        )
+
+    def attach_target_groups(self, group: str, arns: Sequence[str]) -> None:
+        self.call(
+            "autoscaling",
+            "attach_load_balancer_target_groups",
+            AutoScalingGroupName=group,
+            TargetGroupARNs=list(arns),
+        )
+
+    def detach_target_groups(self, group: str, arns: Sequence[str]) -> None:
+        self.call(
+            "autoscaling",
+            "detach_load_balancer_target_groups",
+            AutoScalingGroupName=group,
+            TargetGroupARNs=list(arns),
+        )
+
+    def terminate_in_group(self, instance_id: str) -> None:
+        self.call(
+            "autoscaling",
+            "terminate_instance_in_auto_scaling_group",
+            InstanceId=instance_id,
+            ShouldDecrementDesiredCapacity=False,
+        )
+
+    # -- launch configurations ---------------------------------------------
+    def launch_configurations(self, names: Sequence[str]) -> list[dict[str, Any]]:
+        r = self.call(
+            "autoscaling", "describe_launch_configurations", LaunchConfigurationNames=list(names)
+        )
+        return list(r.get("LaunchConfigurations", []))
+
+    def create_launch_configuration(
+        self,
+        name: str,
+        *,
+        ami: str,
+        instance_type: str,
+        security_group: str,
+        instance_profile: str,
+        key_name: str | None,
+        user_data: str | None,
+    ) -> None:
+        params: dict[str, Any] = {
+            "LaunchConfigurationName": name,
+            "ImageId": ami,
+            "InstanceType": instance_type,
+            "SecurityGroups": [security_group],
+            "IamInstanceProfile": instance_profile,
+            "MetadataOptions": {
+                "HttpTokens": "required",
+                "HttpPutResponseHopLimit": 1,
+                "HttpEndpoint": "enabled",
+            },
+            "AssociatePublicIpAddress": True,
+        }
+        if key_name:
+            params["KeyName"] = key_name
+        if user_data:
+            params["UserData"] = user_data
+        try:
+            self.call("autoscaling", "create_launch_configuration", **params)
+        except AwsError as e:
+            if e.code != "AlreadyExists":
+                raise
+
+    def delete_launch_configuration(self, name: str) -> None:
+        try:
+            self.call("autoscaling", "delete_launch_configuration", LaunchConfigurationName=name)
+        except AwsError as e:
+            if "not found" not in e.message.lower() and e.code != "ValidationError":
+                raise

@@ -1,0 +1,212 @@
+"""The base of the AWS gateway: sessions, clients, retries, error translation.
+
+Every botocore call in bluegreen goes through ``BaseGateway.call`` or
+``BaseGateway.pages``. That is where:
+
+* clients are made, once per service, with standard-mode retries (bounded
+  attempts with exponential backoff and jitter) and timeouts;
+* event hooks are attached (call counting in benchmarks, fault injection in
+  tests): ``hooks`` is a list of ``(event name, handler)`` pairs registered on
+  every client this gateway makes;
+* ``ClientError`` becomes bluegreen's own ``AwsError``, ``PermissionDenied`` or
+  ``NotFound``, naming the operation, so callers never import botocore.
+
+boto3 is imported here, lazily, and nowhere else in the package: commands that
+never talk to AWS (``--help``, ``--version``, input errors) start fast.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from bluegreen.clock import Clock, SystemClock
+from bluegreen.errors import AwsError, NotFound, PermissionDenied
+
+T = TypeVar("T")
+Hook = tuple[str, Callable[..., Any]]
+
+_DENIED = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnauthorizedAccess",
+    "AuthFailure",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "SignatureDoesNotMatch",
+}
+_NOT_FOUND_SUFFIXES = ("NotFound", "NotFoundException", ".NotFound", "NoSuchEntity", "NoSuchKey")
+_MAX_ATTEMPTS = 8
+
+
+class BaseGateway:
+    def __init__(
+        self,
+        *,
+        region: str,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+        clock: Clock | None = None,
+        hooks: Sequence[Hook] = (),
+        max_attempts: int = _MAX_ATTEMPTS,
+        region_from_profile: bool = False,
+    ) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.endpoint_url = endpoint_url
+        self.clock: Clock = clock or SystemClock()
+        self._hooks = list(hooks)
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        if endpoint_url:
+            # An emulator accepts any credentials; never let real ones go to it.
+            self._session = boto3.Session(
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                region_name=region,
+                botocore_session=_botocore_session(),
+            )
+        else:
+            self._session = boto3.Session(
+                profile_name=profile, botocore_session=_botocore_session()
+            )
+            if region_from_profile and self._session.region_name:
+                region = self._session.region_name
+        self.region = region
+        self._config = Config(
+            region_name=region,
+            retries={"mode": "standard", "max_attempts": max_attempts},
+            connect_timeout=5,
+            read_timeout=60,
+            max_pool_connections=20,
+            user_agent_extra="bluegreen",
+        )
+
+    # -- clients ------------------------------------------------------------
+    def client(self, service: str) -> Any:
+        with self._lock:
+            c = self._clients.get(service)
+            if c is None:
+                kwargs: dict[str, Any] = {"config": self._config}
+                if self.endpoint_url:
+                    kwargs["endpoint_url"] = self.endpoint_url
+                c = self._session.client(service, **kwargs)
+                for event, handler in self._hooks:
+                    c.meta.events.register(event, handler)
+                self._clients[service] = c
+            return c
+
+    def add_hook(self, event: str, handler: Callable[..., Any]) -> None:
+        """Register ``handler`` on every client, present and future."""
+        with self._lock:
+            self._hooks.append((event, handler))
+            for c in self._clients.values():
+                c.meta.events.register(event, handler)
+
+    # -- calls --------------------------------------------------------------
+    def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        method = getattr(self.client(service), operation)
+        try:
+            result: dict[str, Any] = method(**params)
+        except ClientError as e:
+            raise translate(service, operation, e) from None
+        except BotoCoreError as e:
+            raise AwsError(
+                f"{service}.{operation} failed: {e}",
+                operation=f"{service}:{operation}",
+                code=type(e).__name__,
+                fix="check the network, the endpoint URL and the region, then run the "
+                "command again: every bluegreen command resumes where it stopped",
+            ) from None
+        return result
+
+    def pages(self, service: str, operation: str, key: str, **params: Any) -> Iterator[Any]:
+        """Items under ``key`` from every page of a paginated operation."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        paginator = self.client(service).get_paginator(operation)
+        try:
+            for page in paginator.paginate(**params):
+                yield from page.get(key, [])
+        except ClientError as e:
+            raise translate(service, operation, e) from None
+        except BotoCoreError as e:
+            raise AwsError(
+                f"{service}.{operation} failed: {e}", operation=f"{service}:{operation}"
+            ) from None
+
+    def parallel(self, *thunks: Callable[[], T]) -> list[T]:
+        """Run independent read calls at once; results in order. Errors propagate."""
+        if len(thunks) <= 1:
+            return [t() for t in thunks]
+        with ThreadPoolExecutor(max_workers=min(8, len(thunks))) as pool:
+            futures = [pool.submit(t) for t in thunks]
+            return [f.result() for f in futures]
+
+
+_SHARED: dict[str, Any] = {}
+
+
+def _botocore_session() -> Any:
+    """A new botocore session that shares the process's service-model loader
+    and endpoint resolver, so a second gateway in one process (the demo, a
+    library user, the tests) does not parse the models again."""
+    import botocore.session
+
+    s = botocore.session.get_session()
+    with _SHARED_LOCK:
+        if not _SHARED:
+            _SHARED["data_loader"] = s.get_component("data_loader")
+        else:
+            for name, component in _SHARED.items():
+                s.register_component(name, component)
+    return s
+
+
+_SHARED_LOCK = threading.Lock()
+
+
+def translate(service: str, operation: str, e: Any) -> AwsError:
+    err = e.response.get("Error", {})
+    code = str(err.get("Code", "Unknown"))
+    msg = str(err.get("Message", "")) or code
+    op = f"{_iam_prefix(service)}:{_action(operation)}"
+    if code in _DENIED or "not authorized" in msg.lower():
+        return PermissionDenied(
+            f"{op} was denied: {msg}",
+            operation=op,
+            code=code,
+            fix=f"grant {op} to the credentials in use "
+            "(`bluegreen iam-policy` prints the policy bluegreen needs), then run the "
+            "command again",
+        )
+    if code.endswith(_NOT_FOUND_SUFFIXES) or (
+        code in ("LoadBalancerNotFound", "ValidationError")
+        and ("not found" in msg.lower() or "does not exist" in msg.lower())
+    ):
+        return NotFound(f"{op}: {msg}", operation=op, code=code)
+    return AwsError(
+        f"{op} failed with {code}: {msg}",
+        operation=op,
+        code=code,
+        fix="run the command again once the cause is fixed: it resumes where it stopped",
+    )
+
+
+def _iam_prefix(service: str) -> str:
+    return {"elb": "elasticloadbalancing", "elbv2": "elasticloadbalancing"}.get(service, service)
+
+
+def _action(operation: str) -> str:
+    return "".join(p.capitalize() for p in operation.split("_"))
+
+
+def error_code(e: BaseException) -> str:
+    return e.code if isinstance(e, AwsError) else ""

@@ -1,0 +1,290 @@
+"""EC2: network, security group, key pair, images and launch templates."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from typing import Any
+
+from bluegreen.aws.base import BaseGateway
+from bluegreen.errors import AwsError, NotFound
+
+
+def tag_spec(resource: str, tags: dict[str, str]) -> list[dict[str, Any]]:
+    return [{"ResourceType": resource, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+
+
+def tag_value(tags: Sequence[dict[str, Any]] | None, key: str) -> str | None:
+    for t in tags or ():
+        if t["Key"] == key:
+            return str(t["Value"])
+    return None
+
+
+class Ec2Calls(BaseGateway):
+    # -- network ------------------------------------------------------------
+    def _by_tag(
+        self,
+        op: str,
+        key: str,
+        domain_tag: str,
+        domain: str,
+        name: str,
+        extra: Sequence[dict[str, Any]] = (),
+    ) -> list[dict[str, Any]]:
+        r = self.call(
+            "ec2",
+            op,
+            Filters=[
+                {"Name": f"tag:{domain_tag}", "Values": [domain]},
+                {"Name": "tag:Name", "Values": [name]},
+                *extra,
+            ],
+        )
+        return list(r.get(key, []))
+
+    def find_vpc(self, domain_tag: str, domain: str, name: str) -> dict[str, Any] | None:
+        found = self._by_tag("describe_vpcs", "Vpcs", domain_tag, domain, name)
+        return found[0] if found else None
+
+    def find_subnets(self, vpc_id: str) -> list[dict[str, Any]]:
+        r = self.call("ec2", "describe_subnets", Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
+        return list(r.get("Subnets", []))
+
+    def availability_zones(self) -> list[str]:
+        r = self.call(
+            "ec2",
+            "describe_availability_zones",
+            Filters=[{"Name": "state", "Values": ["available"]}],
+        )
+        return sorted(z["ZoneName"] for z in r.get("AvailabilityZones", []))
+
+    def create_vpc(self, cidr: str, tags: dict[str, str]) -> str:
+        r = self.call("ec2", "create_vpc", CidrBlock=cidr, TagSpecifications=tag_spec("vpc", tags))
+        vpc_id = str(r["Vpc"]["VpcId"])
+        self.call("ec2", "modify_vpc_attribute", VpcId=vpc_id, EnableDnsSupport={"Value": True})
+        self.call("ec2", "modify_vpc_attribute", VpcId=vpc_id, EnableDnsHostnames={"Value": True})
+        return vpc_id
+
+    def create_subnet(self, vpc_id: str, cidr: str, az: str, tags: dict[str, str]) -> str:
+        r = self.call(
+            "ec2",
+            "create_subnet",
+            VpcId=vpc_id,
+            CidrBlock=cidr,
+            AvailabilityZone=az,
+            TagSpecifications=tag_spec("subnet", tags),
+        )
+        sid = str(r["Subnet"]["SubnetId"])
+        self.call(
+            "ec2", "modify_subnet_attribute", SubnetId=sid, MapPublicIpOnLaunch={"Value": True}
+        )
+        return sid
+
+    def internet_gateway_of(self, vpc_id: str) -> str | None:
+        r = self.call(
+            "ec2",
+            "describe_internet_gateways",
+            Filters=[{"Name": "attachment.vpc-id", "Values": [vpc_id]}],
+        )
+        igws = r.get("InternetGateways", [])
+        return str(igws[0]["InternetGatewayId"]) if igws else None
+
+    def create_internet_gateway(self, vpc_id: str, tags: dict[str, str]) -> str:
+        r = self.call(
+            "ec2", "create_internet_gateway", TagSpecifications=tag_spec("internet-gateway", tags)
+        )
+        igw = str(r["InternetGateway"]["InternetGatewayId"])
+        self.call("ec2", "attach_internet_gateway", InternetGatewayId=igw, VpcId=vpc_id)
+        return igw
+
+    def route_tables(self, vpc_id: str) -> list[dict[str, Any]]:
+        r = self.call(
+            "ec2", "describe_route_tables", Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]
+        )
+        return list(r.get("RouteTables", []))
+
+    def create_route_table(self, vpc_id: str, tags: dict[str, str]) -> str:
+        r = self.call(
+            "ec2",
+            "create_route_table",
+            VpcId=vpc_id,
+            TagSpecifications=tag_spec("route-table", tags),
+        )
+        return str(r["RouteTable"]["RouteTableId"])
+
+    def add_default_route(self, route_table: str, igw: str) -> None:
+        self.call(
+            "ec2",
+            "create_route",
+            RouteTableId=route_table,
+            DestinationCidrBlock="0.0.0.0/0",
+            GatewayId=igw,
+        )
+
+    def associate_route_table(self, route_table: str, subnet: str) -> None:
+        self.call("ec2", "associate_route_table", RouteTableId=route_table, SubnetId=subnet)
+
+    # -- security group -----------------------------------------------------
+    def find_security_group(self, vpc_id: str, name: str) -> dict[str, Any] | None:
+        r = self.call(
+            "ec2",
+            "describe_security_groups",
+            Filters=[
+                {"Name": "vpc-id", "Values": [vpc_id]},
+                {"Name": "group-name", "Values": [name]},
+            ],
+        )
+        groups = r.get("SecurityGroups", [])
+        return groups[0] if groups else None
+
+    def create_security_group(
+        self, vpc_id: str, name: str, description: str, tags: dict[str, str]
+    ) -> str:
+        r = self.call(
+            "ec2",
+            "create_security_group",
+            GroupName=name,
+            Description=description,
+            VpcId=vpc_id,
+            TagSpecifications=tag_spec("security-group", tags),
+        )
+        return str(r["GroupId"])
+
+    def authorize_ingress(self, group_id: str, permissions: Sequence[dict[str, Any]]) -> None:
+        if not permissions:
+            return
+        try:
+            self.call(
+                "ec2",
+                "authorize_security_group_ingress",
+                GroupId=group_id,
+                IpPermissions=list(permissions),
+            )
+        except AwsError as e:
+            if e.code != "InvalidPermission.Duplicate":
+                raise
+
+    # -- key pair -----------------------------------------------------------
+    def key_pair_exists(self, name: str) -> bool:
+        try:
+            r = self.call("ec2", "describe_key_pairs", KeyNames=[name])
+        except NotFound:
+            return False
+        return bool(r.get("KeyPairs"))
+
+    def create_key_pair(self, name: str, tags: dict[str, str]) -> str:
+        r = self.call(
+            "ec2", "create_key_pair", KeyName=name, TagSpecifications=tag_spec("key-pair", tags)
+        )
+        return str(r["KeyMaterial"])
+
+    # -- images -------------------------------------------------------------
+    def images(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        try:
+            r = self.call("ec2", "describe_images", ImageIds=list(ids))
+        except NotFound:
+            return []
+        return list(r.get("Images", []))
+
+    def images_tagged(self, tags: dict[str, str]) -> list[dict[str, Any]]:
+        r = self.call(
+            "ec2",
+            "describe_images",
+            Owners=["self"],
+            Filters=[{"Name": f"tag:{k}", "Values": [v]} for k, v in tags.items()],
+        )
+        return list(r.get("Images", []))
+
+    # -- launch templates ---------------------------------------------------
+    def launch_template(self, name: str) -> dict[str, Any] | None:
+        try:
+            r = self.call("ec2", "describe_launch_templates", LaunchTemplateNames=[name])
+        except (NotFound, AwsError) as e:
+            if isinstance(e, NotFound) or "NotFound" in e.code or "does not exist" in e.message:
+                return None
+            raise
+        lts = r.get("LaunchTemplates", [])
+        return lts[0] if lts else None
+
+    def create_launch_template(
+        self,
+        name: str,
+        *,
+        ami: str,
+        instance_type: str,
+        security_group_id: str,
+        instance_profile: str,
+        key_name: str | None,
+        user_data: str | None,
+        kms_key: str | None,
+        tags: dict[str, str],
+        client_token: str,
+        root_device: str = "/dev/xvda",
+        root_size: int = 8,
+    ) -> int:
+        """Create the template (idempotent by client token); returns its version number."""
+        ebs: dict[str, Any] = {
+            "Encrypted": True,
+            "VolumeType": "gp3",
+            "VolumeSize": root_size,
+            "DeleteOnTermination": True,
+        }
+        if kms_key:
+            ebs["KmsKeyId"] = kms_key
+        data: dict[str, Any] = {
+            "ImageId": ami,
+            "InstanceType": instance_type,
+            "SecurityGroupIds": [security_group_id],
+            "IamInstanceProfile": {"Name": instance_profile},
+            "MetadataOptions": {
+                "HttpTokens": "required",
+                "HttpPutResponseHopLimit": 1,
+                "HttpEndpoint": "enabled",
+            },
+            "BlockDeviceMappings": [{"DeviceName": root_device, "Ebs": ebs}],
+            "TagSpecifications": [
+                {
+                    "ResourceType": "instance",
+                    "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+                },
+            ],
+        }
+        if key_name:
+            data["KeyName"] = key_name
+        if user_data:
+            data["UserData"] = base64.b64encode(user_data.encode()).decode()
+        r = self.call(
+            "ec2",
+            "create_launch_template",
+            LaunchTemplateName=name,
+            LaunchTemplateData=data,
+            ClientToken=client_token,
+            TagSpecifications=tag_spec("launch-template", tags),
+        )
+        return int(r["LaunchTemplate"]["LatestVersionNumber"])
+
+    def launch_template_data(self, name: str, version: str) -> dict[str, Any]:
+        r = self.call(
+            "ec2", "describe_launch_template_versions", LaunchTemplateName=name, Versions=[version]
+        )
+        versions = r.get("LaunchTemplateVersions", [])
+        return dict(versions[0]["LaunchTemplateData"]) if versions else {}
+
+    def delete_launch_template(self, name: str) -> None:
+        try:
+            self.call("ec2", "delete_launch_template", LaunchTemplateName=name)
+        except AwsError as e:
+            if "NotFound" not in e.code and "does not exist" not in e.message:
+                raise
+
+    # -- instances ----------------------------------------------------------
+    def instance_states(self, ids: Sequence[str]) -> dict[str, str]:
+        if not ids:
+            return {}
+        r = self.call("ec2", "describe_instances", InstanceIds=list(ids))
+        return {
+            i["InstanceId"]: i["State"]["Name"]
+            for res in r.get("Reservations", [])
+            for i in res["Instances"]
+        }

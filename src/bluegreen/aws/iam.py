@@ -1,0 +1,71 @@
+"""IAM: the web servers' role and instance profile."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bluegreen.aws.base import BaseGateway
+from bluegreen.errors import NotFound
+
+EC2_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "ec2.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+class IamCalls(BaseGateway):
+    def role(self, name: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.call("iam", "get_role", RoleName=name)["Role"])
+        except NotFound:
+            return None
+
+    def create_role(self, name: str, tags: dict[str, str]) -> None:
+        self.call(
+            "iam",
+            "create_role",
+            RoleName=name,
+            AssumeRolePolicyDocument=json.dumps(EC2_TRUST),
+            Description="bluegreen web servers",
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        )
+
+    def put_role_policy(self, role: str, policy_name: str, document: dict[str, Any]) -> None:
+        self.call(
+            "iam",
+            "put_role_policy",
+            RoleName=role,
+            PolicyName=policy_name,
+            PolicyDocument=json.dumps(document),
+        )
+
+    def role_policies(self, role: str) -> tuple[list[str], list[str]]:
+        """(inline policy names, attached managed policy ARNs)."""
+        inline = self.call("iam", "list_role_policies", RoleName=role).get("PolicyNames", [])
+        attached = self.call("iam", "list_attached_role_policies", RoleName=role)
+        return list(inline), [p["PolicyArn"] for p in attached.get("AttachedPolicies", [])]
+
+    def role_policy(self, role: str, name: str) -> dict[str, Any]:
+        doc = self.call("iam", "get_role_policy", RoleName=role, PolicyName=name)["PolicyDocument"]
+        return json.loads(doc) if isinstance(doc, str) else dict(doc)
+
+    def instance_profile(self, name: str) -> dict[str, Any] | None:
+        try:
+            return dict(
+                self.call("iam", "get_instance_profile", InstanceProfileName=name)[
+                    "InstanceProfile"
+                ]
+            )
+        except NotFound:
+            return None
+
+    def create_instance_profile(self, name: str, role: str) -> None:
+        self.call("iam", "create_instance_profile", InstanceProfileName=name)
+        self.call("iam", "add_role_to_instance_profile", InstanceProfileName=name, RoleName=role)

@@ -1,0 +1,83 @@
+"""Route 53: hosted zones, alias records, change batches."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bluegreen.aws.base import BaseGateway
+from bluegreen.errors import WaitTimeout
+
+
+class Route53Calls(BaseGateway):
+    def find_zones(self, zone_name: str) -> list[dict[str, Any]]:
+        """The hosted zones named exactly ``zone_name`` (public and private)."""
+        r = self.call("route53", "list_hosted_zones_by_name", DNSName=zone_name, MaxItems="20")
+        return [z for z in r.get("HostedZones", []) if z["Name"].lower() == zone_name.lower()]
+
+    def records_named(self, zone_id: str, fqdn: str, rtype: str = "A") -> list[dict[str, Any]]:
+        """Every record set of ``fqdn`` and ``rtype`` (several when weighted).
+
+        A lookup by name, not a scan: cost does not grow with the zone's size.
+        """
+        r = self.call(
+            "route53",
+            "list_resource_record_sets",
+            HostedZoneId=zone_id,
+            StartRecordName=fqdn,
+            StartRecordType=rtype,
+            MaxItems="20",
+        )
+        want = fqdn.lower().rstrip(".")
+        return [
+            rr
+            for rr in r.get("ResourceRecordSets", [])
+            if rr["Name"].lower().rstrip(".") == want and rr["Type"] == rtype
+        ]
+
+    def change_records(self, zone_id: str, changes: Sequence[dict[str, Any]], comment: str) -> str:
+        """One atomic change batch; returns the change id."""
+        r = self.call(
+            "route53",
+            "change_resource_record_sets",
+            HostedZoneId=zone_id,
+            ChangeBatch={"Comment": comment[:256], "Changes": list(changes)},
+        )
+        return str(r["ChangeInfo"]["Id"])
+
+    def wait_insync(self, change_id: str, timeout: float) -> float:
+        """Poll until the change is INSYNC; returns the seconds waited."""
+        start = self.clock.monotonic()
+        delay = 1.0
+        while True:
+            r = self.call("route53", "get_change", Id=change_id)
+            if r["ChangeInfo"]["Status"] == "INSYNC":
+                return self.clock.monotonic() - start
+            waited = self.clock.monotonic() - start
+            if waited >= timeout:
+                raise WaitTimeout(
+                    f"Route 53 change {change_id} was not in sync after {waited:.0f}s",
+                    fix="the change was accepted and will propagate; run `bluegreen status` "
+                    "to confirm, or raise --dns-timeout",
+                )
+            self.clock.sleep(min(delay, max(timeout - waited, 0)))
+            delay = min(delay * 2, 10.0)
+
+    def create_zone(
+        self, zone_name: str, caller_ref: str, *, vpc_id: str | None = None, region: str = ""
+    ) -> str:
+        params: dict[str, Any] = {"Name": zone_name, "CallerReference": caller_ref}
+        if vpc_id:
+            params["VPC"] = {"VPCRegion": region, "VPCId": vpc_id}
+            params["HostedZoneConfig"] = {"Comment": "bluegreen staging", "PrivateZone": True}
+        else:
+            params["HostedZoneConfig"] = {"Comment": "bluegreen live", "PrivateZone": False}
+        r = self.call("route53", "create_hosted_zone", **params)
+        return str(r["HostedZone"]["Id"])
+
+    def delete_zone(self, zone_id: str) -> None:
+        self.call("route53", "delete_hosted_zone", Id=zone_id)
+
+    def zone_vpcs(self, zone_id: str) -> list[str]:
+        r = self.call("route53", "get_hosted_zone", Id=zone_id)
+        return [v["VPCId"] for v in r.get("VPCs", [])]

@@ -1,0 +1,155 @@
+"""Invariants on a ``Site``: which environment is live, which is staging, and
+everything that is not in the shape bluegreen expects.
+
+``assess`` is pure. ``status`` prints its problems; every changing command
+refuses when a problem it cares about is present (see ``require_*``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bluegreen.errors import StateError
+from bluegreen.model import Alias, Balancer, Group, Site
+
+
+@dataclass(frozen=True)
+class Assessment:
+    live: Balancer | None
+    staging: Balancer | None
+    live_group: Group | None
+    staging_group: Group | None
+    problems: tuple[str, ...]
+    weights: Mapping[str, int] = field(default_factory=dict)  # balancer name -> weight
+
+    @property
+    def shifting(self) -> bool:
+        """True while weighted records send traffic to both environments."""
+        return sum(1 for w in self.weights.values() if w > 0) > 1
+
+
+def _targets(site: Site, records: tuple[Alias, ...], fqdns: tuple[str, ...]) -> dict[str, set[str]]:
+    """fqdn -> names of balancers (or raw targets) its records point at (weight > 0)."""
+    out: dict[str, set[str]] = {f: set() for f in fqdns}
+    for r in records:
+        if r.fqdn not in out or (r.weight is not None and r.weight == 0):
+            continue
+        b = site.balancer_for_target(r.target) if r.target else None
+        out[r.fqdn].add(b.name if b else (r.target or "<not an alias>"))
+    return out
+
+
+def _single(targets: dict[str, set[str]]) -> str | None:
+    all_targets = set().union(*targets.values()) if targets else set()
+    if len(all_targets) == 1 and all(len(t) == 1 for t in targets.values()):
+        return next(iter(all_targets))
+    return None
+
+
+def assess(site: Site) -> Assessment:
+    n = site.names
+    problems: list[str] = []
+    if site.public_zone is None:
+        problems.append(f"the public hosted zone {n.zone_name} does not exist")
+    if site.private_zone is None:
+        problems.append(f"the private hosted zone {n.zone_name} does not exist")
+    for lb in n.load_balancers:
+        if site.balancer(lb) is None:
+            problems.append(f"load balancer {lb} does not exist")
+
+    live_t = _targets(site, site.public, n.live_fqdns)
+    stage_t = _targets(site, site.private, n.staging_fqdns)
+    weights: dict[str, int] = {}
+    for r in site.public:
+        if r.weight is not None:
+            b = site.balancer_for_target(r.target)
+            if b and r.fqdn == n.live_fqdns[0]:
+                weights[b.name] = weights.get(b.name, 0) + r.weight
+
+    live_name = _single(live_t)
+    if weights and sum(1 for w in weights.values() if w > 0) > 1:
+        # Weighted shift in progress: "live" is the environment the shift started from.
+        live_name = next((k for k in sorted(weights) if k != _single(stage_t)), None)
+    stage_name = _single(stage_t)
+
+    if site.public_zone is not None:
+        missing = [f for f, t in live_t.items() if not t]
+        if missing:
+            problems.append(f"live names without an alias record: {', '.join(missing)}")
+        elif live_name is None and not weights:
+            split = "; ".join(f"{f} -> {', '.join(sorted(t))}" for f, t in live_t.items())
+            problems.append(f"live names are split between load balancers: {split}")
+    if site.private_zone is not None:
+        missing = [f for f, t in stage_t.items() if not t]
+        if missing:
+            problems.append(f"staging names without an alias record: {', '.join(missing)}")
+        elif stage_name is None:
+            split = "; ".join(f"{f} -> {', '.join(sorted(t))}" for f, t in stage_t.items())
+            problems.append(f"staging names are split between load balancers: {split}")
+
+    live = site.balancer(live_name) if live_name else None
+    staging = site.balancer(stage_name) if stage_name else None
+    for label, name, b in (("live", live_name, live), ("staging", stage_name, staging)):
+        if name and b is None:
+            problems.append(
+                f"{label} names point at {name}, which is not a load balancer of the site"
+            )
+    if live and staging and live.name == staging.name and not weights:
+        problems.append(
+            f"staging names point at the live load balancer {live.name} "
+            "(an interrupted switch, or a manual change)"
+        )
+        staging = None
+
+    groups_of: dict[str, tuple[Group, ...]] = {
+        b.name: site.groups_behind(b) for b in site.balancers
+    }
+    for b in site.balancers:
+        gs = groups_of[b.name]
+        if len(gs) > 1:
+            problems.append(
+                f"{len(gs)} autoscaling groups are behind {b.name}: {', '.join(g.name for g in gs)}"
+            )
+    attached = {g.name for gs in groups_of.values() for g in gs}
+    for g in site.groups:
+        if g.name not in attached:
+            problems.append(f"autoscaling group {g.name} is behind no load balancer of the site")
+    members = {i.id for g in site.groups for i in g.instances}
+    for b in site.balancers:
+        strays = sorted(set(b.health) - members)
+        if strays:
+            problems.append(
+                f"{b.name} has instances that belong to no autoscaling group of the site: "
+                f"{', '.join(strays)}"
+            )
+
+    def only(b: Balancer | None) -> Group | None:
+        gs = groups_of.get(b.name, ()) if b else ()
+        return gs[0] if len(gs) == 1 else None
+
+    return Assessment(
+        live=live,
+        staging=staging,
+        live_group=only(live),
+        staging_group=only(staging),
+        problems=tuple(problems),
+        weights=weights,
+    )
+
+
+def healthy_count(b: Balancer | None, g: Group | None) -> int:
+    if b is None or g is None:
+        return 0
+    return len({i.id for i in g.instances} & b.healthy_ids())
+
+
+def unhealthy(b: Balancer, g: Group) -> list[str]:
+    """Instances of ``g`` that are not healthy in ``b`` (or not InService in the group)."""
+    ok = b.healthy_ids()
+    return sorted(i.id for i in g.instances if i.id not in ok or i.lifecycle != "InService")
+
+
+def refuse_if(problems: tuple[str, ...] | list[str], what: str, fix: str) -> None:
+    if problems:
+        raise StateError(what, found="; ".join(problems), fix=fix)

@@ -1,0 +1,387 @@
+"""The ``bluegreen`` command line: a thin layer over ``operations``.
+
+Errors are rendered here and only here (``main``), with the exit codes listed
+in ``bluegreen.errors``. Heavy imports (boto3, rich, moto) happen inside the
+commands that need them, so ``bluegreen --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from bluegreen import __version__
+from bluegreen.errors import BluegreenError, Interrupted
+
+if TYPE_CHECKING:
+    from bluegreen.aws.base import Hook
+    from bluegreen.clock import Clock
+    from bluegreen.config import Settings
+    from bluegreen.operations import Session
+    from bluegreen.ui import Reporter
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Runtime:
+    """What the group collects for its commands. Tests and benchmarks may set
+    ``hooks`` (botocore event handlers) and ``clock`` through ``main``."""
+
+    def __init__(self, hooks: Sequence[Hook] = (), clock: Clock | None = None) -> None:
+        self.flags: dict[str, Any] = {}
+        self.config_file: Path | None = None
+        self.output = "text"
+        self.quiet = False
+        self.verbose = False
+        self.hooks = hooks
+        self.clock = clock
+
+    def settings(self, **flags: Any) -> Settings:
+        from bluegreen import config
+
+        return config.load({**self.flags, **flags}, config_file=self.config_file)
+
+    def reporter(self) -> Reporter:
+        from bluegreen.ui import Reporter
+
+        return Reporter(quiet=self.quiet, verbose=self.verbose)
+
+    def session(self, *, dry_run: bool = False, **flags: Any) -> Session:
+        from bluegreen.operations import open_session
+
+        s = self.settings(**flags)
+        return open_session(s, self.reporter(), dry_run=dry_run, clock=self.clock, hooks=self.hooks)
+
+    def emit(self, data: Any, text: Callable[[Any], str] | None = None) -> None:
+        if self.output == "json":
+            click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+        elif text is not None:
+            click.echo(text(data))
+
+
+pass_rt = click.make_pass_decorator(Runtime)
+
+
+def dry_run_option(f: F) -> F:
+    return click.option("--dry-run", is_flag=True, help="Print the plan; change nothing in AWS.")(f)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="bluegreen")
+@click.option(
+    "--domain", help="The site's domain, e.g. londontamed.com (or `domain` in bluegreen.toml)."
+)
+@click.option(
+    "--region", help="AWS region (else AWS_REGION, AWS_DEFAULT_REGION, the profile's, us-east-1)."
+)
+@click.option("--profile", help="AWS credentials profile.")
+@click.option(
+    "--endpoint-url", help="Talk to an emulator at this URL (env BLUEGREEN_ENDPOINT_URL)."
+)
+@click.option(
+    "--strategy",
+    type=click.Choice(["dns", "lb", "rolling", "weighted"]),
+    help="How traffic moves (default dns).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path),
+    help="Settings file (default ./bluegreen.toml).",
+)
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("-q", "--quiet", is_flag=True, help="Only errors and warnings.")
+@click.option("-v", "--verbose", is_flag=True, help="Say more, including each step's outcome.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    domain: str | None,
+    region: str | None,
+    profile: str | None,
+    endpoint_url: str | None,
+    strategy: str | None,
+    config_file: Path | None,
+    output: str,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """Blue-green deployments of web servers on AWS.
+
+    Two environments, each a load balancer in front of an autoscaling group;
+    Route 53 alias records say which one is live. Deploy to staging, switch,
+    roll back, clean.
+    """
+    rt = ctx.ensure_object(Runtime)
+    rt.flags = {
+        "domain": domain,
+        "region": region,
+        "profile": profile,
+        "endpoint_url": endpoint_url,
+        "strategy": strategy,
+    }
+    rt.config_file = config_file
+    rt.output = output
+    rt.quiet = quiet
+    rt.verbose = verbose
+
+
+# -- init -----------------------------------------------------------------------
+@cli.command()
+@click.option(
+    "--admin-cidr",
+    "admin_cidrs",
+    multiple=True,
+    help="Range allowed SSH, RDP and ping (repeatable).",
+)
+@click.option("--certificate-arn", help="ACM certificate: adds an HTTPS 443->80 listener.")
+@click.option(
+    "--key-pair",
+    is_flag=True,
+    default=None,
+    help="Create an EC2 key pair and save its private key.",
+)
+@click.option("--health-check-path", help="Health check path (default /health).")
+@click.option("--hosts", help="Comma-separated live host names (default www,api).")
+@dry_run_option
+@pass_rt
+def init(
+    rt: Runtime,
+    admin_cidrs: tuple[str, ...],
+    certificate_arn: str | None,
+    key_pair: bool | None,
+    health_check_path: str | None,
+    hosts: str | None,
+    dry_run: bool,
+) -> None:
+    """Create whatever is missing of the site's set-up (safe to run again)."""
+    from bluegreen import operations
+
+    sess = rt.session(
+        dry_run=dry_run,
+        admin_cidrs=admin_cidrs or None,
+        certificate_arn=certificate_arn,
+        key_pair=key_pair,
+        health_check_path=health_check_path,
+        hosts=hosts.split(",") if hosts else None,
+    )
+    result = operations.init(sess)
+
+    def text(r: dict[str, Any]) -> str:
+        verb = "would create" if r["dry_run"] else "created"
+        lines = [f"{verb}: {c}" for c in r["created"]]
+        lines.append(f"{len(r['existing'])} resources already existed")
+        if r.get("key_file"):
+            lines.append(f"private key: {r['key_file']}")
+        return "\n".join(lines)
+
+    rt.emit(result, text)
+
+
+# -- status ---------------------------------------------------------------------
+@cli.command()
+@pass_rt
+def status(rt: Runtime) -> None:
+    """Which environment is live and which is staging, and any problem found."""
+    from bluegreen import operations
+    from bluegreen.render import status_text
+
+    result = operations.status(rt.session())
+    rt.emit(result, status_text)
+
+
+# -- deploy ---------------------------------------------------------------------
+@cli.command()
+@click.option("--ami", help="The image to deploy.")
+@click.option("--version", "version", help="Deploy the image tagged with this version.")
+@click.option(
+    "--capacity", type=int, help="Instances (default: the live group's desired capacity, else 2)."
+)
+@click.option("--replace", is_flag=True, help="Replace a release already in staging.")
+@click.option(
+    "--launch-configuration",
+    is_flag=True,
+    default=None,
+    help="Use a launch configuration instead of a launch template.",
+)
+@click.option("--timeout", help="How long to wait for healthy instances (default 15m).")
+@click.option("--instance-type", help="EC2 instance type (default t3.micro).")
+@dry_run_option
+@pass_rt
+def deploy(
+    rt: Runtime,
+    ami: str | None,
+    version: str | None,
+    capacity: int | None,
+    replace: bool,
+    launch_configuration: bool | None,
+    timeout: str | None,
+    instance_type: str | None,
+    dry_run: bool,
+) -> None:
+    """Deploy a release to staging: a new autoscaling group behind the staging load balancer."""
+    from bluegreen import operations
+    from bluegreen.naming import validate_ami, validate_version
+
+    if ami:
+        validate_ami(ami)
+    if version:
+        validate_version(version)
+    if not ami and not version:
+        raise click.UsageError("deploy needs --ami AMI_ID or --version V")
+    sess = rt.session(
+        dry_run=dry_run,
+        capacity=capacity,
+        launch_configuration=launch_configuration,
+        timeout=timeout,
+        instance_type=instance_type,
+    )
+    result = operations.deploy(sess, ami=ami, version=version, replace=replace, capacity=capacity)
+    rt.emit(result, _summary)
+
+
+def _summary(r: dict[str, Any]) -> str:
+    return f"{r['command']}: {r['result']}: {r['summary']}"
+
+
+# -- switch / rollback ----------------------------------------------------------
+@cli.command()
+@dry_run_option
+@pass_rt
+def switch(rt: Runtime, dry_run: bool) -> None:
+    """Make staging live and live staging (running it again swaps back)."""
+    from bluegreen import operations
+
+    rt.emit(operations.switch(rt.session(dry_run=dry_run)), _summary)
+
+
+@cli.command()
+@dry_run_option
+@pass_rt
+def rollback(rt: Runtime, dry_run: bool) -> None:
+    """Swap back to the release that was live before, while it still runs."""
+    from bluegreen import operations
+
+    rt.emit(operations.switch(rt.session(dry_run=dry_run), rollback=True), _summary)
+
+
+# -- clean ----------------------------------------------------------------------
+@cli.command()
+@click.option("--force", is_flag=True, help="Do not wait for draining.")
+@dry_run_option
+@pass_rt
+def clean(rt: Runtime, force: bool, dry_run: bool) -> None:
+    """Delete the staging release (its group and launch template or configuration)."""
+    from bluegreen import operations
+
+    rt.emit(operations.clean(rt.session(dry_run=dry_run), force=force), _summary)
+
+
+# -- lock and history -------------------------------------------------------------
+@cli.command()
+@click.option("--lock-id", required=True, help="The id of the lock to break (shown by status).")
+@pass_rt
+def unlock(rt: Runtime, lock_id: str) -> None:
+    """Break a lock left by a command that was killed."""
+    from bluegreen import operations
+
+    rt.emit(operations.unlock(rt.session(), lock_id), lambda r: f"broke the lock of {r['holder']}")
+
+
+@cli.command()
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@pass_rt
+def history(rt: Runtime, limit: int) -> None:
+    """The site's releases, newest first."""
+    from bluegreen import operations
+    from bluegreen.render import history_text
+
+    rt.emit(operations.history_entries(rt.session(), limit), history_text)
+
+
+# -- sandbox and demo -------------------------------------------------------------
+@cli.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+def sandbox(port: int) -> None:
+    """Run the embedded AWS emulator on 127.0.0.1 until Ctrl-C."""
+    import threading
+
+    from bluegreen import sandbox as sb
+
+    emu = sb.start(port)
+    click.echo(f"AWS emulator listening on {emu.url}")
+    click.echo(f"use it with:  bluegreen --endpoint-url {emu.url} --domain londontamed.com status")
+    click.echo(f"         or:  export BLUEGREEN_ENDPOINT_URL={emu.url}")
+    click.echo("state lives in memory; Ctrl-C stops it")
+    try:
+        threading.Event().wait()
+    finally:
+        emu.stop()
+
+
+@cli.command()
+@pass_rt
+def demo(rt: Runtime) -> None:
+    """Tell the seed's story for londontamed.com on an in-process emulator."""
+    from bluegreen.demo import run_demo
+
+    run_demo(rt.reporter(), output=rt.output)
+
+
+# -- entry point --------------------------------------------------------------------
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Interrupted("stopped by SIGTERM", fix="run the same command again to finish")
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    hooks: Sequence[Hook] = (),
+    clock: Clock | None = None,
+    standalone: bool = True,
+) -> int:
+    """Run the command line; returns (or exits with) the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    output_json = "--output" in args and args[
+        args.index("--output") + 1 : args.index("--output") + 2
+    ] == ["json"]
+    rt = Runtime(hooks=hooks, clock=clock)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread
+        previous = None
+    code = 0
+    try:
+        cli.main(args=args, obj=rt, standalone_mode=False, prog_name="bluegreen")
+    except BluegreenError as e:
+        code = e.exit_code
+        if output_json:
+            click.echo(json.dumps(e.to_json(), indent=2))
+        click.echo(e.render(), err=True)
+    except click.exceptions.Abort:
+        code = 130
+        click.echo("interrupted", err=True)
+    except KeyboardInterrupt:
+        code = 130
+        click.echo("interrupted: run the same command again to finish", err=True)
+    except click.ClickException as e:
+        code = e.exit_code
+        e.show()
+    except click.exceptions.Exit as e:
+        code = e.exit_code
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    if standalone:
+        sys.exit(code)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

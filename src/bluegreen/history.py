@@ -1,0 +1,40 @@
+"""The release history, kept in AWS so that every operator sees the same one.
+
+One DynamoDB item per changing command, in the table that holds the lock:
+partition ``history#DOMAIN``, sort key the start time (ISO 8601) and a random
+suffix, so ``history`` reads the newest first with one query.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from bluegreen.aws import Gateway
+from bluegreen.clock import iso
+from bluegreen.naming import Names
+
+
+def pk(names: Names) -> str:
+    return f"history#{names.domain}"
+
+
+def record(gw: Gateway, names: Names, entry: dict[str, Any]) -> None:
+    started = float(entry.get("started", gw.clock.now()))
+    item = {
+        "pk": {"S": pk(names)},
+        "sk": {"S": f"{iso(started)}#{uuid.uuid4().hex[:8]}"},
+        "entry": {"S": json.dumps(entry, sort_keys=True, default=str)},
+    }
+    gw.put_item(names.lock_table, item)
+
+
+def entries(gw: Gateway, names: Names, limit: int = 20) -> list[dict[str, Any]]:
+    items = gw.query(names.lock_table, pk(names), limit)
+    out = []
+    for it in items:
+        e = json.loads(it["entry"]["S"])
+        if isinstance(e, dict):
+            out.append(e)
+    return out

@@ -1,0 +1,212 @@
+"""The per-domain lock: one changing command at a time per site.
+
+Built on a DynamoDB conditional put (``attribute_not_exists``) in the table
+that ``init`` creates. The lock records who holds it (user, host, process),
+which command and since when. It is released on success, on failure and on
+Ctrl-C/SIGTERM (the command line turns SIGTERM into an exception). A lock left
+by a process that was killed outright is broken with ``bluegreen unlock
+--lock-id ID``; a lock held by a process of this same host that no longer
+exists is taken over at once, with a warning.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from bluegreen.aws import ConditionFailed, Gateway
+from bluegreen.clock import iso
+from bluegreen.errors import LockedError, StateError
+from bluegreen.naming import Names
+from bluegreen.ui import Reporter
+
+LOCK_SK = "lock"
+STALE_AFTER = 6 * 3600.0  # no command runs this long: a lock this old is stale
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    lock_id: str
+    who: str
+    host: str
+    pid: int
+    command: str
+    since: float
+
+    def describe(self, now: float) -> str:
+        return (
+            f"{self.command} by {self.who} on {self.host} (pid {self.pid}) since {iso(self.since)} "
+            f"({now - self.since:.0f}s ago), lock id {self.lock_id}"
+        )
+
+    def stale(self, now: float) -> bool:
+        return now - self.since > STALE_AFTER
+
+
+def pk(names: Names) -> str:
+    return f"site#{names.domain}"
+
+
+def whoami() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+
+
+def _item(info: LockInfo, names: Names) -> dict[str, Any]:
+    return {
+        "pk": {"S": pk(names)},
+        "sk": {"S": LOCK_SK},
+        "lock_id": {"S": info.lock_id},
+        "who": {"S": info.who},
+        "host": {"S": info.host},
+        "pid": {"N": str(info.pid)},
+        "command": {"S": info.command},
+        "since": {"N": repr(info.since)},
+    }
+
+
+def _from_item(item: dict[str, Any]) -> LockInfo:
+    return LockInfo(
+        lock_id=item["lock_id"]["S"],
+        who=item["who"]["S"],
+        host=item["host"]["S"],
+        pid=int(item["pid"]["N"]),
+        command=item["command"]["S"],
+        since=float(item["since"]["N"]),
+    )
+
+
+def _no_table(names: Names) -> StateError:
+    return StateError(
+        f"the lock table {names.lock_table} does not exist",
+        fix="run `bluegreen init` (it creates the table that holds locks and history)",
+    )
+
+
+def read(gw: Gateway, names: Names) -> LockInfo | None:
+    item = gw.get_item(names.lock_table, pk(names), LOCK_SK)
+    return _from_item(item) if item else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class DomainLock:
+    def __init__(self, gw: Gateway, names: Names, command: str, reporter: Reporter) -> None:
+        self.gw = gw
+        self.names = names
+        self.reporter = reporter
+        self.info = LockInfo(
+            lock_id=uuid.uuid4().hex[:16],
+            who=whoami(),
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            command=command,
+            since=gw.clock.now(),
+        )
+        self.held = False
+
+    def acquire(self) -> LockInfo:
+        table = self.names.lock_table
+        try:
+            self.gw.put_item(table, _item(self.info, self.names), "attribute_not_exists(pk)")
+        except ConditionFailed:
+            holder = read(self.gw, self.names)
+            if holder is None:  # released in between: try once more
+                return self.acquire()
+            if holder.host == self.info.host and not _pid_alive(holder.pid):
+                self.reporter.warn(
+                    f"taking over the lock of {holder.command} (pid {holder.pid}), which is no "
+                    "longer running on this host"
+                )
+                self._replace(holder)
+            else:
+                now = self.gw.clock.now()
+                stale = " It looks stale." if holder.stale(now) else ""
+                raise LockedError(
+                    f"{self.names.domain} is locked by another bluegreen command.{stale}",
+                    found=holder.describe(now),
+                    fix="wait for it to finish; if that process is gone (killed), break the "
+                    f"lock with `bluegreen unlock --lock-id {holder.lock_id}`",
+                ) from None
+        except StateError:
+            raise
+        except Exception as e:
+            if getattr(e, "code", "") == "ResourceNotFoundException":
+                raise _no_table(self.names) from None
+            raise
+        self.held = True
+        return self.info
+
+    def _replace(self, holder: LockInfo) -> None:
+        try:
+            self.gw.put_item(
+                self.names.lock_table,
+                _item(self.info, self.names),
+                "lock_id = :old",
+                {":old": {"S": holder.lock_id}},
+            )
+        except ConditionFailed:
+            raise LockedError(
+                f"{self.names.domain} was locked by another command at the same moment",
+                fix="run `bluegreen status` and try again",
+            ) from None
+
+    def release(self) -> None:
+        if not self.held:
+            return
+        try:
+            self.gw.delete_item(
+                self.names.lock_table,
+                pk(self.names),
+                LOCK_SK,
+                "lock_id = :id",
+                {":id": {"S": self.info.lock_id}},
+            )
+        except ConditionFailed:
+            self.reporter.warn("the lock had already been broken by someone else")
+        self.held = False
+
+    def __enter__(self) -> LockInfo:
+        return self.acquire()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+def break_lock(gw: Gateway, names: Names, lock_id: str) -> LockInfo:
+    holder = read(gw, names)
+    if holder is None:
+        raise StateError(f"{names.domain} is not locked", fix="nothing to unlock")
+    if holder.lock_id != lock_id:
+        raise StateError(
+            f"the lock of {names.domain} has id {holder.lock_id}, not {lock_id}",
+            found=holder.describe(gw.clock.now()),
+            fix="pass the id shown by `bluegreen status`; make sure its process is gone first",
+        )
+    try:
+        gw.delete_item(
+            names.lock_table, pk(names), LOCK_SK, "lock_id = :id", {":id": {"S": lock_id}}
+        )
+    except ConditionFailed:
+        raise StateError("the lock changed while breaking it", fix="run status again") from None
+    return holder

@@ -1,0 +1,130 @@
+"""The site as observed: an immutable snapshot of everything bluegreen manages.
+
+``observe.observe`` builds a ``Site`` from describe/list calls; ``checks``
+derives roles (live, staging) and problems from it; planners turn a ``Site``
+and an intent into steps. Nothing here talks to AWS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bluegreen.naming import Names, bare
+
+HEALTHY = "healthy"
+
+
+@dataclass(frozen=True)
+class Instance:
+    id: str
+    lifecycle: str  # the ASG's lifecycle state: Pending, InService, Terminating...
+    health: str  # the ASG's health status: Healthy or Unhealthy
+
+
+@dataclass(frozen=True)
+class Group:
+    """An autoscaling group of the site: one release."""
+
+    name: str
+    ami: str | None
+    version: str | None
+    desired: int
+    min_size: int
+    max_size: int
+    launch_template: tuple[str, str] | None  # (name, version)
+    launch_configuration: str | None
+    load_balancers: tuple[str, ...]
+    target_groups: tuple[str, ...]
+    instances: tuple[Instance, ...]
+    tags: Mapping[str, str] = field(default_factory=dict)
+    created: float = 0.0
+
+    @property
+    def launch_source(self) -> str:
+        if self.launch_template:
+            return f"launch template {self.launch_template[0]} v{self.launch_template[1]}"
+        return f"launch configuration {self.launch_configuration}"
+
+    def attached_to(self, balancer: Balancer) -> bool:
+        if balancer.kind == "classic":
+            return balancer.name in self.load_balancers
+        return balancer.target_group_arn is not None and (
+            balancer.target_group_arn in self.target_groups
+        )
+
+
+@dataclass(frozen=True)
+class Balancer:
+    """A load balancer of the site, classic or application, with its targets' health.
+
+    For an application load balancer ``target_group_arn`` is the target group
+    that carries this environment's instances.
+    """
+
+    name: str
+    kind: str  # "classic" or "alb"
+    dns_name: str
+    zone_id: str
+    arn: str | None = None
+    target_group_arn: str | None = None
+    health: Mapping[str, str] = field(default_factory=dict)  # instance id -> healthy/...
+    listener_arns: tuple[str, ...] = ()
+    vpc_id: str = ""
+    subnets: tuple[str, ...] = ()
+    security_groups: tuple[str, ...] = ()
+
+    @property
+    def target(self) -> str:
+        return bare(self.dns_name)
+
+    def healthy_ids(self) -> frozenset[str]:
+        return frozenset(i for i, s in self.health.items() if s == HEALTHY)
+
+
+@dataclass(frozen=True)
+class Alias:
+    """One alias A record."""
+
+    fqdn: str
+    target: str  # bare DNS name of the alias target
+    target_zone_id: str
+    weight: int | None = None
+    set_id: str | None = None
+    evaluate_health: bool = False
+
+
+@dataclass(frozen=True)
+class Zone:
+    id: str
+    name: str
+    private: bool
+
+
+@dataclass(frozen=True)
+class Site:
+    names: Names
+    public_zone: Zone | None
+    private_zone: Zone | None
+    public: tuple[Alias, ...]  # alias records of the live host names
+    private: tuple[Alias, ...]  # alias records of the staging host names
+    balancers: tuple[Balancer, ...]
+    groups: tuple[Group, ...]
+    observed_at: float = 0.0
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def balancer(self, name: str) -> Balancer | None:
+        return next((b for b in self.balancers if b.name == name), None)
+
+    def balancer_for_target(self, target: str) -> Balancer | None:
+        t = bare(target)
+        return next((b for b in self.balancers if b.target == t), None)
+
+    def groups_behind(self, balancer: Balancer) -> tuple[Group, ...]:
+        return tuple(g for g in self.groups if g.attached_to(balancer))
+
+    def group(self, name: str) -> Group | None:
+        return next((g for g in self.groups if g.name == name), None)
+
+    def other(self, balancer: Balancer) -> Balancer | None:
+        return next((b for b in self.balancers if b.name != balancer.name), None)

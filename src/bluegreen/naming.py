@@ -1,0 +1,221 @@
+"""Convention over configuration: every AWS name derives from the domain.
+
+The slug is the domain with dots replaced by hyphens (``londontamed.com`` ->
+``londontamed-com``). Every name below is built from it, so the commands need
+only ``--domain``.
+
+Names with a hard AWS length limit (classic and application load balancers and
+target groups: 32 characters) are shortened deterministically when the slug is
+too long: the first characters of the slug, a hyphen and ten characters of the
+base-32 SHA-256 of the full domain (50 bits), then the usual suffix. Two
+different domains can only share a shortened name if their SHA-256 digests
+share 50 bits, which for any realistic number of domains does not happen; a
+shortened base always ends in ``-`` plus 10 hash characters, so it never
+equals the base of another domain that needed no shortening unless that
+domain's slug happens to end in the same 10 characters of its own hash.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass
+
+from bluegreen.errors import InputError
+
+TAG_PREFIX = "bluegreen:"
+TAG_DOMAIN = "bluegreen:domain"
+TAG_VERSION = "bluegreen:version"
+TAG_AMI = "bluegreen:ami"
+TAG_ROLE = "bluegreen:role"
+TAG_STRATEGY = "bluegreen:strategy"
+
+ELB_NAME_MAX = 32
+_ELB_SUFFIX_MAX = len("-production-2")  # the longest suffix bluegreen appends
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+_HOST = re.compile(r"^(?!-)[a-z0-9-]{1,55}(?<!-)$")
+_AMI = re.compile(r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$")
+
+
+def normalise_domain(domain: str) -> str:
+    """Lower-case, without a trailing dot; raises InputError if not a domain name."""
+    d = domain.strip().lower().rstrip(".")
+    if not d or len(d) > 253 or "." not in d:
+        raise InputError(
+            f"{domain!r} is not a domain name",
+            found="a domain needs at least two labels, such as londontamed.com",
+            fix="pass --domain with the site's apex domain, for example --domain londontamed.com",
+        )
+    labels = d.split(".")
+    for label in labels:
+        if not _LABEL.match(label):
+            raise InputError(
+                f"{domain!r} is not a domain name",
+                found=f"label {label!r}: labels are 1-63 letters, digits or hyphens, "
+                "not starting or ending with a hyphen",
+                fix="pass --domain with a valid domain, for example --domain londontamed.com",
+            )
+    if labels[-1].isdigit():
+        raise InputError(
+            f"{domain!r} is not a domain name",
+            found="the top-level label is all digits (an IP address?)",
+            fix="pass the site's domain name, not an address",
+        )
+    return d
+
+
+def validate_version(version: str) -> str:
+    if not _VERSION.match(version):
+        raise InputError(
+            f"{version!r} is not a valid release version",
+            found="versions are 1-63 letters, digits, dots, hyphens or underscores, "
+            "starting with a letter or digit",
+            fix="use a version such as 1.4.2 or a commit hash",
+        )
+    return version
+
+
+def validate_ami(ami: str) -> str:
+    if not _AMI.match(ami):
+        raise InputError(
+            f"{ami!r} is not an AMI id",
+            found="AMI ids look like ami-0123456789abcdef0 (8 or 17 hex digits)",
+            fix="pass --ami with an image id, or --version to look the image up by its tags",
+        )
+    return ami
+
+
+def validate_host(host: str) -> str:
+    if not _HOST.match(host) or host.endswith("-staging"):
+        raise InputError(
+            f"{host!r} is not a valid host name label",
+            found="host names are single DNS labels such as www or api, "
+            "and may not end in -staging (that suffix names the staging records)",
+            fix='set hosts = ["www", "api"] or similar',
+        )
+    return host
+
+
+def slug(domain: str) -> str:
+    return normalise_domain(domain).replace(".", "-")
+
+
+def _hash10(domain: str) -> str:
+    digest = hashlib.sha256(domain.encode()).digest()
+    return base64.b32encode(digest).decode().lower()[:10]
+
+
+def short_base(domain: str, limit: int = ELB_NAME_MAX - _ELB_SUFFIX_MAX) -> str:
+    """The slug, or a deterministic shortening of it that fits ``limit`` characters."""
+    s = slug(domain)
+    if len(s) <= limit:
+        return s
+    h = _hash10(normalise_domain(domain))
+    head = s[: limit - len(h) - 1].rstrip("-")
+    return f"{head}-{h}"
+
+
+@dataclass(frozen=True)
+class Names:
+    """Every name the site uses, derived from the domain."""
+
+    domain: str
+    hosts: tuple[str, ...] = ("www", "api")
+
+    @classmethod
+    def for_domain(cls, domain: str, hosts: tuple[str, ...] = ("www", "api")) -> Names:
+        d = normalise_domain(domain)
+        if not hosts:
+            raise InputError("no host names configured", fix='set hosts = ["www", "api"]')
+        hs = tuple(validate_host(h) for h in hosts)
+        if len(set(hs)) != len(hs):
+            raise InputError(f"host names repeat: {', '.join(hs)}", fix="list each host once")
+        return cls(d, hs)
+
+    @property
+    def slug(self) -> str:
+        return slug(self.domain)
+
+    @property
+    def zone_name(self) -> str:
+        return self.domain + "."
+
+    @property
+    def vpc(self) -> str:
+        return self.slug
+
+    def subnet(self, n: int) -> str:
+        return f"{self.slug}-public-{n}"
+
+    @property
+    def security_group(self) -> str:
+        return f"{self.slug}-production"
+
+    @property
+    def key_pair(self) -> str:
+        return f"{self.slug}-production"
+
+    @property
+    def role(self) -> str:
+        return _fit(f"{self.slug}-webserver", 64, self.domain, "-webserver")
+
+    @property
+    def instance_profile(self) -> str:
+        return self.role
+
+    def load_balancer(self, n: int) -> str:
+        return f"{short_base(self.domain)}-production-{n}"
+
+    @property
+    def load_balancers(self) -> tuple[str, str]:
+        return (self.load_balancer(1), self.load_balancer(2))
+
+    def target_group(self, n: int) -> str:
+        return f"{short_base(self.domain)}-tg-{n}"
+
+    @property
+    def lock_table(self) -> str:
+        """The DynamoDB table holding the lock and the history of every site."""
+        return "bluegreen"
+
+    def release(self, version: str, ami: str) -> str:
+        """Name of a release's ASG and its launch template or configuration."""
+        return f"{self.slug}-{validate_version(version)}-{ami}"
+
+    def live_fqdn(self, host: str) -> str:
+        return f"{host}.{self.domain}."
+
+    def staging_fqdn(self, host: str) -> str:
+        return f"{host}-staging.{self.domain}."
+
+    @property
+    def live_fqdns(self) -> tuple[str, ...]:
+        return tuple(self.live_fqdn(h) for h in self.hosts)
+
+    @property
+    def staging_fqdns(self) -> tuple[str, ...]:
+        return tuple(self.staging_fqdn(h) for h in self.hosts)
+
+    def image_name(self, version: str) -> str:
+        return f"{self.slug}-{validate_version(version)}"
+
+    def tags(self, **extra: str) -> dict[str, str]:
+        t = {TAG_DOMAIN: self.domain}
+        t.update({f"{TAG_PREFIX}{k}": v for k, v in extra.items()})
+        return t
+
+
+def _fit(name: str, limit: int, domain: str, suffix: str) -> str:
+    if len(name) <= limit:
+        return name
+    return short_base(domain, limit - len(suffix)) + suffix
+
+
+def bare(dns_name: str) -> str:
+    """A DNS name compared the way Route 53 alias targets are: lower case, no
+    trailing dot, no ``dualstack.`` prefix."""
+    n = dns_name.lower().rstrip(".")
+    return n[len("dualstack.") :] if n.startswith("dualstack.") else n

@@ -1,0 +1,262 @@
+"""The commands as a library: observe, check, plan, then act.
+
+Each changing operation:
+
+1. takes the domain's lock (not in ``--dry-run``);
+2. observes the site (``observe``) and assesses it (``checks``);
+3. asks the strategy for a plan; the planner refuses (``StateError``) when the
+   world is not in the shape the command needs, before anything changes;
+4. runs the plan with an ``Executor`` (or prints it with ``DryRunExecutor``);
+5. records the outcome in the site's history.
+
+The command line (``cli``) is a thin layer over these functions; library users
+call them directly and handle ``BluegreenError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+from bluegreen import history, lock
+from bluegreen.aws import Gateway
+from bluegreen.aws.base import Hook
+from bluegreen.checks import Assessment, assess, healthy_count
+from bluegreen.clock import Clock, iso
+from bluegreen.config import Settings
+from bluegreen.errors import BluegreenError
+from bluegreen.executor import DryRunExecutor, Executor, Plan
+from bluegreen.model import Balancer, Group, Site
+from bluegreen.naming import Names
+from bluegreen.observe import observe
+from bluegreen.steps import Context
+from bluegreen.strategies import CleanIntent, DeployIntent, get
+from bluegreen.ui import Reporter
+
+
+@dataclass
+class Session:
+    """Everything one command needs: settings, names, the gateway, the reporter."""
+
+    settings: Settings
+    names: Names
+    gw: Gateway
+    reporter: Reporter
+    dry_run: bool = False
+
+    @property
+    def ctx(self) -> Context:
+        return Context(self.gw, self.reporter, self.gw.region)
+
+
+def open_session(
+    settings: Settings,
+    reporter: Reporter | None = None,
+    *,
+    dry_run: bool = False,
+    clock: Clock | None = None,
+    hooks: Sequence[Hook] = (),
+) -> Session:
+    names = settings.names()
+    gw = Gateway(
+        region=settings.region,
+        profile=settings.profile,
+        endpoint_url=settings.endpoint_url,
+        clock=clock,
+        hooks=hooks,
+        region_from_profile=settings.sources.get("region", "default") == "default",
+    )
+    return Session(settings, names, gw, reporter or Reporter(), dry_run)
+
+
+def snapshot(sess: Session) -> tuple[Site, Assessment]:
+    site = observe(sess.gw, sess.names, sess.settings.load_balancer)
+    return site, assess(site)
+
+
+# -- status ---------------------------------------------------------------------
+def _env(site: Site, b: Balancer | None, g: Group | None) -> dict[str, Any] | None:
+    if b is None:
+        return None
+    return {
+        "load_balancer": b.name,
+        "dns_name": b.dns_name,
+        "asg": g.name if g else None,
+        "ami": g.ami if g else None,
+        "version": g.version if g else None,
+        "desired": g.desired if g else 0,
+        "instances": len(g.instances) if g else 0,
+        "healthy": healthy_count(b, g),
+        "launch": g.launch_source if g else None,
+    }
+
+
+def status(sess: Session) -> dict[str, Any]:
+    site, a = snapshot(sess)
+    problems = list(a.problems)
+    held = None
+    try:
+        info = lock.read(sess.gw, sess.names)
+    except BluegreenError:
+        info = None
+        problems.append(f"the lock table {sess.names.lock_table} is missing: run `bluegreen init`")
+    if info is not None:
+        now = sess.gw.clock.now()
+        held = {
+            "lock_id": info.lock_id,
+            "who": info.who,
+            "host": info.host,
+            "pid": info.pid,
+            "command": info.command,
+            "since": iso(info.since),
+        }
+        if info.stale(now):
+            problems.append(f"a stale lock is held: {info.describe(now)}")
+    return {
+        "domain": sess.names.domain,
+        "strategy": sess.settings.strategy,
+        "live": _env(site, a.live, a.live_group),
+        "staging": _env(site, a.staging, a.staging_group),
+        "weights": dict(a.weights),
+        "lock": held,
+        "problems": problems,
+    }
+
+
+# -- changing commands ----------------------------------------------------------
+@contextmanager
+def _locked(sess: Session, command: str) -> Iterator[None]:
+    if sess.dry_run:
+        with nullcontext():
+            yield
+        return
+    with lock.DomainLock(sess.gw, sess.names, command, sess.reporter):
+        yield
+
+
+def _execute(sess: Session, plan: Plan, before: Assessment) -> dict[str, Any]:
+    r = sess.reporter
+    r.info(plan.summary)
+    for note in plan.notes:
+        r.info(f"note: {note}")
+    if not plan.steps:
+        return _result(plan, "nothing to do", [])
+    executor = DryRunExecutor(sess.ctx) if sess.dry_run else Executor(sess.ctx)
+    started = sess.gw.clock.now()
+    outcome = "dry run" if sess.dry_run else "succeeded"
+    error: BluegreenError | None = None
+    try:
+        executor.run(plan.steps)
+    except BluegreenError as e:
+        outcome, error = "failed", e
+        raise
+    finally:
+        if not sess.dry_run:
+            _record(sess, plan, before, started, outcome, error)
+    return _result(plan, outcome, [o for _, o in executor.done])
+
+
+def _result(plan: Plan, outcome: str, outcomes: list[str]) -> dict[str, Any]:
+    return {
+        "command": plan.command,
+        "result": outcome,
+        "summary": plan.summary,
+        "steps": plan.describe(),
+        "outcomes": outcomes,
+        "notes": list(plan.notes),
+        **{k: v for k, v in plan.facts.items()},
+    }
+
+
+def _record(
+    sess: Session,
+    plan: Plan,
+    before: Assessment,
+    started: float,
+    outcome: str,
+    error: BluegreenError | None,
+) -> None:
+    entry = {
+        "command": plan.command,
+        "who": lock.whoami(),
+        "started": started,
+        "when": iso(started),
+        "duration": round(sess.gw.clock.now() - started, 3),
+        "result": outcome,
+        "summary": plan.summary,
+        "live_before": before.live_group.version if before.live_group else None,
+        "live_ami_before": before.live_group.ami if before.live_group else None,
+        "strategy": sess.settings.strategy,
+        "facts": plan.facts,
+        "error": error.message if error else None,
+    }
+    try:
+        history.record(sess.gw, sess.names, entry)
+    except BluegreenError as e:  # history must never fail a deployment
+        sess.reporter.warn(f"could not record history: {e.message}")
+
+
+def deploy(
+    sess: Session,
+    *,
+    ami: str | None = None,
+    version: str | None = None,
+    replace: bool = False,
+    capacity: int | None = None,
+) -> dict[str, Any]:
+    from bluegreen import images
+
+    release = images.resolve(sess.gw, sess.names, ami=ami, version=version)
+    with _locked(sess, "deploy"):
+        site, a = snapshot(sess)
+        strategy = get(sess.settings.strategy)
+        plan = strategy.deploy(site, a, sess.settings, DeployIntent(release, replace, capacity))
+        return _execute(sess, plan, a)
+
+
+def switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
+    command = "rollback" if rollback else "switch"
+    with _locked(sess, command):
+        site, a = snapshot(sess)
+        plan = get(sess.settings.strategy).switch(site, a, sess.settings, rollback=rollback)
+        return _execute(sess, plan, a)
+
+
+def clean(sess: Session, *, force: bool = False) -> dict[str, Any]:
+    with _locked(sess, "clean"):
+        site, a = snapshot(sess)
+        doomed = {a.staging_group.name} if a.staging_group else set()
+        in_use: frozenset[str] = frozenset()
+        if doomed:
+            in_use = frozenset(
+                src
+                for g in sess.gw.all_groups()
+                if g["AutoScalingGroupName"] not in doomed
+                for src in (
+                    (g.get("LaunchTemplate") or {}).get("LaunchTemplateName"),
+                    g.get("LaunchConfigurationName"),
+                )
+                if src
+            )
+        plan = get(sess.settings.strategy).clean(site, a, sess.settings, CleanIntent(in_use, force))
+        return _execute(sess, plan, a)
+
+
+def init(sess: Session) -> dict[str, Any]:
+    from bluegreen.provision import Provisioner
+
+    report = Provisioner(sess.gw, sess.settings, sess.reporter, dry_run=sess.dry_run).run()
+    if not report.created:
+        sess.reporter.info(f"{sess.names.domain} is set up already: nothing changed")
+    return {"domain": sess.names.domain, "dry_run": sess.dry_run, **report.to_json()}
+
+
+def history_entries(sess: Session, limit: int) -> list[dict[str, Any]]:
+    return history.entries(sess.gw, sess.names, limit)
+
+
+def unlock(sess: Session, lock_id: str) -> dict[str, Any]:
+    info = lock.break_lock(sess.gw, sess.names, lock_id)
+    return {"unlocked": info.lock_id, "holder": info.describe(sess.gw.clock.now())}

@@ -1,0 +1,449 @@
+"""The steps every strategy composes. Small, idempotent and observable.
+
+Each step is a frozen dataclass: ``describe()`` says what it will do (that is
+what ``--dry-run`` prints) and ``apply(ctx)`` does it. A step that finds its
+work already done succeeds without acting, which is what makes running a
+command again after a crash safe: it skips what was done and finishes the rest.
+
+Waits are steps too. They poll with backoff, through the context's clock, until
+a deadline; on timeout they raise ``WaitTimeout`` naming what they saw last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from bluegreen.aws import Gateway
+from bluegreen.errors import StateError, WaitTimeout
+from bluegreen.model import HEALTHY
+from bluegreen.naming import bare
+from bluegreen.ui import Reporter
+
+
+@dataclass
+class Context:
+    gw: Gateway
+    reporter: Reporter
+    region: str
+    poll_interval: float = 5.0
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+class Step:
+    """Base of all steps."""
+
+    moves_traffic = False
+    removes_capacity = False
+
+    def describe(self) -> str:  # pragma: no cover - every step overrides
+        raise NotImplementedError
+
+    def apply(self, ctx: Context) -> str:  # pragma: no cover - every step overrides
+        """Do the work (or find it done); return a short outcome for the log."""
+        raise NotImplementedError
+
+
+def poll(
+    ctx: Context,
+    label: str,
+    check: Callable[[], tuple[bool, float, float, str]],
+    *,
+    timeout: float,
+    what_to_do: str,
+) -> float:
+    """Call ``check`` until it reports done; returns seconds waited.
+
+    ``check`` returns (done, progress done, progress total, detail).
+    """
+    clock = ctx.gw.clock
+    start = clock.monotonic()
+    delay = min(ctx.poll_interval, 2.0)
+    with ctx.reporter.progress(label) as bar:
+        while True:
+            done, n, total, detail = check()
+            bar.update(n, total, detail)
+            waited = clock.monotonic() - start
+            if done:
+                return waited
+            if waited >= timeout:
+                raise WaitTimeout(
+                    f"{label}: not done after {waited:.0f}s",
+                    found=detail,
+                    fix=what_to_do,
+                )
+            clock.sleep(min(delay, max(timeout - waited, 0.01)))
+            delay = min(delay * 1.5, ctx.poll_interval)
+
+
+def client_token(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:64]
+
+
+# -- releases -----------------------------------------------------------------
+@dataclass(frozen=True)
+class CreateLaunchTemplate(Step):
+    name: str
+    ami: str
+    instance_type: str
+    security_group_id: str
+    instance_profile: str
+    key_name: str | None
+    user_data: str | None
+    kms_key: str | None
+    tags: Mapping[str, str]
+    root_device: str = "/dev/xvda"
+    root_size: int = 8
+
+    def describe(self) -> str:
+        return f"create launch template {self.name} ({self.ami}, {self.instance_type}, IMDSv2)"
+
+    def apply(self, ctx: Context) -> str:
+        if ctx.gw.launch_template(self.name) is not None:
+            return "already exists"
+        ctx.gw.create_launch_template(
+            self.name,
+            ami=self.ami,
+            instance_type=self.instance_type,
+            security_group_id=self.security_group_id,
+            instance_profile=self.instance_profile,
+            key_name=self.key_name,
+            user_data=self.user_data,
+            kms_key=self.kms_key,
+            tags=dict(self.tags),
+            client_token=client_token(self.name, self.ami),
+            root_device=self.root_device,
+            root_size=self.root_size,
+        )
+        return "created"
+
+
+@dataclass(frozen=True)
+class CreateLaunchConfiguration(Step):
+    name: str
+    ami: str
+    instance_type: str
+    security_group_id: str
+    instance_profile: str
+    key_name: str | None
+    user_data: str | None
+
+    def describe(self) -> str:
+        return f"create launch configuration {self.name} ({self.ami}, {self.instance_type})"
+
+    def apply(self, ctx: Context) -> str:
+        if ctx.gw.launch_configurations([self.name]):
+            return "already exists"
+        ctx.gw.create_launch_configuration(
+            self.name,
+            ami=self.ami,
+            instance_type=self.instance_type,
+            security_group=self.security_group_id,
+            instance_profile=self.instance_profile,
+            key_name=self.key_name,
+            user_data=self.user_data,
+        )
+        return "created"
+
+
+@dataclass(frozen=True)
+class CreateGroup(Step):
+    name: str
+    launch_template: tuple[str, str] | None
+    launch_configuration: str | None
+    capacity: int
+    max_size: int
+    subnets: tuple[str, ...]
+    load_balancers: tuple[str, ...]
+    target_groups: tuple[str, ...]
+    grace_period: int
+    tags: Mapping[str, str]
+
+    def describe(self) -> str:
+        behind = ", ".join(self.load_balancers or self.target_groups)
+        return f"create autoscaling group {self.name}: {self.capacity} instances behind {behind}"
+
+    def apply(self, ctx: Context) -> str:
+        if ctx.gw.groups_named([self.name]):
+            return "already exists"
+        ctx.gw.create_group(
+            self.name,
+            launch_template=self.launch_template,
+            launch_configuration=self.launch_configuration,
+            capacity=self.capacity,
+            max_size=self.max_size,
+            subnets=self.subnets,
+            load_balancers=self.load_balancers,
+            target_groups=self.target_groups,
+            grace_period=self.grace_period,
+            tags=dict(self.tags),
+        )
+        return "created"
+
+
+@dataclass(frozen=True)
+class WaitHealthy(Step):
+    """Wait until ``expected`` instances of the group are InService in the group
+    and healthy in the load balancer (classic) or target group (ALB)."""
+
+    group: str
+    balancer: str
+    kind: str  # classic | alb
+    target_group_arn: str | None
+    expected: int
+    timeout: float
+
+    def describe(self) -> str:
+        return (
+            f"wait until {self.expected} instances of {self.group} are healthy in "
+            f"{self.balancer} (at most {self.timeout:.0f}s)"
+        )
+
+    def _health(self, ctx: Context) -> dict[str, str]:
+        if self.kind == "alb":
+            assert self.target_group_arn
+            return ctx.gw.target_health(self.target_group_arn)
+        raw = ctx.gw.classic_health(self.balancer)
+        return {i: HEALTHY if s == "InService" else s for i, s in raw.items()}
+
+    def apply(self, ctx: Context) -> str:
+        def check() -> tuple[bool, float, float, str]:
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                f_groups = pool.submit(ctx.gw.groups_named, [self.group])
+                health = self._health(ctx)
+                groups = f_groups.result()
+            if not groups:
+                raise StateError(
+                    f"autoscaling group {self.group} disappeared while waiting for it",
+                    fix="run `bluegreen status` to see what changed, then deploy again",
+                )
+            members = [i for i in groups[0].get("Instances", [])]
+            ok = [
+                i["InstanceId"]
+                for i in members
+                if i["LifecycleState"] == "InService" and health.get(i["InstanceId"]) == HEALTHY
+            ]
+            bad = sorted(
+                f"{i['InstanceId']}={health.get(i['InstanceId'], i['LifecycleState'])}"
+                for i in members
+                if i["InstanceId"] not in ok
+            )
+            detail = "waiting for: " + ", ".join(bad) if bad else ""
+            return len(ok) >= self.expected and not bad, len(ok), self.expected, detail
+
+        waited = poll(
+            ctx,
+            f"instances of {self.group} healthy in {self.balancer}",
+            check,
+            timeout=self.timeout,
+            what_to_do="check the instances' health-check endpoint and the AMI; "
+            "`bluegreen status` shows each environment's health. Run deploy again to "
+            "keep waiting, or clean staging to give up on this release",
+        )
+        return f"healthy after {waited:.0f}s"
+
+
+@dataclass(frozen=True)
+class SetGroupSize(Step):
+    group: str
+    min_size: int | None = None
+    desired: int | None = None
+    max_size: int | None = None
+    why: str = ""
+
+    def describe(self) -> str:
+        parts = [
+            f"{k}={v}"
+            for k, v in (("min", self.min_size), ("desired", self.desired), ("max", self.max_size))
+            if v is not None
+        ]
+        why = f" ({self.why})" if self.why else ""
+        return f"set {self.group} {' '.join(parts)}{why}"
+
+    def apply(self, ctx: Context) -> str:
+        ctx.gw.set_group_size(
+            self.group, min_size=self.min_size, desired=self.desired, max_size=self.max_size
+        )
+        return "done"
+
+
+@dataclass(frozen=True)
+class DeleteGroup(Step):
+    group: str
+    timeout: float = 900.0
+    removes_capacity = True
+
+    def describe(self) -> str:
+        return f"delete autoscaling group {self.group} and its instances, and wait until it is gone"
+
+    def apply(self, ctx: Context) -> str:
+        if not ctx.gw.groups_named([self.group]):
+            return "already gone"
+        ctx.gw.delete_group(self.group)
+
+        def check() -> tuple[bool, float, float, str]:
+            left = ctx.gw.groups_named([self.group])
+            n = len(left[0].get("Instances", [])) if left else 0
+            return not left, 0 if left else 1, 1, f"{n} instances terminating" if left else ""
+
+        waited = poll(
+            ctx,
+            f"deleting {self.group}",
+            check,
+            timeout=self.timeout,
+            what_to_do="AWS is still terminating the instances; run the command again later",
+        )
+        return f"deleted in {waited:.0f}s"
+
+
+@dataclass(frozen=True)
+class DeleteLaunchTemplate(Step):
+    name: str
+
+    def describe(self) -> str:
+        return f"delete launch template {self.name}"
+
+    def apply(self, ctx: Context) -> str:
+        if ctx.gw.launch_template(self.name) is None:
+            return "already gone"
+        ctx.gw.delete_launch_template(self.name)
+        return "deleted"
+
+
+@dataclass(frozen=True)
+class DeleteLaunchConfiguration(Step):
+    name: str
+
+    def describe(self) -> str:
+        return f"delete launch configuration {self.name}"
+
+    def apply(self, ctx: Context) -> str:
+        if not ctx.gw.launch_configurations([self.name]):
+            return "already gone"
+        ctx.gw.delete_launch_configuration(self.name)
+        return "deleted"
+
+
+# -- traffic ------------------------------------------------------------------
+@dataclass(frozen=True)
+class AliasTarget:
+    dns_name: str
+    zone_id: str
+    weight: int | None = None
+    set_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SetAliases(Step):
+    """Point every ``fqdns`` alias A record of one zone at ``targets``, in one
+    atomic change batch; wait until Route 53 reports INSYNC; read back to confirm.
+
+    One target gives a simple alias; several give weighted aliases (``weight``
+    and ``set_id`` set). Records of the same names with other set identifiers
+    are deleted in the same batch, so a name is never left half weighted.
+    """
+
+    zone_id: str
+    zone_label: str  # "public" or "private", for messages
+    fqdns: tuple[str, ...]
+    targets: tuple[AliasTarget, ...]
+    balancer_label: str
+    dns_timeout: float = 300.0
+    comment: str = "bluegreen"
+    moves_traffic = True
+
+    def describe(self) -> str:
+        return (
+            f"point {', '.join(f.rstrip('.') for f in self.fqdns)} ({self.zone_label} zone) "
+            f"at {self.balancer_label}"
+        )
+
+    def _want(self) -> set[tuple[str, str, int | None, str | None]]:
+        return {
+            (f.lower(), bare(t.dns_name), t.weight, t.set_id)
+            for f in self.fqdns
+            for t in self.targets
+        }
+
+    def _have(
+        self, ctx: Context
+    ) -> tuple[set[tuple[str, str, int | None, str | None]], list[dict[str, Any]]]:
+        found = ctx.gw.parallel(
+            *[(lambda f=f: ctx.gw.records_named(self.zone_id, f)) for f in self.fqdns]
+        )
+        have: set[tuple[str, str, int | None, str | None]] = set()
+        raw: list[dict[str, Any]] = []
+        for records in found:
+            for r in records:
+                raw.append(r)
+                at = r.get("AliasTarget")
+                have.add(
+                    (
+                        r["Name"].lower(),
+                        bare(at["DNSName"]) if at else "",
+                        int(r["Weight"]) if "Weight" in r else None,
+                        r.get("SetIdentifier"),
+                    )
+                )
+        return have, raw
+
+    def apply(self, ctx: Context) -> str:
+        have, raw = self._have(ctx)
+        want = self._want()
+        if have == want:
+            return "already so"
+        changes: list[dict[str, Any]] = []
+        wanted_ids = {(f.lower(), t.set_id) for f in self.fqdns for t in self.targets}
+        for r in raw:
+            if (r["Name"].lower(), r.get("SetIdentifier")) not in wanted_ids:
+                changes.append({"Action": "DELETE", "ResourceRecordSet": r})
+        for f in self.fqdns:
+            for t in self.targets:
+                rrs: dict[str, Any] = {
+                    "Name": f,
+                    "Type": "A",
+                    "AliasTarget": {
+                        "HostedZoneId": t.zone_id,
+                        "DNSName": t.dns_name,
+                        "EvaluateTargetHealth": True,
+                    },
+                }
+                if t.set_id is not None:
+                    rrs["SetIdentifier"] = t.set_id
+                    rrs["Weight"] = t.weight
+                changes.append({"Action": "UPSERT", "ResourceRecordSet": rrs})
+        change_id = ctx.gw.change_records(self.zone_id, changes, self.comment)
+        waited = ctx.gw.wait_insync(change_id, self.dns_timeout)
+        have, _ = self._have(ctx)
+        if have != want:
+            raise StateError(
+                f"the {self.zone_label} zone does not show the change that Route 53 accepted",
+                found=f"records now: {sorted(have)}",
+                fix="someone may have changed the records at the same time; run "
+                "`bluegreen status`, then the command again",
+            )
+        return f"changed, in sync after {waited:.0f}s"
+
+
+@dataclass(frozen=True)
+class Wait(Step):
+    """Wait a fixed time (draining), showing a countdown."""
+
+    seconds: float
+    why: str
+
+    def describe(self) -> str:
+        return f"wait {self.seconds:.0f}s: {self.why}"
+
+    def apply(self, ctx: Context) -> str:
+        clock = ctx.gw.clock
+        end = clock.monotonic() + self.seconds
+        with ctx.reporter.progress(f"waiting: {self.why}") as bar:
+            while (left := end - clock.monotonic()) > 0:
+                bar.update(self.seconds - left, self.seconds, f"{left:.0f}s left")
+                clock.sleep(min(left, 5.0))
+            bar.update(self.seconds, self.seconds, "done")
+        return f"waited {self.seconds:.0f}s"

@@ -1,0 +1,44 @@
+"""Strategies: how a release reaches the live names. One small module each.
+
+Every strategy plans with the same steps (``bluegreen.steps``):
+
+- ``dns``: alias record updating (the seed's approach, the default).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bluegreen.checks import Assessment
+from bluegreen.config import Settings
+from bluegreen.errors import InputError
+from bluegreen.executor import Plan
+from bluegreen.model import Site
+from bluegreen.strategies.base import CleanIntent, DeployIntent, Release
+from bluegreen.strategies.dns import DnsStrategy
+
+
+class Strategy(Protocol):
+    name: str
+
+    def deploy(self, site: Site, a: Assessment, s: Settings, intent: DeployIntent) -> Plan: ...
+
+    def switch(self, site: Site, a: Assessment, s: Settings, *, rollback: bool = False) -> Plan: ...
+
+    def clean(self, site: Site, a: Assessment, s: Settings, intent: CleanIntent) -> Plan: ...
+
+
+_STRATEGIES: dict[str, type[Strategy]] = {"dns": DnsStrategy}
+
+
+def get(name: str) -> Strategy:
+    cls = _STRATEGIES.get(name)
+    if cls is None:
+        raise InputError(
+            f"strategy {name!r} is not available",
+            fix=f"use one of: {', '.join(sorted(_STRATEGIES))}",
+        )
+    return cls()
+
+
+__all__ = ["CleanIntent", "DeployIntent", "Release", "Strategy", "get"]

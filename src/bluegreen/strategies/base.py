@@ -1,0 +1,245 @@
+"""What every strategy shares: the intents it plans for, and the deploy of a new
+autoscaling group behind the staging load balancer (used by ``dns``, ``lb`` and
+``weighted``).
+
+A strategy turns (site, assessment, intent) into a ``Plan``. Planners are pure:
+they read the snapshot and the settings and call nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bluegreen.checks import Assessment, healthy_count, refuse_if, unhealthy
+from bluegreen.config import Settings
+from bluegreen.errors import StateError
+from bluegreen.executor import Plan
+from bluegreen.model import Balancer, Group, Site
+from bluegreen.naming import TAG_AMI, TAG_VERSION
+from bluegreen.steps import (
+    AliasTarget,
+    CreateGroup,
+    CreateLaunchConfiguration,
+    CreateLaunchTemplate,
+    DeleteGroup,
+    DeleteLaunchConfiguration,
+    DeleteLaunchTemplate,
+    Step,
+    WaitHealthy,
+)
+
+DEFAULT_CAPACITY = 2
+
+
+@dataclass(frozen=True)
+class Release:
+    """A release to deploy: the image and its version."""
+
+    ami: str
+    version: str | None
+    name: str  # of its autoscaling group and launch template or configuration
+    root_device: str = "/dev/xvda"
+    root_size: int = 8  # GiB, the image's own root volume size
+
+
+@dataclass(frozen=True)
+class DeployIntent:
+    release: Release
+    replace: bool = False
+    capacity: int | None = None
+
+
+@dataclass(frozen=True)
+class CleanIntent:
+    in_use_elsewhere: frozenset[str]  # launch template/configuration names other groups use
+    force: bool = False
+
+
+def release_tags(names_tags: dict[str, str], release: Release) -> dict[str, str]:
+    tags = dict(names_tags)
+    tags[TAG_AMI] = release.ami
+    if release.version:
+        tags[TAG_VERSION] = release.version
+    tags["Name"] = release.name
+    return tags
+
+
+def require_site(site: Site, a: Assessment, command: str) -> tuple[Balancer, Balancer]:
+    """Both environments must be identifiable; returns (live, staging)."""
+    basic = [p for p in a.problems if "does not exist" in p or "without an alias" in p]
+    refuse_if(
+        basic,
+        f"{command}: the site {site.names.domain} is not set up",
+        "run `bluegreen init` to create what is missing",
+    )
+    refuse_if(
+        [p for p in a.problems if "split" in p or "not a load balancer of the site" in p],
+        f"{command}: cannot tell which environment is live",
+        "make every live name point at one load balancer and every staging name at the "
+        "other (or run `bluegreen init`, which repairs records to their initial state only "
+        "when no release runs); `bluegreen status` lists the records",
+    )
+    if a.live is None or a.staging is None:
+        raise StateError(
+            f"{command}: cannot tell which environment is live and which is staging",
+            found="; ".join(a.problems) or "no records found",
+            fix="run `bluegreen status` to see the records, then fix them",
+        )
+    return a.live, a.staging
+
+
+def groups_behind_one(site: Site, b: Balancer, command: str) -> Group | None:
+    gs = site.groups_behind(b)
+    if len(gs) > 1:
+        raise StateError(
+            f"{command}: {len(gs)} autoscaling groups are behind {b.name}",
+            found=", ".join(g.name for g in gs),
+            fix="an environment holds one release; delete the extra group(s) with "
+            "`bluegreen clean` or by hand after checking which one serves",
+        )
+    return gs[0] if gs else None
+
+
+def deploy_new_group(
+    site: Site, a: Assessment, s: Settings, intent: DeployIntent, *, strategy: str
+) -> Plan:
+    """Create the release's launch template and ASG behind the staging load balancer."""
+    live, staging = require_site(site, a, "deploy")
+    n = site.names
+    rel = intent.release
+    staged = site.groups_behind(staging)
+    others = [g for g in staged if g.name != rel.name]
+    resuming = any(g.name == rel.name for g in staged)
+    if others and not intent.replace:
+        g = others[0]
+        raise StateError(
+            f"staging ({staging.name}) already holds release {g.version or g.ami} ({g.name})",
+            fix="switch it live (`bluegreen switch`), remove it (`bluegreen clean`), or "
+            "deploy with --replace to swap it for the new release",
+        )
+    live_group = groups_behind_one(site, live, "deploy")
+    if live_group is not None and live_group.name == rel.name:
+        raise StateError(
+            f"release {rel.version or rel.ami} is already live ({rel.name})",
+            fix="nothing to deploy; to redeploy the same image, give it a new --version",
+        )
+    capacity = intent.capacity
+    if capacity is None:
+        capacity = s.capacity if s.capacity is not None else None
+    if capacity is None:
+        capacity = live_group.desired if live_group else DEFAULT_CAPACITY
+    if capacity < 1:
+        raise StateError(
+            "deploy: capacity would be 0",
+            found="the live group has desired capacity 0",
+            fix="pass --capacity N",
+        )
+    max_size = max(s.max_capacity or 0, capacity, live_group.max_size if live_group else 0)
+    if not staging.subnets or not staging.security_groups:
+        raise StateError(
+            f"{staging.name} reports no subnets or security group",
+            fix="run `bluegreen init` to repair the load balancer",
+        )
+    tags = release_tags(n.tags(), rel)
+    steps: list[Step] = []
+    if s.launch_configuration:
+        steps.append(
+            CreateLaunchConfiguration(
+                rel.name,
+                rel.ami,
+                s.instance_type,
+                staging.security_groups[0],
+                n.instance_profile,
+                n.key_pair if s.key_pair else None,
+                s.user_data,
+            )
+        )
+        lt, lc = None, rel.name
+    else:
+        steps.append(
+            CreateLaunchTemplate(
+                rel.name,
+                rel.ami,
+                s.instance_type,
+                staging.security_groups[0],
+                n.instance_profile,
+                n.key_pair if s.key_pair else None,
+                s.user_data,
+                s.kms_key,
+                tags,
+                rel.root_device,
+                rel.root_size,
+            )
+        )
+        lt, lc = (rel.name, "1"), None
+    steps.append(
+        CreateGroup(
+            rel.name,
+            lt,
+            lc,
+            capacity,
+            max_size,
+            staging.subnets,
+            (staging.name,) if staging.kind == "classic" else (),
+            (staging.target_group_arn,)
+            if staging.kind == "alb" and staging.target_group_arn
+            else (),
+            s.grace_period,
+            tags,
+        )
+    )
+    steps.append(
+        WaitHealthy(
+            rel.name, staging.name, staging.kind, staging.target_group_arn, capacity, s.timeout
+        )
+    )
+    for g in others:
+        steps += delete_release(g, frozenset())
+    notes = ("resuming an interrupted deploy of this release",) if resuming else ()
+    return Plan(
+        "deploy",
+        tuple(steps),
+        summary=f"deploy {rel.version or rel.ami} ({rel.ami}) to staging {staging.name} "
+        f"with {capacity} instances",
+        notes=notes,
+        facts={"release": rel.name, "capacity": capacity, "staging": staging.name},
+    )
+
+
+def delete_release(g: Group, in_use_elsewhere: frozenset[str]) -> list[Step]:
+    steps: list[Step] = [DeleteGroup(g.name)]
+    if g.launch_template and g.launch_template[0] not in in_use_elsewhere:
+        steps.append(DeleteLaunchTemplate(g.launch_template[0]))
+    if g.launch_configuration and g.launch_configuration not in in_use_elsewhere:
+        steps.append(DeleteLaunchConfiguration(g.launch_configuration))
+    return steps
+
+
+def alias_to(b: Balancer) -> AliasTarget:
+    dns = b.dns_name if b.kind == "alb" else f"dualstack.{b.dns_name}"
+    return AliasTarget(dns_name=dns, zone_id=b.zone_id)
+
+
+def require_serving(site: Site, b: Balancer, g: Group | None, command: str) -> Group:
+    """The traffic guard: ``b`` may take traffic only with a group whose every
+    instance is InService and healthy in it."""
+    if g is None:
+        raise StateError(
+            f"{command}: {b.name} has no release to send traffic to",
+            fix="deploy one first: `bluegreen deploy --version V`",
+        )
+    if not g.instances:
+        raise StateError(
+            f"{command}: {g.name} behind {b.name} has no instances",
+            fix="deploy again, or set its desired capacity above 0",
+        )
+    bad = unhealthy(b, g)
+    if bad:
+        raise StateError(
+            f"{command}: {len(bad)} of {len(g.instances)} instances of {g.name} are not "
+            f"healthy in {b.name}",
+            found=", ".join(f"{i}={b.health.get(i, 'not registered')}" for i in bad),
+            fix="wait for them (`bluegreen status`), or fix the release and deploy again",
+        )
+    assert healthy_count(b, g) > 0
+    return g

@@ -1,0 +1,154 @@
+"""``dns``: the seed's alias record updating (the default strategy).
+
+Two load balancers, each with one release. The public zone's live names point
+at one of them, the private zone's staging names at the other. Switching moves
+all live names in one atomic change batch, then all staging names in another.
+
+Crash safety: the public zone changes first. If the process dies between the
+two batches, both zones point at the new live balancer; ``switch`` (or
+``rollback``) run again sees that and only moves the staging names, so the
+live names never flip back and forth.
+"""
+
+from __future__ import annotations
+
+from bluegreen.checks import Assessment
+from bluegreen.config import Settings
+from bluegreen.errors import StateError
+from bluegreen.executor import Plan
+from bluegreen.model import Balancer, Site
+from bluegreen.steps import SetAliases, Step
+from bluegreen.strategies.base import (
+    CleanIntent,
+    DeployIntent,
+    alias_to,
+    delete_release,
+    deploy_new_group,
+    groups_behind_one,
+    require_serving,
+    require_site,
+)
+
+
+class DnsStrategy:
+    name = "dns"
+
+    def deploy(self, site: Site, a: Assessment, s: Settings, intent: DeployIntent) -> Plan:
+        return deploy_new_group(site, a, s, intent, strategy=self.name)
+
+    def switch(self, site: Site, a: Assessment, s: Settings, *, rollback: bool = False) -> Plan:
+        command = "rollback" if rollback else "switch"
+        resumed = _interrupted_switch(site, a)
+        if resumed is not None:
+            live, staging = resumed
+            return Plan(
+                command,
+                (self._point_staging(site, s, staging, command),),
+                summary=f"finish an interrupted switch: staging names to {staging.name}",
+                notes=(
+                    f"the live names already point at {live.name}; only the staging names "
+                    "are left to move",
+                ),
+                facts={"live": live.name, "staging": staging.name, "resumed": True},
+            )
+        live, staging = require_site(site, a, command)
+        new_live = groups_behind_one(site, staging, command)
+        old_live = groups_behind_one(site, live, command)
+        if rollback:
+            _require_rollback(staging, new_live, old_live)
+        group = require_serving(site, staging, new_live, command)
+        steps: tuple[Step, ...] = (
+            self._point_live(site, s, staging, command),
+            self._point_staging(site, s, live, command),
+        )
+        return Plan(
+            command,
+            steps,
+            summary=f"make {staging.name} ({group.version or group.ami}) live and "
+            f"{live.name} ({(old_live.version or old_live.ami) if old_live else 'empty'}) staging",
+            on_failure=(
+                self._point_live(site, s, live, command + " undo"),
+                self._point_staging(site, s, staging, command + " undo"),
+            ),
+            facts={
+                "live": staging.name,
+                "staging": live.name,
+                "version": group.version,
+                "previous_version": old_live.version if old_live else None,
+            },
+        )
+
+    def _point_live(self, site: Site, s: Settings, b: Balancer, why: str) -> SetAliases:
+        assert site.public_zone
+        return SetAliases(
+            site.public_zone.id,
+            "public",
+            site.names.live_fqdns,
+            (alias_to(b),),
+            b.name,
+            s.dns_timeout,
+            f"bluegreen {why}: live -> {b.name}",
+        )
+
+    def _point_staging(self, site: Site, s: Settings, b: Balancer, why: str) -> SetAliases:
+        assert site.private_zone
+        return SetAliases(
+            site.private_zone.id,
+            "private",
+            site.names.staging_fqdns,
+            (alias_to(b),),
+            b.name,
+            s.dns_timeout,
+            f"bluegreen {why}: staging -> {b.name}",
+        )
+
+    def clean(self, site: Site, a: Assessment, s: Settings, intent: CleanIntent) -> Plan:
+        live, staging = require_site(site, a, "clean")
+        group = groups_behind_one(site, staging, "clean")
+        if group is None:
+            return Plan(
+                "clean", (), summary=f"staging {staging.name} holds no release: nothing to clean"
+            )
+        if group.attached_to(live):
+            raise StateError(
+                f"clean: {group.name} is also behind the live load balancer {live.name}",
+                fix="refusing to remove capacity that serves live traffic",
+            )
+        return Plan(
+            "clean",
+            tuple(delete_release(group, intent.in_use_elsewhere)),
+            summary=f"delete release {group.version or group.ami} ({group.name}) from staging "
+            f"{staging.name}",
+            facts={"release": group.name, "version": group.version},
+        )
+
+
+def _interrupted_switch(site: Site, a: Assessment) -> tuple[Balancer, Balancer] | None:
+    """(live, new staging) when the live and staging names point at the same
+    balancer and the other balancer exists: a switch stopped between batches."""
+    if a.live is None or a.staging is not None or len(site.balancers) != 2:
+        return None
+    other = site.other(a.live)
+    staged = {r.target for r in site.private}
+    if other is None or staged != {a.live.target}:
+        return None
+    return a.live, other
+
+
+def _require_rollback(staging: Balancer, previous: object, current: object) -> None:
+    from bluegreen.model import Group
+
+    if not isinstance(previous, Group):
+        raise StateError(
+            f"rollback: there is nothing to roll back to: staging ({staging.name}) holds no "
+            "release",
+            found="the previous release was cleaned (or never existed)",
+            fix="deploy the previous version again (`bluegreen deploy --version V`), then switch",
+        )
+    if isinstance(current, Group) and previous.created > current.created:
+        raise StateError(
+            f"rollback: staging holds {previous.version or previous.name}, which is newer than the "
+            f"live {current.version or current.name} and has never been live",
+            fix="use `bluegreen switch` to release it; rollback only returns to the release that "
+            "was live before",
+        )
