@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bluegreen.aws.autoscaling import AutoScalingCalls
+from bluegreen.aws.cloudwatch import CloudWatchCalls
 from bluegreen.aws.dynamodb import ConditionFailed, DynamoCalls
 from bluegreen.aws.ec2 import Ec2Calls
 from bluegreen.aws.elb import ElbCalls
@@ -10,7 +11,9 @@ from bluegreen.aws.iam import IamCalls
 from bluegreen.aws.route53 import Route53Calls
 
 
-class Gateway(Route53Calls, ElbCalls, AutoScalingCalls, Ec2Calls, IamCalls, DynamoCalls):
+class Gateway(
+    Route53Calls, ElbCalls, AutoScalingCalls, Ec2Calls, IamCalls, DynamoCalls, CloudWatchCalls
+):
     """Typed calls for every AWS service bluegreen uses, one mixin per service."""
 
 

@@ -170,6 +170,29 @@ class AutoScalingCalls(BaseGateway):
             ShouldDecrementDesiredCapacity=False,
         )
 
+    def set_group_launch(
+        self, name: str, *, template: tuple[str, str] | None, configuration: str | None
+    ) -> None:
+        """Point the group at a pinned launch template version or a configuration.
+        Running instances keep theirs; new instances use the new one."""
+        params: dict[str, Any] = {"AutoScalingGroupName": name}
+        if template is not None:
+            params["LaunchTemplate"] = {"LaunchTemplateName": template[0], "Version": template[1]}
+        else:
+            params["LaunchConfigurationName"] = configuration
+        self.call("autoscaling", "update_auto_scaling_group", **params)
+
+    def untag_group(self, name: str, keys: Sequence[str]) -> None:
+        if keys:
+            self.call(
+                "autoscaling",
+                "delete_tags",
+                Tags=[
+                    {"ResourceId": name, "ResourceType": "auto-scaling-group", "Key": k}
+                    for k in keys
+                ],
+            )
+
     # -- launch configurations ---------------------------------------------
     def launch_configurations(self, names: Sequence[str]) -> list[dict[str, Any]]:
         r = self.call(

@@ -288,3 +288,63 @@ class Ec2Calls(BaseGateway):
             for res in r.get("Reservations", [])
             for i in res["Instances"]
         }
+
+    # -- launch template versions (rolling) ----------------------------------
+    def launch_template_versions(self, name: str) -> list[dict[str, Any]]:
+        """Every version of a template, newest first."""
+        found = list(
+            self.pages(
+                "ec2",
+                "describe_launch_template_versions",
+                "LaunchTemplateVersions",
+                LaunchTemplateName=name,
+            )
+        )
+        return sorted(found, key=lambda v: -int(v["VersionNumber"]))
+
+    def create_launch_template_version(
+        self,
+        name: str,
+        data: dict[str, Any],
+        *,
+        source_version: str | None,
+        description: str,
+        client_token: str,
+    ) -> int:
+        """A new numbered version: ``data`` over ``source_version`` (when given)."""
+        params: dict[str, Any] = {
+            "LaunchTemplateName": name,
+            "LaunchTemplateData": data,
+            "VersionDescription": description[:255],
+            "ClientToken": client_token,
+        }
+        if source_version is not None:
+            params["SourceVersion"] = source_version
+        r = self.call("ec2", "create_launch_template_version", **params)
+        return int(r["LaunchTemplateVersion"]["VersionNumber"])
+
+    def create_launch_template_from_data(
+        self, name: str, data: dict[str, Any], tags: dict[str, str], client_token: str
+    ) -> int:
+        """A new template whose version 1 is ``data`` (copied from another template)."""
+        r = self.call(
+            "ec2",
+            "create_launch_template",
+            LaunchTemplateName=name,
+            LaunchTemplateData=data,
+            ClientToken=client_token,
+            TagSpecifications=tag_spec("launch-template", tags),
+        )
+        return int(r["LaunchTemplate"]["LatestVersionNumber"])
+
+    def instance_images(self, ids: Sequence[str]) -> dict[str, str]:
+        """Instance id -> the image it runs (terminated instances left out)."""
+        if not ids:
+            return {}
+        r = self.call("ec2", "describe_instances", InstanceIds=list(ids))
+        return {
+            i["InstanceId"]: i["ImageId"]
+            for res in r.get("Reservations", [])
+            for i in res["Instances"]
+            if i["State"]["Name"] not in ("terminated", "shutting-down")
+        }

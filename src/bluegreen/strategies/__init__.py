@@ -3,6 +3,8 @@
 Every strategy plans with the same steps (``bluegreen.steps``):
 
 - ``dns``: alias record updating (the seed's approach, the default).
+- ``rolling``: autoscaling group updating (a new launch template version, instances
+  replaced one at a time).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from bluegreen.executor import Plan
 from bluegreen.model import Site
 from bluegreen.strategies.base import CleanIntent, DeployIntent, Release
 from bluegreen.strategies.dns import DnsStrategy
+from bluegreen.strategies.rolling import RollingStrategy
 
 
 class Strategy(Protocol):
@@ -29,6 +32,7 @@ class Strategy(Protocol):
 
 
 _STRATEGIES: dict[str, type[Strategy]] = {"dns": DnsStrategy}
+_STRATEGIES["rolling"] = RollingStrategy
 
 
 def get(name: str) -> Strategy:

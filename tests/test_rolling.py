@@ -1,0 +1,272 @@
+"""The ``rolling`` strategy (the seed's autoscaling group updating): one
+fixed group per environment, new launch template versions, instances replaced
+one at a time; a failed replacement puts the previous release back."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import client, records, run
+from live_observer import LiveObserver
+
+Unchanged = Callable[..., contextlib.AbstractContextManager[None]]
+LB1 = "londontamed-com-production-1"  # live after init
+LB2 = "londontamed-com-production-2"  # staging after init
+
+
+@pytest.fixture
+def rolling(site: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    (tmp_path / "bluegreen.toml").write_text('strategy = "rolling"\ntimeout = "120s"\n')
+    return site
+
+
+@pytest.fixture
+def rolling_live_v1(rolling: dict[str, str]) -> dict[str, str]:
+    """v1 in both groups (deploy creates staging, the first switch creates live)."""
+    for args in (("deploy", "--version", "v1"), ("switch",)):
+        r = run(*args)
+        assert r.code == 0, r.err
+    return rolling
+
+
+def group(url: str, name: str) -> dict[str, Any]:
+    gs = client(url, "autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[name])
+    assert len(gs["AutoScalingGroups"]) == 1
+    g: dict[str, Any] = gs["AutoScalingGroups"][0]
+    return g
+
+
+def images(url: str, name: str) -> dict[str, str]:
+    """instance id -> image, of the group's instances."""
+    ids = [i["InstanceId"] for i in group(url, name)["Instances"]]
+    res = client(url, "ec2").describe_instances(InstanceIds=ids)["Reservations"]
+    return {i["InstanceId"]: i["ImageId"] for r in res for i in r["Instances"]}
+
+
+def healthy(url: str, lb: str) -> set[str]:
+    states = client(url, "elb").describe_instance_health(LoadBalancerName=lb)["InstanceStates"]
+    return {s["InstanceId"] for s in states if s["State"] == "InService"}
+
+
+def tags(url: str, name: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in group(url, name).get("Tags", [])}
+
+
+def stop_first_replacement(url: str, name: str) -> tuple[str, Callable[..., None]]:
+    """A hook that stops the instance launched by the first terminate-in-group
+    call: that replacement never becomes healthy."""
+    seen = {i["InstanceId"] for i in group(url, name)["Instances"]}
+    calls = []
+
+    def hook(**kwargs: Any) -> None:
+        calls.append(1)
+        if len(calls) != 1:
+            return
+        now = {i["InstanceId"] for i in group(url, name)["Instances"]}
+        fresh = sorted(now - seen)
+        assert fresh, "the emulator launched no replacement"
+        client(url, "ec2").stop_instances(InstanceIds=fresh)
+
+    return "after-call.autoscaling.TerminateInstanceInAutoScalingGroup", hook
+
+
+def test_first_deploy_and_switch_create_the_fixed_groups(rolling: dict[str, str], aws: str) -> None:
+    pub, priv = records(aws, private=False), records(aws, private=True)
+    r = run("deploy", "--version", "v1")
+    assert r.code == 0, r.err
+    g = group(aws, LB2)
+    assert g["LoadBalancerNames"] == [LB2]
+    assert g["LaunchTemplate"]["LaunchTemplateName"] == LB2
+    assert g["LaunchTemplate"]["Version"] == "1"
+    assert set(images(aws, LB2).values()) == {rolling["v1"]}
+
+    r = run("switch")
+    assert r.code == 0, r.err
+    g = group(aws, LB1)
+    assert g["LoadBalancerNames"] == [LB1] and g["LaunchTemplate"]["Version"] == "1"
+    assert set(images(aws, LB1).values()) == {rolling["v1"]}
+    assert healthy(aws, LB1) == set(images(aws, LB1))
+    # the records never move
+    assert records(aws, private=False) == pub and records(aws, private=True) == priv
+    data = run("--output", "json", "status").json()
+    assert data["strategy"] == "rolling" and data["problems"] == []
+    assert data["live"]["asg"] == LB1 and data["live"]["version"] == "v1"
+
+
+def test_release_cycle_rolls_staging_then_live_then_back(
+    rolling_live_v1: dict[str, str], aws: str
+) -> None:
+    v1, v2 = rolling_live_v1["v1"], rolling_live_v1["v2"]
+    pub = records(aws, private=False)
+    live_before = images(aws, LB1)
+    staging_before = set(images(aws, LB2))
+
+    r = run("deploy", "--version", "v2")
+    assert r.code == 0, r.err
+    g = group(aws, LB2)
+    assert g["LaunchTemplate"]["Version"] == "2"  # a pinned number, never $Latest
+    after = images(aws, LB2)
+    assert set(after.values()) == {v2} and len(after) == 2
+    assert not staging_before & set(after)  # every instance was replaced
+    assert healthy(aws, LB2) == set(after)
+    assert images(aws, LB1) == live_before  # deploy never touches live
+    t = tags(aws, LB2)
+    assert t["bluegreen:version"] == "v2" and t["bluegreen:previous-version"] == "v1"
+    versions = client(aws, "ec2").describe_launch_template_versions(
+        LaunchTemplateName=LB2, Versions=["2"]
+    )["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    assert versions["ImageId"] == v2
+    assert versions["MetadataOptions"]["HttpTokens"] == "required"  # copied from version 1
+
+    r = run("switch")
+    assert r.code == 0, r.err
+    assert group(aws, LB1)["LaunchTemplate"]["Version"] == "2"
+    assert set(images(aws, LB1).values()) == {v2}
+    assert not set(live_before) & set(images(aws, LB1))
+    assert records(aws, private=False) == pub
+    data = run("--output", "json", "status").json()
+    assert data["live"]["version"] == "v2" and data["live"]["healthy"] == 2
+
+    r = run("rollback")
+    assert r.code == 0, r.err
+    assert group(aws, LB1)["LaunchTemplate"]["Version"] == "1"
+    assert set(images(aws, LB1).values()) == {v1}
+    assert healthy(aws, LB1) == set(images(aws, LB1))
+    assert run("--output", "json", "status").json()["live"]["version"] == "v1"
+    assert set(images(aws, LB2).values()) == {v2}  # rollback leaves staging alone
+
+
+def test_failed_replacement_puts_the_previous_version_back(
+    rolling_live_v1: dict[str, str], aws: str
+) -> None:
+    v1 = rolling_live_v1["v1"]
+    r = run("deploy", "--version", "v2", hooks=[stop_first_replacement(aws, LB2)])
+    assert r.code == 7, r.err
+    assert "did not become healthy" in r.err and "v1 is back" in r.err
+    g = group(aws, LB2)
+    assert g["LaunchTemplate"]["Version"] == "1"
+    assert set(images(aws, LB2).values()) == {v1} and len(images(aws, LB2)) == 2
+    assert healthy(aws, LB2) == set(images(aws, LB2))
+    assert tags(aws, LB2)["bluegreen:version"] == "v1"
+
+
+def test_failed_replacement_on_live_never_leaves_it_without_health(
+    rolling_live_v1: dict[str, str], aws: str
+) -> None:
+    v1 = rolling_live_v1["v1"]
+    assert run("deploy", "--version", "v2").code == 0
+    with LiveObserver(aws) as obs:
+        r = run("switch", hooks=[stop_first_replacement(aws, LB1)])
+    assert r.code == 7, r.err
+    assert set(images(aws, LB1).values()) == {v1}
+    assert healthy(aws, LB1) == set(images(aws, LB1))
+    assert obs.failures == [] and obs.count > 0
+    print(f"observations during a failed rolling switch: {obs.count}")
+
+
+def test_interrupted_deploy_is_finished_by_running_it_again(
+    rolling_live_v1: dict[str, str], aws: str, unchanged: Unchanged
+) -> None:
+    v2 = rolling_live_v1["v2"]
+
+    def interrupt(**kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    hook = ("after-call.autoscaling.TerminateInstanceInAutoScalingGroup", interrupt)
+    r = run("deploy", "--version", "v2", hooks=[hook])
+    assert r.code == 130, r.err
+    assert sorted(images(aws, LB2).values()).count(v2) == 1  # half done
+
+    with unchanged(history=True):  # switch refuses a half-rolled staging
+        r = run("switch")
+    assert r.code == 3 and "not wholly on v2" in r.err
+
+    r = run("--verbose", "deploy", "--version", "v2")
+    assert r.code == 0, r.err
+    assert "finishing its rolling update" in r.err
+    assert "replaced 1 instance(s)" in r.err
+    assert set(images(aws, LB2).values()) == {v2}
+    assert group(aws, LB2)["LaunchTemplate"]["Version"] == "2"  # no third version
+    assert tags(aws, LB2)["bluegreen:previous-version"] == "v1"
+
+
+def test_deploy_dry_run_changes_nothing(
+    rolling_live_v1: dict[str, str], unchanged: Unchanged
+) -> None:
+    with unchanged():
+        r = run("deploy", "--version", "v2", "--dry-run")
+    assert r.code == 0, r.err
+    assert "would [1/2] point londontamed-com-production-2 at a new version" in r.err
+    assert "one at a time" in r.err
+
+
+def test_switch_refuses_a_live_group_of_one(rolling: dict[str, str], unchanged: Unchanged) -> None:
+    for args in (("deploy", "--version", "v1", "--capacity", "1"), ("switch",)):
+        assert run(*args).code == 0
+    assert run("deploy", "--version", "v2").code == 0
+    with unchanged():
+        r = run("switch")
+    assert r.code == 3
+    assert "no healthy instance" in r.err and "desired capacity to 2" in r.err
+
+
+def test_rollback_refuses_without_a_previous_release(
+    rolling_live_v1: dict[str, str], unchanged: Unchanged
+) -> None:
+    with unchanged():
+        r = run("rollback")
+    assert r.code == 3
+    assert "records no previous release" in r.err
+
+
+def test_switch_refuses_unhealthy_staging(
+    rolling_live_v1: dict[str, str], aws: str, unchanged: Unchanged
+) -> None:
+    assert run("deploy", "--version", "v2").code == 0
+    victim = sorted(images(aws, LB2))[0]
+    client(aws, "ec2").stop_instances(InstanceIds=[victim])
+    with unchanged():
+        r = run("switch")
+    assert r.code == 3 and victim in r.err
+
+
+def test_launch_configurations(rolling: dict[str, str], aws: str) -> None:
+    v2 = rolling["v2"]
+    for args in (
+        ("deploy", "--version", "v1", "--launch-configuration"),
+        ("switch",),
+        ("deploy", "--version", "v2", "--launch-configuration"),
+        ("switch",),
+    ):
+        r = run(*args)
+        assert r.code == 0, (args, r.err)
+    release = f"londontamed-com-v2-{v2}"
+    assert group(aws, LB2)["LaunchConfigurationName"] == release
+    assert group(aws, LB1)["LaunchConfigurationName"] == release
+    assert set(images(aws, LB1).values()) == {v2}
+    r = run("rollback")
+    assert r.code == 0, r.err
+    assert group(aws, LB1)["LaunchConfigurationName"] == LB2  # the first deploy's
+    assert set(images(aws, LB1).values()) == {rolling["v1"]}
+
+
+def test_observer_sees_health_throughout_a_rolling_switch(
+    rolling_live_v1: dict[str, str], aws: str
+) -> None:
+    assert run("deploy", "--version", "v2").code == 0
+    started = time.monotonic()
+    with LiveObserver(aws) as obs:
+        r = run("switch")
+    took = time.monotonic() - started
+    assert r.code == 0, r.err
+    assert obs.failures == []
+    assert obs.count >= 5
+    assert obs.max_releases == 2  # a rolling update serves both releases for a while
+    assert obs.releases[-1] == {rolling_live_v1["v2"]}
+    print(f"rolling switch: {obs.count} observations in {took:.2f}s")
