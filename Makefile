@@ -30,8 +30,16 @@ unit: $(STAMP)
 
 test: lint typecheck unit
 
-bench: $(STAMP)
-	$(BIN)/python bench/run_all.py
+# The AWS CLI (for the start-up comparison) gets a venv of its own: it pins a
+# botocore of its own, which must not change the one bluegreen is tested with.
+AWSCLI := .venv-awscli/bin/aws
+
+$(AWSCLI):
+	$(PYTHON) -m venv .venv-awscli
+	.venv-awscli/bin/pip install --quiet awscli
+
+bench: $(STAMP) $(AWSCLI)
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

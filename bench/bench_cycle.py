@@ -1,0 +1,187 @@
+"""Wall time of a full release cycle (deploy + switch + clean) against the
+baseline script (bench/baseline.py), run alternately in the same process on the
+same emulator, without and with 50 ms of injected latency per API call.
+
+Two sites share the emulator: londontamed.com for bluegreen, example.org for
+the baseline (both set up by ``bluegreen init``), so neither sees the other's
+groups. ``clean --force`` because the baseline does not wait for draining
+either. Waits use the real clock.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import baseline
+from benchlib import (
+    Calls,
+    Hook,
+    bluegreen,
+    emulator,
+    latency_hook,
+    median,
+    prepare_site,
+    quick,
+    register_images,
+    save,
+    table,
+)
+
+BASE_DOMAIN = "example.org"
+LATENCY = 0.050
+
+
+class BaselineSite:
+    def __init__(self, url: str) -> None:
+        from bluegreen.naming import Names
+
+        self.url = url
+        bluegreen(url, "init", domain=BASE_DOMAIN)
+        self.ami = register_images(url, "b1", domain=BASE_DOMAIN)["b1"]
+        self.target = baseline.discover(url, BASE_DOMAIN)
+        n = Names.for_domain(BASE_DOMAIN)
+        self.live, self.staging = n.load_balancers
+        self.current: str | None = None
+        self.serial = 0
+
+    def cycle(self, hooks: list[Hook]) -> float:
+        import time
+
+        self.serial += 1
+        new = f"example-org-release-{self.serial}"
+        t0 = time.perf_counter()
+        baseline.release_cycle(
+            self.url,
+            self.target,
+            new=new,
+            old=self.current,
+            ami=self.ami,
+            staging_lb=self.staging,
+            live_lb=self.live,
+            hooks=hooks,
+        )
+        seconds = time.perf_counter() - t0
+        self.current = new
+        self.live, self.staging = self.staging, self.live
+        return seconds
+
+
+def bluegreen_cycle(url: str, version: str, hooks: list[Hook]) -> dict[str, float]:
+    out = {}
+    for label, args in (
+        ("deploy", ("deploy", "--version", version)),
+        ("switch", ("switch",)),
+        ("clean", ("clean", "--force")),
+    ):
+        out[label] = bluegreen(url, *args, hooks=hooks).seconds
+    out["cycle"] = sum(out.values())
+    return out
+
+
+LIVE = ["v1"]  # the version live on the bluegreen site
+
+
+def next_version() -> str:
+    LIVE[0] = "v2" if LIVE[0] == "v1" else "v1"
+    return LIVE[0]
+
+
+def measure(url: str, base: BaselineSite, rounds: int, latency: float) -> dict[str, Any]:
+    bg: list[dict[str, float]] = []
+    bl: list[float] = []
+    ratios: list[float] = []
+    bg_calls, bl_calls = Calls(), Calls()
+    for i in range(rounds + 1):  # round 0 warms both up and is not counted
+        bg_hooks: list[Hook] = [bg_calls.hook()]
+        bl_hooks: list[Hook] = [bl_calls.hook()]
+        if latency:
+            bg_hooks.append(latency_hook(latency))
+            bl_hooks.append(latency_hook(latency))
+        bg_calls.reset()
+        bl_calls.reset()
+        version = next_version()
+        if i % 2 == 0:
+            b = bluegreen_cycle(url, version, bg_hooks)
+            s = base.cycle(bl_hooks)
+        else:
+            s = base.cycle(bl_hooks)
+            b = bluegreen_cycle(url, version, bg_hooks)
+        if i == 0:
+            continue
+        bg.append(b)
+        bl.append(s)
+        ratios.append(b["cycle"] / s)
+    return {
+        "latency": latency,
+        "rounds": rounds,
+        "bluegreen_cycle": median([b["cycle"] for b in bg]),
+        "deploy": median([b["deploy"] for b in bg]),
+        "switch": median([b["switch"] for b in bg]),
+        "clean": median([b["clean"] for b in bg]),
+        "baseline_cycle": median(bl),
+        "ratio": median(ratios),
+        "bluegreen_calls": bg_calls.by_kind(),
+        "baseline_calls": bl_calls.by_kind(),
+        "raw": {"bluegreen": bg, "baseline": bl, "ratios": ratios},
+    }
+
+
+def main() -> None:
+    rounds = 2 if quick() else 7
+    results = []
+    with emulator() as url:
+        prepare_site(url)
+        bluegreen(url, "deploy", "--version", "v1")
+        bluegreen(url, "switch")
+        base = BaselineSite(url)
+        base.cycle([])  # a first release live, as on the bluegreen site
+        for latency in (0.0, LATENCY):
+            results.append(measure(url, base, rounds, latency))
+            print(f"latency {latency * 1000:.0f} ms: done", file=sys.stderr)
+    rows = []
+    for r in results:
+        rows.append(
+            [
+                f"{r['latency'] * 1000:.0f} ms",
+                r["rounds"],
+                r["deploy"],
+                r["switch"],
+                r["clean"],
+                r["bluegreen_cycle"],
+                r["baseline_cycle"],
+                f"{r['ratio']:.2f}x",
+                f"{r['bluegreen_calls']['total']} ({r['bluegreen_calls']['bookkeeping']} bk)",
+                r["baseline_calls"]["total"],
+            ]
+        )
+    text = table(
+        [
+            "latency/call",
+            "rounds",
+            "deploy s",
+            "switch s",
+            "clean s",
+            "bluegreen cycle s",
+            "baseline cycle s",
+            "median ratio",
+            "bluegreen calls/cycle",
+            "baseline calls/cycle",
+        ],
+        rows,
+    )
+    text += (
+        "\n\nMedians over the rounds; the ratio is the median of each round's "
+        "bluegreen/baseline ratio. bk = bookkeeping calls (lock and history in DynamoDB). "
+        "Target: ratio <= 1.3x with 50 ms latency."
+    )
+    save(
+        "cycle",
+        "Release cycle (deploy + switch + clean) against the baseline script",
+        text,
+        results,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""Scale: every command on an empty account, then on one pre-filled with 1,000
+unrelated autoscaling groups (desired capacity 0, so no instances), 1,000
+launch templates, 1,000 launch configurations and 2,000 records (1,000 in each
+of the site's two zones, names spread over the alphabet, so most of them sort
+between the site's own names); API calls and wall time, and their ratio.
+
+The sequence status, deploy v2, switch, rollback, clean returns the site to
+where it started (v1 live, staging empty), so it is repeated and medians taken.
+"""
+
+from __future__ import annotations
+
+import string
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from benchlib import (
+    DOMAIN,
+    Calls,
+    bluegreen,
+    client,
+    emulator,
+    median,
+    prepare_site,
+    quick,
+    save,
+    table,
+)
+
+N = 1000
+SEQUENCE: list[tuple[str, tuple[str, ...]]] = [
+    ("status", ("status",)),
+    ("deploy", ("deploy", "--version", "v2")),
+    ("switch", ("switch",)),
+    ("rollback", ("rollback",)),
+    ("clean", ("clean",)),
+]
+
+
+def run_sequence(url: str, repeats: int) -> dict[str, dict[str, Any]]:
+    seconds: dict[str, list[float]] = {label: [] for label, _ in SEQUENCE}
+    calls: dict[str, dict[str, Any]] = {}
+    for _ in range(repeats):
+        for label, args in SEQUENCE:
+            c = Calls()
+            r = bluegreen(url, *args, hooks=[c.hook()])
+            seconds[label].append(r.seconds)
+            calls[label] = {**c.by_kind(), "detail": c.detail()}
+    return {label: {"seconds": median(seconds[label]), **calls[label]} for label, _ in SEQUENCE}
+
+
+def fill(url: str, n: int) -> None:
+    """Unrelated resources, created concurrently (this is set-up, not measured)."""
+    from bluegreen.naming import Names
+
+    names = Names.for_domain(DOMAIN)
+    ec2 = client(url, "ec2")
+    asg = client(url, "autoscaling")
+    r53 = client(url, "route53")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.0.0/20", AvailabilityZone="us-east-1a")[
+        "Subnet"
+    ]["SubnetId"]
+    ami = ec2.register_image(Name="unrelated", RootDeviceName="/dev/xvda")["ImageId"]
+
+    def one(i: int) -> None:
+        e = client(url, "ec2") if i % 50 == 0 else ec2
+        a = client(url, "autoscaling") if i % 50 == 0 else asg
+        e.create_launch_template(
+            LaunchTemplateName=f"other-lt-{i:04d}",
+            LaunchTemplateData={"ImageId": ami, "InstanceType": "t3.micro"},
+        )
+        a.create_launch_configuration(
+            LaunchConfigurationName=f"other-lc-{i:04d}", ImageId=ami, InstanceType="t3.micro"
+        )
+        source: dict[str, Any] = (
+            {"LaunchTemplate": {"LaunchTemplateName": f"other-lt-{i:04d}", "Version": "$Latest"}}
+            if i % 2
+            else {"LaunchConfigurationName": f"other-lc-{i:04d}"}
+        )
+        a.create_auto_scaling_group(
+            AutoScalingGroupName=f"other-asg-{i:04d}",
+            MinSize=0,
+            MaxSize=1,
+            DesiredCapacity=0,
+            VPCZoneIdentifier=subnet,
+            Tags=[{"Key": "team", "Value": f"team-{i % 7}", "PropagateAtLaunch": True}],
+            **source,
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(one, range(n)))
+    zones = r53.list_hosted_zones_by_name(DNSName=names.zone_name)["HostedZones"]
+    letters = string.ascii_lowercase
+    for z in zones:
+        if z["Name"] != names.zone_name:
+            continue
+        changes = [
+            {
+                "Action": "CREATE",
+                "ResourceRecordSet": {
+                    "Name": f"{letters[i % 26]}{i:04d}.{names.zone_name}",
+                    "Type": "A",
+                    "TTL": 300,
+                    "ResourceRecords": [{"Value": f"10.8.{i // 250}.{i % 250 + 1}"}],
+                },
+            }
+            for i in range(n)
+        ]
+        r53.change_resource_record_sets(HostedZoneId=z["Id"], ChangeBatch={"Changes": changes})
+
+
+def main() -> None:
+    repeats = 1 if quick() else 3
+    n = 200 if quick() else N
+    with emulator() as url:
+        prepare_site(url)
+        bluegreen(url, "deploy", "--version", "v1")
+        bluegreen(url, "switch")
+        run_sequence(url, 1)  # warm-up
+        empty = run_sequence(url, repeats)
+        print("empty account: done; filling", file=sys.stderr)
+        fill(url, n)
+        full = run_sequence(url, repeats)
+    rows = []
+    for label, _ in SEQUENCE:
+        e, f = empty[label], full[label]
+        growth = (f["total"] - e["total"]) / e["total"] * 100
+        rows.append(
+            [
+                label,
+                f"{e['read']}/{e['write']}/{e['bookkeeping']}",
+                e["total"],
+                f"{f['read']}/{f['write']}/{f['bookkeeping']}",
+                f["total"],
+                f"{growth:+.0f}%",
+                e["seconds"],
+                f["seconds"],
+                f"{f['seconds'] / e['seconds']:.2f}x",
+            ]
+        )
+    text = table(
+        [
+            "command",
+            "empty r/w/bk",
+            "empty calls",
+            f"{n:,} r/w/bk",
+            f"{n:,} calls",
+            "call growth",
+            "empty s",
+            f"{n:,} s",
+            "time ratio",
+        ],
+        rows,
+    )
+    text += (
+        f"\n\nr/w/bk = reads/writes/bookkeeping (lock and history). Seconds are medians of "
+        f"{repeats} runs. Target: call growth <= 10%.\n\nCalls on the filled account:\n\n"
+        + "\n".join(f"- {label}: {full[label]['detail']}" for label, _ in SEQUENCE)
+    )
+    save(
+        "scale",
+        f"Scale: empty account against {n:,} unrelated groups",
+        text,
+        {"n": n, "empty": empty, "full": full},
+    )
+
+
+if __name__ == "__main__":
+    main()
