@@ -111,9 +111,9 @@ class LiveObserver:
                 amis.update(i["ImageId"] for i in res["Instances"])
         self.count += 1
         self.releases.append(frozenset(amis))
+        if any(len(ts) > 1 for ts in targets.values()):
+            self.weighted += 1
         for fqdn, ts in targets.items():
-            if len(ts) > 1:
-                self.weighted += 1
             if not ts:
                 self.failures.append(f"#{self.count} {fqdn}: no record")
             for t in ts:

@@ -251,13 +251,24 @@ def _summary(r: dict[str, Any]) -> str:
 
 # -- switch / rollback ----------------------------------------------------------
 @cli.command()
+@click.option("--steps", help="weighted: percentages of traffic to move, e.g. 10,50,100.")
+@click.option("--interval", help="weighted: how long to hold each step, e.g. 5m (default 60s).")
+@click.option(
+    "--alarm",
+    "alarms",
+    multiple=True,
+    help="weighted: a CloudWatch alarm that stops the shift when in ALARM (repeatable).",
+)
 @dry_run_option
 @pass_rt
-def switch(rt: Runtime, dry_run: bool) -> None:
+def switch(
+    rt: Runtime, steps: str | None, interval: str | None, alarms: tuple[str, ...], dry_run: bool
+) -> None:
     """Make staging live and live staging (running it again swaps back)."""
     from bluegreen import operations
 
-    rt.emit(operations.switch(rt.session(dry_run=dry_run)), _summary)
+    sess = rt.session(dry_run=dry_run, steps=steps, interval=interval, alarms=alarms or None)
+    rt.emit(operations.switch(sess), _summary)
 
 
 @cli.command()

@@ -5,6 +5,7 @@ Every strategy plans with the same steps (``bluegreen.steps``):
 - ``dns``: alias record updating (the seed's approach, the default).
 - ``rolling``: autoscaling group updating (a new launch template version, instances
   replaced one at a time).
+- ``weighted``: canary shifting with weighted alias records, gated by health and alarms.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bluegreen.model import Site
 from bluegreen.strategies.base import CleanIntent, DeployIntent, Release
 from bluegreen.strategies.dns import DnsStrategy
 from bluegreen.strategies.rolling import RollingStrategy
+from bluegreen.strategies.weighted import WeightedStrategy
 
 
 class Strategy(Protocol):
@@ -33,6 +35,7 @@ class Strategy(Protocol):
 
 _STRATEGIES: dict[str, type[Strategy]] = {"dns": DnsStrategy}
 _STRATEGIES["rolling"] = RollingStrategy
+_STRATEGIES["weighted"] = WeightedStrategy
 
 
 def get(name: str) -> Strategy:

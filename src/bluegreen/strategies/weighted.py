@@ -1,0 +1,194 @@
+"""``weighted``: canary shifting over two load balancers.
+
+Deploys are the ``dns`` strategy's (a new group behind the staging load
+balancer). ``switch`` turns the live names into weighted alias records over
+both load balancers (one set identifier per balancer, its name) and moves
+traffic in steps (``steps``, e.g. 10,50,100). Each weight is held for
+``interval`` while the new environment's instances must stay healthy, the
+CloudWatch ``alarms`` out of ALARM, and the checks pass; otherwise all weight
+returns to the old environment and the command exits 7. At 100% the live
+names become simple aliases of the new balancer and the staging names point
+at the old one: the end state is exactly that of a ``dns`` switch.
+
+Roles during a shift: "live" is the environment the shift started from until
+the shift completes (the staging names still point at the new one), so
+``status`` says live = old, staging = new, and shows the weights.
+
+Crash safety: the weights are the progress. ``switch`` run again mid-shift
+holds the current weight once more, then continues with the steps above it;
+``rollback`` mid-shift returns all traffic to the old environment.
+"""
+
+from __future__ import annotations
+
+from bluegreen.canary import HoldWeight, RequireAlarmsOk
+from bluegreen.checks import Assessment
+from bluegreen.config import Settings
+from bluegreen.errors import StateError
+from bluegreen.executor import Plan
+from bluegreen.model import Balancer, Group, Site
+from bluegreen.steps import AliasTarget, SetAliases, Step
+from bluegreen.strategies.base import (
+    CleanIntent,
+    DeployIntent,
+    alias_to,
+    deploy_new_group,
+    groups_behind_one,
+    require_serving,
+    require_site,
+)
+from bluegreen.strategies.dns import DnsStrategy, _interrupted_switch
+
+
+def _weighted(site: Site, old: Balancer, new: Balancer, percent: int) -> tuple[AliasTarget, ...]:
+    out = []
+    for b, w in ((old, 100 - percent), (new, percent)):
+        t = alias_to(b)
+        out.append(AliasTarget(t.dns_name, t.zone_id, weight=w, set_id=b.name))
+    return tuple(out)
+
+
+def current_percent(a: Assessment, old: Balancer, new: Balancer) -> int:
+    """The new environment's share of the live names' weight, 0-100."""
+    w_old, w_new = a.weights.get(old.name, 0), a.weights.get(new.name, 0)
+    return round(100 * w_new / (w_old + w_new)) if w_old + w_new else 0
+
+
+def _check_steps(s: Settings, new: Balancer) -> tuple[Step, ...]:
+    """The checks run at the end of each hold. The seam for the safety
+    issue's ``RunChecks`` step (``--check``/``--check-url``): until it is
+    available no check step runs, and the holds gate on health and alarms."""
+    return ()
+
+
+class WeightedStrategy:
+    name = "weighted"
+
+    def deploy(self, site: Site, a: Assessment, s: Settings, intent: DeployIntent) -> Plan:
+        _refuse_while_shifting(a, "deploy")
+        return deploy_new_group(site, a, s, intent, strategy=self.name)
+
+    def clean(self, site: Site, a: Assessment, s: Settings, intent: CleanIntent) -> Plan:
+        _refuse_while_shifting(a, "clean")
+        return DnsStrategy().clean(site, a, s, intent)
+
+    def switch(self, site: Site, a: Assessment, s: Settings, *, rollback: bool = False) -> Plan:
+        command = "rollback" if rollback else "switch"
+        if _interrupted_switch(site, a) is not None:
+            return DnsStrategy().switch(site, a, s, rollback=rollback)
+        if not a.weights:
+            if rollback:
+                return DnsStrategy().switch(site, a, s, rollback=True)
+            live, staging = require_site(site, a, command)
+            old_group = groups_behind_one(site, live, command)
+            if old_group is None:
+                plan = DnsStrategy().switch(site, a, s)
+                return Plan(
+                    plan.command,
+                    plan.steps,
+                    summary=plan.summary,
+                    notes=(
+                        *plan.notes,
+                        f"the live environment {live.name} holds no release: nothing to shift "
+                        "from, switching at once",
+                    ),
+                    facts=plan.facts,
+                )
+            return self._shift(site, a, s, live, staging, old_group, 0)
+        live, staging = require_site(site, a, command)
+        if rollback:
+            return self._return_all(site, s, live, staging, a)
+        old_group = groups_behind_one(site, live, command)
+        return self._shift(site, a, s, live, staging, old_group, current_percent(a, live, staging))
+
+    def _shift(
+        self,
+        site: Site,
+        a: Assessment,
+        s: Settings,
+        live: Balancer,
+        staging: Balancer,
+        old_group: Group | None,
+        at: int,
+    ) -> Plan:
+        assert site.public_zone
+        new_group = require_serving(
+            site, staging, groups_behind_one(site, staging, "switch"), "switch"
+        )
+        label = new_group.version or new_group.ami or new_group.name
+        dns = DnsStrategy()
+        back = dns._point_live(site, s, live, "weighted switch undo")
+
+        def hold(percent: int) -> HoldWeight:
+            return HoldWeight(
+                percent,
+                s.interval,
+                new_group.name,
+                staging.name,
+                staging.kind,
+                staging.target_group_arn,
+                live.name,
+                s.alarms,
+                _check_steps(s, staging),
+                (back,),
+            )
+
+        steps: list[Step] = []
+        if s.alarms:
+            steps.append(RequireAlarmsOk(s.alarms))
+        if at > 0:
+            steps.append(hold(at))
+        for p in (p for p in s.steps if p > at and p < 100):
+            steps.append(
+                SetAliases(
+                    site.public_zone.id,
+                    "public",
+                    site.names.live_fqdns,
+                    _weighted(site, live, staging, p),
+                    f"{live.name} {100 - p}% and {staging.name} {p}%",
+                    s.dns_timeout,
+                    f"bluegreen weighted switch: {p}% -> {staging.name}",
+                )
+            )
+            steps.append(hold(p))
+        steps.append(dns._point_live(site, s, staging, "weighted switch: 100%"))
+        steps.append(dns._point_staging(site, s, live, "weighted switch"))
+        old_label = (old_group.version or old_group.ami) if old_group else "empty"
+        return Plan(
+            "switch",
+            tuple(steps),
+            summary=f"shift the live names from {live.name} ({old_label}) to {staging.name} "
+            f"({label}) in steps {','.join(str(p) for p in s.steps if p > at)}%, "
+            f"holding each {s.interval:.0f}s",
+            notes=(f"resuming a shift at {at}% to {staging.name}",) if at else (),
+            facts={
+                "live": staging.name,
+                "staging": live.name,
+                "version": new_group.version,
+                "previous_version": old_group.version if old_group else None,
+                "steps": [p for p in s.steps if p > at],
+                "resumed_at": at,
+            },
+        )
+
+    def _return_all(
+        self, site: Site, s: Settings, live: Balancer, staging: Balancer, a: Assessment
+    ) -> Plan:
+        at = current_percent(a, live, staging)
+        step = DnsStrategy()._point_live(site, s, live, "weighted rollback")
+        return Plan(
+            "rollback",
+            (step,),
+            summary=f"stop the shift at {at}%: return all traffic to {live.name}",
+            facts={"live": live.name, "staging": staging.name, "stopped_at": at},
+        )
+
+
+def _refuse_while_shifting(a: Assessment, command: str) -> None:
+    if a.weights:
+        shares = ", ".join(f"{k}={v}" for k, v in sorted(a.weights.items()))
+        raise StateError(
+            f"{command}: a weighted shift is in progress ({shares})",
+            fix="finish it with `bluegreen switch` or return all traffic with "
+            "`bluegreen rollback` first",
+        )
