@@ -1,9 +1,10 @@
 """Read the world: one ``Site`` snapshot from as few AWS calls as possible.
 
 Calls (classic load balancers, two host names): one zone lookup, one record
-lookup per host name per zone (by name, never a zone scan), one describe of
-both load balancers, one health read per load balancer, and one tag-filtered
-read of the site's autoscaling groups. Independent reads run concurrently.
+read per zone (a page starting at the site's names, never a zone scan: see
+``Route53Calls.records_for``), one describe of both load balancers, one health
+read per load balancer, and one tag-filtered read of the site's autoscaling
+groups. Independent reads run concurrently.
 """
 
 from __future__ import annotations
@@ -55,17 +56,18 @@ def _zones_and_records(
         )
     pz = _zone(public[0]) if public else None
     sz = _zone(private[0]) if private else None
-    lookups = []
+    lookups: list[tuple[str, tuple[str, ...]]] = []
     if pz:
-        lookups += [(pz.id, f) for f in names.live_fqdns]
+        lookups.append((pz.id, names.live_fqdns))
     if sz:
-        lookups += [(sz.id, f) for f in names.staging_fqdns]
-    results = gw.parallel(*[(lambda z=z, f=f: gw.records_named(z, f)) for z, f in lookups])
+        lookups.append((sz.id, names.staging_fqdns))
+    results = gw.parallel(*[(lambda z=z, fs=fs: gw.records_for(z, fs)) for z, fs in lookups])
     pub: list[Alias] = []
     priv: list[Alias] = []
-    for (zone_id, _), records in zip(lookups, results):
+    for (zone_id, _), per_name in zip(lookups, results):
         target = pub if pz and zone_id == pz.id else priv
-        target.extend(_alias(r) for r in records)
+        for records in per_name:
+            target.extend(_alias(r) for r in records)
     return pz, sz, tuple(pub), tuple(priv)
 
 

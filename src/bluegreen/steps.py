@@ -371,9 +371,7 @@ class SetAliases(Step):
     def _have(
         self, ctx: Context
     ) -> tuple[set[tuple[str, str, int | None, str | None]], list[dict[str, Any]]]:
-        found = ctx.gw.parallel(
-            *[(lambda f=f: ctx.gw.records_named(self.zone_id, f)) for f in self.fqdns]
-        )
+        found = ctx.gw.records_for(self.zone_id, self.fqdns)
         have: set[tuple[str, str, int | None, str | None]] = set()
         raw: list[dict[str, Any]] = []
         for records in found:

@@ -1,0 +1,117 @@
+"""API call counts: deterministic, so they are tests (timings are not: they
+live in bench/). Each figure is a ceiling that the benchmarks showed met;
+raising one needs a reason in docs/PERFORMANCE.md."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+from conftest import DOMAIN, Hooks, client, run
+
+
+class Calls:
+    """Counts API calls by (service, operation) with a ``before-call`` hook."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+
+    def hooks(self) -> Hooks:
+        def on_call(event_name: str, **_: Any) -> None:
+            service, op = event_name.split(".", 2)[1:]
+            with self._lock:
+                self.counts[(service, op)] += 1
+
+        return [("before-call", on_call)]
+
+    def __call__(self, service: str = "", prefix: str = "") -> int:
+        return sum(
+            n
+            for (s, op), n in self.counts.items()
+            if (not service or s == service) and op.startswith(prefix)
+        )
+
+    @property
+    def reads(self) -> int:
+        return sum(
+            n
+            for (s, op), n in self.counts.items()
+            if s != "dynamodb" and op.startswith(("Describe", "List", "Get"))
+        )
+
+
+def counted(*args: str) -> Calls:
+    calls = Calls()
+    r = run(*args, hooks=calls.hooks())
+    assert r.code == 0, r.err
+    return calls
+
+
+def test_status_reads_one_record_page_per_zone(live_v1: dict[str, str]) -> None:
+    calls = counted("status")
+    assert calls() <= 8
+    assert calls("route-53", "ListResourceRecordSets") == 2
+    assert calls("dynamodb") == 1  # reading the lock
+
+
+def test_switch_writes_once_per_zone(both: dict[str, str]) -> None:
+    calls = counted("switch")
+    assert calls("route-53", "Change") == 2
+    assert calls() - calls.reads - calls("dynamodb") == 2  # no other write
+    assert calls.reads <= 13
+    assert calls("route-53") <= 11  # Route 53 allows 5 requests a second per account
+
+
+def test_deploy_and_clean_call_ceilings(live_v1: dict[str, str]) -> None:
+    deploy = counted("deploy", "--version", "v2")
+    assert deploy() - deploy("dynamodb") <= 14
+    clean = counted("clean")
+    assert clean() - clean("dynamodb") <= 13
+
+
+def test_a_health_poll_costs_the_same_for_any_fleet(site: dict[str, str]) -> None:
+    polls = []
+    for n in (1, 6):
+        calls = counted("deploy", "--version", "v1", "--capacity", str(n))
+        polls.append(calls("elastic-load-balancing", "DescribeInstanceHealth"))
+        polls.append(calls("auto-scaling", "DescribeAutoScalingGroups"))
+        assert run("clean").code == 0
+    assert polls[:2] == polls[2:]
+
+
+def test_records_far_apart_are_still_found(both: dict[str, str], aws: str) -> None:
+    """Hundreds of records between api and www: the one-page read does not
+    reach www, which is then looked up by name."""
+    r53 = client(aws, "route53")
+    zone = next(
+        z["Id"]
+        for z in r53.list_hosted_zones()["HostedZones"]
+        if not z.get("Config", {}).get("PrivateZone")
+    )
+    changes = [
+        {
+            "Action": "CREATE",
+            "ResourceRecordSet": {
+                "Name": f"m{i:03d}.{DOMAIN}",
+                "Type": "A",
+                "TTL": 60,
+                "ResourceRecords": [{"Value": "192.0.2.1"}],
+            },
+        }
+        for i in range(320)
+    ]
+    r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": changes})
+    calls = counted("--output", "json", "status")
+    assert calls("route-53", "ListResourceRecordSets") == 3
+    r = run("--output", "json", "status")
+    data = r.json()
+    assert data["problems"] == []
+    assert data["live"]["version"] == "v2"
+    assert data["staging"]["version"] == "v1"
+    switch = counted("switch")
+    assert switch("route-53", "Change") == 2
+    after = run("--output", "json", "status").json()
+    assert (after["live"]["version"], after["staging"]["version"]) == ("v1", "v2")
+    assert after["problems"] == []
