@@ -8,6 +8,7 @@ the commands interleaved. Also the modules ``--help`` imports, with
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -30,10 +31,15 @@ def aws_cli() -> str | None:
     return None
 
 
-def timed(argv: list[str]) -> float:
+def timed(argv: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds: user + system of the child)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def heavy_imports() -> list[str]:
@@ -68,9 +74,12 @@ def main() -> None:
     for argv in commands.values():  # warm the page cache and .pyc files
         subprocess.run(argv, capture_output=True, env=env)
     times: dict[str, list[float]] = {k: [] for k in commands}
+    cpu: dict[str, list[float]] = {k: [] for k in commands}
     for _ in range(runs):
         for label, argv in commands.items():
-            times[label].append(timed(argv))
+            wall, used = timed(argv)
+            times[label].append(wall)
+            cpu[label].append(used)
     rows: list[list[Any]] = []
     for label, ts in times.items():
         rows.append(
@@ -80,9 +89,14 @@ def main() -> None:
                 f"{median(ts) * 1000:.0f}",
                 f"{min(ts) * 1000:.0f}",
                 f"{max(ts) * 1000:.0f}",
+                f"{median(cpu[label]) * 1000:.0f}",
             ]
         )
-    text = table(["command", "runs", "median ms", "min ms", "max ms"], rows)
+    text = table(["command", "runs", "median ms", "min ms", "max ms", "median CPU ms"], rows)
+    text += (
+        "\n\nWall time is what the operator waits; CPU time (user + system of the process) "
+        "depends less on what else the machine runs."
+    )
     if not aws:
         text += "\n\n`aws` not found: run `make bench` (it installs the AWS CLI in .venv-awscli)."
     heavy = heavy_imports()
@@ -97,6 +111,7 @@ def main() -> None:
         {
             "runs": runs,
             "ms": {k: [t * 1000 for t in v] for k, v in times.items()},
+            "cpu_ms": {k: [t * 1000 for t in v] for k, v in cpu.items()},
             "heavy_imports": heavy,
         },
     )

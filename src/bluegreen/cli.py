@@ -7,11 +7,9 @@ commands that need them, so ``bluegreen --help`` starts fast.
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -20,6 +18,8 @@ from bluegreen import __version__
 from bluegreen.errors import BluegreenError, Interrupted
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from bluegreen.aws.base import Hook
     from bluegreen.clock import Clock
     from bluegreen.config import Settings
@@ -60,6 +60,8 @@ class Runtime:
 
     def emit(self, data: Any, text: Callable[[Any], str] | None = None) -> None:
         if self.output == "json":
+            import json
+
             click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
         elif text is not None:
             click.echo(text(data))
@@ -92,7 +94,7 @@ def dry_run_option(f: F) -> F:
 @click.option(
     "--config",
     "config_file",
-    type=click.Path(path_type=Path),
+    type=click.Path(),
     help="Settings file (default ./bluegreen.toml).",
 )
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -106,7 +108,7 @@ def cli(
     profile: str | None,
     endpoint_url: str | None,
     strategy: str | None,
-    config_file: Path | None,
+    config_file: str | None,
     output: str,
     quiet: bool,
     verbose: bool,
@@ -125,7 +127,10 @@ def cli(
         "endpoint_url": endpoint_url,
         "strategy": strategy,
     }
-    rt.config_file = config_file
+    if config_file is not None:
+        from pathlib import Path  # not at the top: --help need not import it
+
+        rt.config_file = Path(config_file)
     rt.output = output
     rt.quiet = quiet
     rt.verbose = verbose
@@ -373,6 +378,8 @@ def main(
     except BluegreenError as e:
         code = e.exit_code
         if output_json:
+            import json
+
             click.echo(json.dumps(e.to_json(), indent=2))
         click.echo(e.render(), err=True)
     except click.exceptions.Abort:
