@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean-venv sandbox
+.PHONY: demo test lint typecheck unit bench clean-venv sandbox tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+# Packer (docs/IMAGES.md): the bake tests run the real executable. When it is
+# missing it is installed from Debian's packages (as root, or with sudo -n);
+# where that is impossible the bake tests fail and say how to install it.
+tools:
+	@command -v packer >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+	  command -v apt-get >/dev/null 2>&1 \
+	    && $$SUDO apt-get update -qq \
+	    && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq packer >/dev/null \
+	  || echo "warning: packer is missing and could not be installed: apt-get install packer"; }
+
+unit: $(STAMP) tools
 	$(BIN)/pytest
 
 test: lint typecheck unit

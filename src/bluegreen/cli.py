@@ -320,6 +320,94 @@ def history(rt: Runtime, limit: int) -> None:
     rt.emit(operations.history_entries(rt.session(), limit), history_text)
 
 
+# -- images (docs/IMAGES.md) ------------------------------------------------------
+@cli.command()
+@click.option("--version", "version", help="The release's version: names and tags the image.")
+@click.option("--base", is_flag=True, help="Bake the site's base image instead of a release.")
+@click.option(
+    "--base-ami",
+    help="Build on this image (default: the site's newest base image; for --base, "
+    "the latest Amazon Linux 2023).",
+)
+@click.option(
+    "--provision",
+    "scripts",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Shell script run on the build instance (repeatable, in order).",
+)
+@click.option(
+    "--template",
+    type=click.Path(dir_okay=False),
+    help="Your own Packer template; the site's convention comes in as variables.",
+)
+@click.option("--packer", help="The Packer executable (default: packer on PATH).")
+@click.option("--instance-type", help="EC2 instance type of the build (default t3.micro).")
+@dry_run_option
+@pass_rt
+def bake(
+    rt: Runtime,
+    version: str | None,
+    base: bool,
+    base_ami: str | None,
+    scripts: tuple[str, ...],
+    template: str | None,
+    packer: str | None,
+    instance_type: str | None,
+    dry_run: bool,
+) -> None:
+    """Build a release image (or the base image) with Packer."""
+    from bluegreen import operations
+    from bluegreen.naming import validate_ami, validate_version
+
+    if version:
+        validate_version(version)
+    if base_ami:
+        validate_ami(base_ami)
+    if not version and not base:
+        raise click.UsageError("bake needs --version V, or --base for the base image")
+    sess = rt.session(dry_run=dry_run, instance_type=instance_type)
+    result = operations.bake(
+        sess,
+        version=version,
+        base=base,
+        base_ami=base_ami,
+        scripts=scripts,
+        template=template,
+        packer=packer,
+    )
+    rt.emit(result, lambda r: f"bake: {r['result']}: {r['summary']}")
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def images(ctx: click.Context) -> None:
+    """The site's images: version, id, created, source, and which environment runs each."""
+    if ctx.invoked_subcommand is None:
+        from bluegreen import operations
+        from bluegreen.images import listing_text
+
+        rt = ctx.find_object(Runtime)
+        assert rt is not None
+        rt.emit(operations.images_list(rt.session()), listing_text)
+
+
+@images.command("prune")
+@click.option(
+    "--keep",
+    type=click.IntRange(0, 10000),
+    required=True,
+    help="How many of the newest release (and base) images to keep in any case.",
+)
+@dry_run_option
+@pass_rt
+def images_prune(rt: Runtime, keep: int, dry_run: bool) -> None:
+    """Deregister the oldest images no environment or launch template uses."""
+    from bluegreen import operations
+
+    rt.emit(operations.images_prune(rt.session(dry_run=dry_run), keep), _summary)
+
+
 # -- sandbox and demo -------------------------------------------------------------
 @cli.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)

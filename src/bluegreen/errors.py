@@ -17,6 +17,7 @@ Exit codes (documented in the README):
 7     a check failed after the switch and the switch was undone
 8     a check failed and undoing it failed too: act now
 9     a required program is missing (for example ``packer``)
+10    an image build (Packer) failed; what it had registered was removed
 130   interrupted (Ctrl-C or SIGTERM)
 ====  ===========================================================
 """
@@ -133,6 +134,14 @@ class MissingProgram(BluegreenError):
 
     exit_code = 9
     kind = "missing program"
+
+
+class BuildFailed(BluegreenError):
+    """Packer could not build an image. Whatever the build had registered (image,
+    snapshots) was removed; the message carries Packer's own reason."""
+
+    exit_code = 10
+    kind = "build failed"
 
 
 class Interrupted(BluegreenError):

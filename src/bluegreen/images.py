@@ -9,13 +9,25 @@ reads its version from the same tag when present.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from bluegreen.aws import Gateway
 from bluegreen.aws.ec2 import tag_value
-from bluegreen.errors import InputError, StateError
-from bluegreen.naming import TAG_DOMAIN, TAG_VERSION, Names, validate_ami, validate_version
+from bluegreen.checks import Assessment
+from bluegreen.errors import BluegreenError, InputError, StateError
+from bluegreen.model import Site
+from bluegreen.naming import (
+    TAG_DOMAIN,
+    TAG_ROLE,
+    TAG_VERSION,
+    Names,
+    validate_ami,
+    validate_version,
+)
 from bluegreen.strategies.base import Release
+from bluegreen.ui import Reporter
 
 
 def register_demo_image(gw: Gateway, names: Names, version: str) -> str:
@@ -102,3 +114,220 @@ def resolve(gw: Gateway, names: Names, *, ami: str | None, version: str | None) 
         8,
     )
     return Release(ami=ami, version=version, name=name, root_device=root, root_size=size)
+
+
+# -- the site's images: list and prune ----------------------------------------------
+TAG_ROLE_BASE = "base"
+
+
+@dataclass(frozen=True)
+class Image:
+    """One image of the site (tag ``bluegreen:domain``), release or base."""
+
+    id: str
+    name: str
+    role: str  # "release", "base" or "other"
+    version: str | None
+    created: str  # ISO 8601, as EC2 reports it
+    source_ami: str | None
+    state: str
+    snapshots: tuple[str, ...]
+
+    @classmethod
+    def from_aws(cls, i: dict[str, Any]) -> Image:
+        tags = i.get("Tags")
+        role = tag_value(tags, TAG_ROLE)
+        version = tag_value(tags, TAG_VERSION)
+        if role is None:
+            role = "release" if version else "other"
+        if role == TAG_ROLE_BASE:
+            version = tag_value(tags, "bluegreen:base-version")
+        return cls(
+            id=str(i["ImageId"]),
+            name=str(i.get("Name", "")),
+            role=role,
+            version=version,
+            created=str(i.get("CreationDate", "")),
+            source_ami=tag_value(tags, "bluegreen:source-ami"),
+            state=str(i.get("State", "available")),
+            snapshots=tuple(
+                str(m["Ebs"]["SnapshotId"])
+                for m in i.get("BlockDeviceMappings", [])
+                if m.get("Ebs", {}).get("SnapshotId")
+            ),
+        )
+
+
+def site_images(gw: Gateway, names: Names) -> list[Image]:
+    """The site's images, newest first: one filtered describe call."""
+    found = [Image.from_aws(i) for i in gw.images_tagged({TAG_DOMAIN: names.domain})]
+    return sorted(found, key=lambda i: (i.created, i.id), reverse=True)
+
+
+def environments(site: Site, a: Assessment) -> dict[str, str]:
+    """image id -> which environment runs it: live, staging, or another group of the site."""
+    out: dict[str, str] = {g.ami: f"group {g.name}" for g in site.groups if g.ami}
+    for label, group in (("staging", a.staging_group), ("live", a.live_group)):
+        if group is not None and group.ami:
+            out[group.ami] = label
+    return out
+
+
+def listing(gw: Gateway, names: Names, site: Site, a: Assessment) -> list[dict[str, Any]]:
+    envs = environments(site, a)
+    return [
+        {
+            "image": i.id,
+            "name": i.name,
+            "role": i.role,
+            "version": i.version,
+            "created": i.created,
+            "source_ami": i.source_ami,
+            "state": i.state,
+            "environment": envs.get(i.id, "none"),
+        }
+        for i in site_images(gw, names)
+    ]
+
+
+def listing_text(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no images: bake one with `bluegreen bake --base`, then `bluegreen bake --version V`"
+    head = ("VERSION", "ROLE", "IMAGE", "CREATED", "SOURCE", "RUNS IN")
+    table = [head] + [
+        (
+            r["version"] or "-",
+            r["role"],
+            r["image"],
+            r["created"],
+            r["source_ami"] or "-",
+            r["environment"],
+        )
+        for r in rows
+    ]
+    widths = [max(len(str(row[c])) for row in table) for c in range(len(head))]
+    return "\n".join(
+        "  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() for row in table
+    )
+
+
+def in_use(gw: Gateway, image_ids: Sequence[str]) -> dict[str, str]:
+    """image id -> what uses it, for the given images, across the whole account and region.
+
+    What counts: every version of every launch template (an autoscaling group, or an
+    operator, may launch any version, not only $Default or $Latest), every launch
+    configuration, and every instance that is not terminated. Calls: the launch
+    templates (one per 200) and launch configurations (one per 50), then per 100
+    images one filtered read of each template's versions (concurrently; AWS applies
+    the image filter, so pages stay small) and one filtered read of instances.
+    Any failed read raises: prune never deletes on a partial picture.
+    """
+    ids = list(image_ids)
+    if not ids:
+        return {}
+    used: dict[str, str] = {}
+    templates = gw.all_launch_templates()
+    for lc in gw.all_launch_configurations():
+        if lc.get("ImageId") in ids:
+            used.setdefault(
+                str(lc["ImageId"]), f"launch configuration {lc['LaunchConfigurationName']}"
+            )
+    for start in range(0, len(ids), 100):  # EC2 takes at most 200 values per filter
+        chunk = ids[start : start + 100]
+        found = gw.parallel(
+            *[
+                (lambda t=t, c=chunk: gw.template_versions_using(str(t["LaunchTemplateId"]), c))
+                for t in templates
+            ]
+        )
+        for t, versions in zip(templates, found):
+            for number, image in sorted(versions):
+                used.setdefault(image, f"launch template {t['LaunchTemplateName']} v{number}")
+        for image, instances in gw.instances_using(chunk).items():
+            used.setdefault(image, f"instance {', '.join(sorted(instances))}")
+    return used
+
+
+def prune_plan(
+    images: Sequence[Image], keep: int, used: dict[str, str]
+) -> tuple[list[Image], list[Image]]:
+    """(kept, doomed), doomed oldest first. Pure.
+
+    Whatever is used (``used``: image id -> by what) stays, and so does every image
+    that is not available (a bake in progress). Of the rest, the ``keep`` newest
+    releases and the ``keep`` newest base images stay; the others go. Images in use
+    do not count towards ``keep``: they are kept in addition."""
+    kept: list[Image] = []
+    doomed: list[Image] = []
+    for role in ("release", TAG_ROLE_BASE):
+        free: list[Image] = []
+        for i in sorted(
+            (i for i in images if i.role == role), key=lambda i: (i.created, i.id), reverse=True
+        ):
+            (kept if i.id in used or i.state != "available" else free).append(i)
+        kept += free[:keep]
+        doomed += free[keep:]
+    kept += [i for i in images if i.role not in ("release", TAG_ROLE_BASE)]
+    doomed.sort(key=lambda i: (i.created, i.id))
+    return kept, doomed
+
+
+def remove(gw: Gateway, image: Image, reporter: Reporter) -> list[str]:
+    """Deregister an image, then delete its snapshots; returns the ids removed."""
+    removed = []
+    if gw.deregister_image(image.id):
+        removed.append(image.id)
+        reporter.step(f"deregistered image {image.id} ({image.name})")
+    for snap in image.snapshots:
+        try:
+            if gw.delete_snapshot(snap):
+                removed.append(snap)
+                reporter.detail(f"deleted snapshot {snap}")
+        except BluegreenError as e:  # e.g. another image still uses it
+            reporter.warn(f"kept snapshot {snap} of {image.id}: {e.message}")
+    return removed
+
+
+def prune(
+    gw: Gateway,
+    names: Names,
+    site: Site,
+    a: Assessment,
+    keep: int,
+    reporter: Reporter,
+    *,
+    dry_run: bool,
+) -> dict[str, Any]:
+    """Deregister the oldest images beyond the ``keep`` newest (of releases and of base
+    images each) that nothing uses; delete their snapshots."""
+    everything = site_images(gw, names)
+    used = {**in_use(gw, [i.id for i in everything]), **environments(site, a)}
+    kept, doomed = prune_plan(everything, keep, used)
+    for i in kept:
+        if i.id in used:
+            reporter.info(f"keeping {i.id} ({i.name}): used by {used[i.id]}")
+    removed: list[str] = []
+    for d in doomed:
+        if dry_run:
+            reporter.info(
+                f"would deregister {d.id} ({d.name}) and delete {len(d.snapshots)} snapshot(s)"
+            )
+        else:
+            removed += remove(gw, d, reporter)
+    verb = "would remove" if dry_run else "removed"
+    summary = (
+        f"{verb} {len(doomed)} of {len(everything)} images; kept {len(everything) - len(doomed)}"
+    )
+    reporter.info(summary)
+    return {
+        "command": "images prune",
+        "result": "dry run" if dry_run else ("succeeded" if doomed else "nothing to do"),
+        "summary": summary,
+        "keep": keep,
+        "pruned": [
+            {"image": d.id, "name": d.name, "version": d.version, "role": d.role} for d in doomed
+        ],
+        "removed": removed,
+        "kept": [i.id for i in everything if i not in doomed],
+        "in_use": {i.id: used[i.id] for i in kept if i.id in used},
+    }

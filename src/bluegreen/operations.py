@@ -260,3 +260,53 @@ def history_entries(sess: Session, limit: int) -> list[dict[str, Any]]:
 def unlock(sess: Session, lock_id: str) -> dict[str, Any]:
     info = lock.break_lock(sess.gw, sess.names, lock_id)
     return {"unlocked": info.lock_id, "holder": info.describe(sess.gw.clock.now())}
+
+
+# -- images (docs/IMAGES.md) -------------------------------------------------------
+def bake(
+    sess: Session,
+    *,
+    version: str | None = None,
+    base: bool = False,
+    base_ami: str | None = None,
+    scripts: Sequence[str] = (),
+    template: str | None = None,
+    packer: str | None = None,
+) -> dict[str, Any]:
+    from bluegreen import bake as baking
+
+    return baking.bake(
+        sess.gw,
+        sess.settings,
+        sess.reporter,
+        version=version,
+        base=base,
+        base_ami=base_ami,
+        scripts=scripts,
+        template_file=template,
+        packer=packer,
+        dry_run=sess.dry_run,
+    )
+
+
+def images_list(sess: Session) -> list[dict[str, Any]]:
+    from bluegreen import images
+
+    site, a = snapshot(sess)
+    return images.listing(sess.gw, sess.names, site, a)
+
+
+def images_prune(sess: Session, keep: int) -> dict[str, Any]:
+    from bluegreen import images
+    from bluegreen.bake import record_history
+
+    with _locked(sess, "images prune"):
+        started = sess.gw.clock.now()
+        site, a = snapshot(sess)
+        result = images.prune(
+            sess.gw, sess.names, site, a, keep, sess.reporter, dry_run=sess.dry_run
+        )
+        if not sess.dry_run:
+            facts = {"keep": keep, "removed": result["removed"]}
+            record_history(sess.gw, sess.names, "prune", started, result, facts, None)
+        return result

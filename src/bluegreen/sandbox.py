@@ -1,7 +1,14 @@
 """The embedded AWS emulator (moto server) on 127.0.0.1.
 
 ``bluegreen sandbox`` runs it in the foreground for the other commands to use
-with ``--endpoint-url``; ``bluegreen demo`` runs it inside its own process.
+with ``--endpoint-url``; ``bluegreen demo`` runs it inside its own process;
+``python -m bluegreen.sandbox PORT`` runs it alone (the Packer tests do).
+
+One fidelity fix is applied (``fix_emulator``): moto reports every image it
+registers or creates with root device type ``standard`` (instance store), where
+AWS reports ``ebs`` for the EBS-backed images CreateImage makes. Packer's
+amazon-ebs builder refuses a source image that is not EBS-backed, so without the
+fix a release could not be baked on a base image baked before.
 """
 
 from __future__ import annotations
@@ -34,6 +41,26 @@ class Emulator:
         self.server.stop()
 
 
+_FIXED: list[bool] = []
+
+
+def fix_emulator() -> None:
+    """Images the emulator registers or creates are EBS-backed, as in AWS (once per process).
+
+    Images of moto's catalogue name their root device type themselves and keep it."""
+    from moto.ec2.models import amis
+
+    if _FIXED:
+        return
+    original: Any = amis.Ami.__init__
+
+    def init(self: Any, *args: Any, root_device_type: str = "ebs", **kwargs: Any) -> None:
+        original(self, *args, root_device_type=root_device_type, **kwargs)
+
+    amis.Ami.__init__ = init  # type: ignore[method-assign]
+    _FIXED.append(True)
+
+
 def start(port: int | None = None) -> Emulator:
     """Start moto server in this process, on loopback only."""
     os.environ.setdefault("MOTO_ENABLE_AMI_VALIDATION", "true")
@@ -45,8 +72,27 @@ def start(port: int | None = None) -> Emulator:
             found="the Python package moto[server] is missing",
             fix="pip install 'bluegreen[sandbox]' (or run `make demo`, which installs it)",
         ) from None
+    fix_emulator()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     p = port or free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=p, verbose=False)
     server.start()
     return Emulator(server, p)
+
+
+def main(argv: list[str]) -> None:
+    """``python -m bluegreen.sandbox PORT``: the emulator alone, until SIGTERM or Ctrl-C."""
+    import threading
+
+    emu = start(int(argv[0]) if argv else 5000)
+    print(emu.url, flush=True)
+    try:
+        threading.Event().wait()
+    finally:
+        emu.stop()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    main(sys.argv[1:])

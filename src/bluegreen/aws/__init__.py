@@ -9,10 +9,18 @@ from bluegreen.aws.ec2 import Ec2Calls
 from bluegreen.aws.elb import ElbCalls
 from bluegreen.aws.iam import IamCalls
 from bluegreen.aws.route53 import Route53Calls
+from bluegreen.aws.ssm import SsmCalls
 
 
 class Gateway(
-    Route53Calls, ElbCalls, AutoScalingCalls, Ec2Calls, IamCalls, DynamoCalls, CloudWatchCalls
+    Route53Calls,
+    ElbCalls,
+    AutoScalingCalls,
+    Ec2Calls,
+    IamCalls,
+    DynamoCalls,
+    CloudWatchCalls,
+    SsmCalls,
 ):
     """Typed calls for every AWS service bluegreen uses, one mixin per service."""
 

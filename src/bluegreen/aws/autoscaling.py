@@ -200,6 +200,11 @@ class AutoScalingCalls(BaseGateway):
         )
         return list(r.get("LaunchConfigurations", []))
 
+    def all_launch_configurations(self) -> list[dict[str, Any]]:
+        return list(
+            self.pages("autoscaling", "describe_launch_configurations", "LaunchConfigurations")
+        )
+
     def create_launch_configuration(
         self,
         name: str,

@@ -196,6 +196,71 @@ class Ec2Calls(BaseGateway):
         )
         return list(r.get("Images", []))
 
+    def images_named(self, name: str) -> list[dict[str, Any]]:
+        r = self.call(
+            "ec2", "describe_images", Owners=["self"], Filters=[{"Name": "name", "Values": [name]}]
+        )
+        return list(r.get("Images", []))
+
+    def create_tags(self, resources: Sequence[str], tags: dict[str, str]) -> None:
+        self.call(
+            "ec2",
+            "create_tags",
+            Resources=list(resources),
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        )
+
+    def deregister_image(self, image_id: str) -> bool:
+        """Deregister an image; False when it was gone already."""
+        try:
+            self.call("ec2", "deregister_image", ImageId=image_id)
+        except NotFound:
+            return False
+        except AwsError as e:
+            if e.code != "InvalidAMIID.Unavailable":
+                raise
+            return False
+        return True
+
+    def snapshots_tagged(self, tags: dict[str, str]) -> list[str]:
+        r = self.call(
+            "ec2",
+            "describe_snapshots",
+            OwnerIds=["self"],
+            Filters=[{"Name": f"tag:{k}", "Values": [v]} for k, v in tags.items()],
+        )
+        return [str(s["SnapshotId"]) for s in r.get("Snapshots", [])]
+
+    def delete_snapshot(self, snapshot_id: str) -> bool:
+        """Delete a snapshot; False when it was gone already."""
+        try:
+            self.call("ec2", "delete_snapshot", SnapshotId=snapshot_id)
+        except NotFound:
+            return False
+        return True
+
+    def instances_using(self, image_ids: Sequence[str]) -> dict[str, list[str]]:
+        """image id -> instances (not terminated) launched from it: one filtered call."""
+        if not image_ids:
+            return {}
+        out: dict[str, list[str]] = {}
+        for res in self.pages(
+            "ec2",
+            "describe_instances",
+            "Reservations",
+            Filters=[
+                {"Name": "image-id", "Values": list(image_ids)},
+                {
+                    "Name": "instance-state-name",
+                    "Values": ["pending", "running", "stopping", "stopped"],
+                },
+            ],
+        ):
+            for i in res.get("Instances", []):
+                if i.get("ImageId") in image_ids:
+                    out.setdefault(str(i["ImageId"]), []).append(str(i["InstanceId"]))
+        return out
+
     # -- launch templates ---------------------------------------------------
     def launch_template(self, name: str) -> dict[str, Any] | None:
         try:
@@ -278,6 +343,28 @@ class Ec2Calls(BaseGateway):
             if "NotFound" not in e.code and "does not exist" not in e.message:
                 raise
 
+    def all_launch_templates(self) -> list[dict[str, Any]]:
+        return list(self.pages("ec2", "describe_launch_templates", "LaunchTemplates"))
+
+    def template_versions_using(
+        self, template_id: str, image_ids: Sequence[str]
+    ) -> list[tuple[int, str]]:
+        """(version number, image id) of every version of a template whose image is one
+        of ``image_ids``. The filter runs in AWS; the result is checked here as well."""
+        wanted = set(image_ids)
+        found = []
+        for v in self.pages(
+            "ec2",
+            "describe_launch_template_versions",
+            "LaunchTemplateVersions",
+            LaunchTemplateId=template_id,
+            Filters=[{"Name": "image-id", "Values": sorted(wanted)}],
+        ):
+            image = v.get("LaunchTemplateData", {}).get("ImageId")
+            if image in wanted:
+                found.append((int(v["VersionNumber"]), str(image)))
+        return found
+
     # -- instances ----------------------------------------------------------
     def instance_states(self, ids: Sequence[str]) -> dict[str, str]:
         if not ids:
@@ -348,3 +435,26 @@ class Ec2Calls(BaseGateway):
             for i in res["Instances"]
             if i["State"]["Name"] not in ("terminated", "shutting-down")
         }
+
+    def instances_tagged(self, tags: dict[str, str]) -> list[str]:
+        """Instances (not terminated) carrying every one of ``tags``."""
+        return [
+            str(i["InstanceId"])
+            for res in self.pages(
+                "ec2",
+                "describe_instances",
+                "Reservations",
+                Filters=[
+                    *({"Name": f"tag:{k}", "Values": [v]} for k, v in tags.items()),
+                    {
+                        "Name": "instance-state-name",
+                        "Values": ["pending", "running", "stopping", "stopped"],
+                    },
+                ],
+            )
+            for i in res.get("Instances", [])
+        ]
+
+    def terminate_instances(self, ids: Sequence[str]) -> None:
+        if ids:
+            self.call("ec2", "terminate_instances", InstanceIds=list(ids))
