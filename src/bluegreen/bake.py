@@ -437,7 +437,10 @@ def run_packer(
         for line in proc.stdout:
             run.lines += 1
             for text in parse_line(line, run):
-                reporter.info(f"packer: {text}")
+                if ": Adding tag: " in text:  # one line per tag and resource: only with -v
+                    reporter.detail(f"packer: {text}")
+                else:
+                    reporter.info(f"packer: {text}")
         run.code = proc.wait()
     except (KeyboardInterrupt, Interrupted):
         # Ctrl-C reaches Packer too (same process group); SIGTERM reached only us.

@@ -4,7 +4,10 @@ started inside this process. No AWS account, no arguments, a few seconds."""
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -39,11 +42,29 @@ def run_demo(reporter: Reporter, *, output: str = "text") -> list[dict[str, Any]
         amis: dict[str, str] = {}
 
         def register() -> None:
+            if shutil.which("packer"):
+                say("Packer is installed: baking the images with it (docs/IMAGES.md)")
+                with tempfile.TemporaryDirectory(prefix="bluegreen-demo-") as tmp:
+                    base_sh = Path(tmp) / "base.sh"
+                    base_sh.write_text("#!/bin/sh\ndnf install -y nginx nodejs\n")
+                    base = operations.bake(sess, base=True, scripts=[str(base_sh)])
+                    say(f"baked base image {base['image']} on Amazon Linux {base['source_ami']}")
+                    for v in ("v1", "v2"):
+                        app = Path(tmp) / f"app-{v}.sh"
+                        app.write_text(f"#!/bin/sh\necho {v} > /srv/www/VERSION\n")
+                        r = operations.bake(sess, version=v, scripts=[str(app)])
+                        amis[v] = r["image"]
+                        say(f"baked image {amis[v]} for {v} on the base image")
+                return
+            say(
+                "Packer is not installed: registering the images directly "
+                "(`apt-get install packer` to see them baked)"
+            )
             for v in ("v1", "v2"):
                 amis[v] = images.register_demo_image(sess.gw, sess.names, v)
                 say(f"registered image {amis[v]} for {v} (tagged {DOMAIN}/{v})")
 
-        chapter("register two release images (v1, v2)", register)
+        chapter("bake a base image and two release images (v1, v2)", register)
         chapter("deploy v1 to staging", lambda: operations.deploy(sess, version="v1"))
         chapter("switch: v1 goes live", lambda: operations.switch(sess))
         chapter("deploy v2 to staging", lambda: operations.deploy(sess, version="v2"))
