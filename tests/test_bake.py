@@ -436,6 +436,11 @@ def test_template_for_aws_uses_ssh_and_shell_provisioners(tmp_path: Path) -> Non
     b = t["builders"][0]
     assert b["communicator"] == "ssh" and b["ssh_username"] == "ec2-user"
     assert b["profile"] == "prod"
+    assert "temporary_security_group_source_cidrs" not in b
+    narrow = bake.template(
+        bake.BakeSpec(**{**spec.__dict__, "ssh_from": ("203.0.113.0/24",)}), None
+    )
+    assert narrow["builders"][0]["temporary_security_group_source_cidrs"] == ["203.0.113.0/24"]
     assert "custom_endpoint_ec2" not in b and "user_data_file" not in b
     assert t["provisioners"][0]["scripts"] == [str(script)]
     emu = bake.template(

@@ -120,6 +120,7 @@ class BakeSpec:
     endpoint_url: str | None
     profile: str | None
     tags: dict[str, str] = field(default_factory=dict)
+    ssh_from: tuple[str, ...] = ()  # who may reach the build instance's SSH port
 
     def variables(self) -> dict[str, str]:
         return {
@@ -286,6 +287,7 @@ def plan(
         endpoint_url=settings.endpoint_url,
         profile=settings.profile,
         tags=tags,
+        ssh_from=tuple(settings.admin_cidrs),
     )
 
 
@@ -338,6 +340,10 @@ def template(spec: BakeSpec, user_data_file: Path | None) -> dict[str, Any]:
             builder["user_data_file"] = str(user_data_file)
     else:
         builder.update({"communicator": "ssh", "ssh_username": SSH_USERNAME})
+        if spec.ssh_from:
+            # Packer's temporary security group opens SSH to these ranges only
+            # (its default is 0.0.0.0/0 for the length of the build).
+            builder["temporary_security_group_source_cidrs"] = list(spec.ssh_from)
         if spec.profile:
             builder["profile"] = spec.profile
         if spec.scripts:
@@ -442,10 +448,11 @@ def run_packer(
                 else:
                     reporter.info(f"packer: {text}")
         run.code = proc.wait()
-    except (KeyboardInterrupt, Interrupted):
-        # Ctrl-C reaches Packer too (same process group); SIGTERM reached only us.
-        # Either way Packer must stop and clean up its instance before we go on.
-        proc.send_signal(signal.SIGINT)
+    except (KeyboardInterrupt, Interrupted) as e:
+        # Ctrl-C on a terminal reaches Packer too (same process group); SIGTERM reached
+        # only us, so pass it on. Either way Packer stops and cleans up before we go on.
+        if isinstance(e, Interrupted) and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout=600)
         except subprocess.TimeoutExpired:
