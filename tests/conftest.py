@@ -138,6 +138,16 @@ def register_images(url: str, *versions: str) -> dict[str, str]:
     return {v: images.register_demo_image(sess.gw, sess.names, v) for v in versions}
 
 
+@pytest.fixture(params=["classic", "alb"])
+def kind(request: pytest.FixtureRequest, aws: str, tmp_path: Path) -> str:
+    """Run the test on classic load balancers, then on application ones (a
+    ``bluegreen.toml`` in the working directory says ``load_balancer = "alb"``).
+    List it before ``site`` in a test's arguments so init sees the file."""
+    if request.param == "alb":
+        (tmp_path / "bluegreen.toml").write_text('load_balancer = "alb"\n')
+    return str(request.param)
+
+
 @pytest.fixture
 def site(aws: str) -> dict[str, str]:
     """An initialised site with images v1, v2 and v3 registered."""
@@ -202,6 +212,7 @@ def world(url: str) -> dict[str, Any]:
         (lb["LoadBalancerName"], tuple(sorted(i["InstanceId"] for i in lb["Instances"])))
         for lb in lbs
     )
+    state["albs"] = _albs(client(url, "elbv2"))
     zones = r53.list_hosted_zones()["HostedZones"]
     recs = []
     for z in zones:
@@ -222,6 +233,20 @@ def world(url: str) -> dict[str, Any]:
         items += [json.dumps(i, sort_keys=True) for i in ddb.scan(TableName=t)["Items"]]
     state["items"] = sorted(items)
     return state
+
+
+def _albs(v2: Any) -> list[Any]:
+    """Application load balancers: listeners, rules, target groups and their targets."""
+    out: list[Any] = []
+    for lb in v2.describe_load_balancers()["LoadBalancers"]:
+        for ls in v2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]:
+            rules = v2.describe_rules(ListenerArn=ls["ListenerArn"])["Rules"]
+            out.append(("listener", lb["LoadBalancerName"], ls["Port"], json.dumps(rules)))
+    for tg in v2.describe_target_groups()["TargetGroups"]:
+        health = v2.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])
+        targets = sorted(d["Target"]["Id"] for d in health["TargetHealthDescriptions"])
+        out.append(("target group", tg["TargetGroupName"], json.dumps(targets)))
+    return sorted(out)
 
 
 @pytest.fixture
@@ -260,3 +285,13 @@ def records(url: str, private: bool) -> dict[str, str]:
 
 
 Hooks = list[tuple[str, Callable[..., Any]]]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The observers' counts (tests/observer.py), so every run reports them."""
+    from observer import REPORTS
+
+    if REPORTS:
+        terminalreporter.section("observations during switches")
+        for line in REPORTS:
+            terminalreporter.write_line(line)

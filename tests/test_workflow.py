@@ -60,7 +60,7 @@ def test_init_creates_the_seed_set_up(aws: str) -> None:
     assert data["live"]["asg"] is None  # type: ignore[index]
 
 
-def test_init_again_changes_nothing_and_says_so(aws: str, unchanged: Unchanged) -> None:
+def test_init_again_changes_nothing_and_says_so(kind: str, aws: str, unchanged: Unchanged) -> None:
     assert run("init").code == 0
     with unchanged():
         r = run("init")
@@ -117,7 +117,7 @@ def test_key_pair_written_with_mode_0600(aws: str, tmp_path: Path) -> None:
     assert "BEGIN" in key.read_text()
 
 
-def test_full_release_cycle(site: dict[str, str], aws: str) -> None:
+def test_full_release_cycle(kind: str, site: dict[str, str], aws: str) -> None:
     r = run("deploy", "--version", "v1")
     assert r.code == 0, r.err
     st = env("staging")
@@ -153,7 +153,7 @@ def test_full_release_cycle(site: dict[str, str], aws: str) -> None:
     assert [t["LaunchTemplateName"] for t in lts] == [f"londontamed-com-v2-{site['v2']}"]
 
 
-def test_status_json_fields(live_v1: dict[str, str]) -> None:
+def test_status_json_fields(kind: str, live_v1: dict[str, str]) -> None:
     data = status()
     assert set(data) >= {"domain", "live", "staging", "problems"}
     assert data["domain"] == DOMAIN
@@ -205,7 +205,7 @@ def test_deploy_refuses_when_staging_is_occupied(
     assert "already holds release v1" in r.err and "--replace" in r.err
 
 
-def test_deploy_replace(site: dict[str, str], aws: str) -> None:
+def test_deploy_replace(kind: str, site: dict[str, str], aws: str) -> None:
     assert run("deploy", "--version", "v1").code == 0
     r = run("deploy", "--version", "v2", "--replace")
     assert r.code == 0, r.err
@@ -249,7 +249,7 @@ def test_deploy_dry_run(site: dict[str, str], unchanged: Unchanged) -> None:
     assert "would [2/3] create autoscaling group" in r.err
 
 
-def test_deploy_never_touches_live(live_v1: dict[str, str], aws: str) -> None:
+def test_deploy_never_touches_live(kind: str, live_v1: dict[str, str], aws: str) -> None:
     before = client(aws, "autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"][0]
     pub = records(aws, private=False)
     assert run("deploy", "--version", "v2").code == 0
@@ -271,7 +271,9 @@ def test_commands_refuse_before_init(aws: str, unchanged: Unchanged) -> None:
         assert "bluegreen init" in r.err
 
 
-def test_switch_refuses_empty_staging(site: dict[str, str], unchanged: Unchanged) -> None:
+def test_switch_refuses_empty_staging(
+    kind: str, site: dict[str, str], unchanged: Unchanged
+) -> None:
     with unchanged():
         r = run("switch")
     assert r.code == 3
@@ -279,7 +281,7 @@ def test_switch_refuses_empty_staging(site: dict[str, str], unchanged: Unchanged
 
 
 def test_switch_refuses_unhealthy_staging(
-    site: dict[str, str], aws: str, unchanged: Unchanged
+    kind: str, site: dict[str, str], aws: str, unchanged: Unchanged
 ) -> None:
     assert run("deploy", "--version", "v1").code == 0
     g = client(aws, "autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"][0]
@@ -351,7 +353,9 @@ def test_switch_refuses_two_groups_behind_staging(
     assert "2 autoscaling groups are behind" in r.err
 
 
-def test_rollback_refuses_after_clean(both: dict[str, str], unchanged: Unchanged) -> None:
+def test_rollback_refuses_after_clean(
+    kind: str, both: dict[str, str], unchanged: Unchanged
+) -> None:
     assert run("clean", "--force").code == 0
     with unchanged():
         r = run("rollback")
@@ -360,7 +364,7 @@ def test_rollback_refuses_after_clean(both: dict[str, str], unchanged: Unchanged
 
 
 def test_rollback_refuses_a_release_that_was_never_live(
-    live_v1: dict[str, str], unchanged: Unchanged
+    kind: str, live_v1: dict[str, str], unchanged: Unchanged
 ) -> None:
     assert run("deploy", "--version", "v2").code == 0
     with unchanged():
@@ -370,7 +374,7 @@ def test_rollback_refuses_a_release_that_was_never_live(
 
 
 def test_clean_with_empty_staging_does_nothing(
-    live_v1: dict[str, str], unchanged: Unchanged
+    kind: str, live_v1: dict[str, str], unchanged: Unchanged
 ) -> None:
     with unchanged():
         r = run("clean", "--force")
@@ -469,3 +473,45 @@ def test_error_as_json(site: dict[str, str]) -> None:
     assert r.code == 3
     data = r.json()
     assert data["exit_code"] == 3 and data["error"] == "refused"
+
+
+def test_init_creates_application_load_balancers(aws: str) -> None:
+    acm = client(aws, "acm")
+    arn = acm.request_certificate(DomainName="*.londontamed.com")["CertificateArn"]
+    r = run("init", "--load-balancer", "alb", "--certificate-arn", arn)
+    assert r.code == 0, r.err
+    v2 = client(aws, "elbv2")
+    lbs = {lb["LoadBalancerName"]: lb for lb in v2.describe_load_balancers()["LoadBalancers"]}
+    assert sorted(lbs) == [LB1, LB2]
+    assert client(aws, "elb").describe_load_balancers()["LoadBalancerDescriptions"] == []
+    for n, name in ((1, LB1), (2, LB2)):
+        lb = lbs[name]
+        assert lb["Type"] == "application" and len(lb["AvailabilityZones"]) == 2
+        tg = v2.describe_target_groups(Names=[f"londontamed-com-tg-{n}"])["TargetGroups"][0]
+        assert (tg["HealthCheckPort"], tg["HealthCheckPath"]) == ("3001", "/health")
+        attrs = v2.describe_target_group_attributes(TargetGroupArn=tg["TargetGroupArn"])
+        delay = {a["Key"]: a["Value"] for a in attrs["Attributes"]}
+        assert delay["deregistration_delay.timeout_seconds"] == "30"
+        listeners = v2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+        assert sorted((ls["Port"], ls["Protocol"]) for ls in listeners) == [
+            (80, "HTTP"),
+            (443, "HTTPS"),
+        ]
+        for ls in listeners:
+            assert ls["DefaultActions"][0]["TargetGroupArn"] == tg["TargetGroupArn"]
+    r53 = client(aws, "route53")
+    for private, lb in ((False, lbs[LB1]), (True, lbs[LB2])):
+        zone = next(
+            z
+            for z in r53.list_hosted_zones()["HostedZones"]
+            if z["Config"]["PrivateZone"] == private
+        )
+        for rr in r53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]:
+            if "AliasTarget" in rr:
+                assert rr["AliasTarget"]["DNSName"].rstrip(".") == lb["DNSName"]
+                assert rr["AliasTarget"]["HostedZoneId"] == lb["CanonicalHostedZoneId"]
+    data = status()
+    assert data["problems"] == []  # found without --load-balancer: the site has ALBs
+    assert data["live"]["load_balancer"] == LB1  # type: ignore[index]
+    r = run("init", "--load-balancer", "alb", "--certificate-arn", arn)
+    assert r.code == 0 and "nothing changed" in r.err

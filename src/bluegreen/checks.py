@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from bluegreen.errors import StateError
 from bluegreen.model import Alias, Balancer, Group, Site
 
+# Target states of instances on their way out of a target group (ALB).
+LEAVING = frozenset({"draining", "unused"})
+
 
 @dataclass(frozen=True)
 class Assessment:
@@ -48,6 +51,8 @@ def _single(targets: dict[str, set[str]]) -> str | None:
 
 
 def assess(site: Site) -> Assessment:
+    if site.layout == "shared":
+        return _with_groups(site, *_shared_roles(site))
     n = site.names
     problems: list[str] = []
     if site.public_zone is None:
@@ -101,7 +106,17 @@ def assess(site: Site) -> Assessment:
             "(an interrupted switch, or a manual change)"
         )
         staging = None
+    return _with_groups(site, live, staging, problems, weights)
 
+
+def _with_groups(
+    site: Site,
+    live: Balancer | None,
+    staging: Balancer | None,
+    problems: list[str],
+    weights: dict[str, int],
+) -> Assessment:
+    """Complete an assessment with the problems of the groups behind the balancers."""
     groups_of: dict[str, tuple[Group, ...]] = {
         b.name: site.groups_behind(b) for b in site.balancers
     }
@@ -117,7 +132,8 @@ def assess(site: Site) -> Assessment:
             problems.append(f"autoscaling group {g.name} is behind no load balancer of the site")
     members = {i.id for g in site.groups for i in g.instances}
     for b in site.balancers:
-        strays = sorted(set(b.health) - members)
+        registered = {i for i, st in b.health.items() if st not in LEAVING}
+        strays = sorted(registered - members)
         if strays:
             problems.append(
                 f"{b.name} has instances that belong to no autoscaling group of the site: "
@@ -136,6 +152,88 @@ def assess(site: Site) -> Assessment:
         problems=tuple(problems),
         weights=weights,
     )
+
+
+def _shared_roles(
+    site: Site,
+) -> tuple[Balancer | None, Balancer | None, list[str], dict[str, int]]:
+    """Live and staging target groups of the shared application load balancer
+    (``lb`` strategy on ALB): the listeners' default action says what is live,
+    their staging rule what is staging. Every live and staging name must be an
+    alias of that one load balancer."""
+    n = site.names
+    problems: list[str] = []
+    if site.public_zone is None:
+        problems.append(f"the public hosted zone {n.zone_name} does not exist")
+    if site.private_zone is None:
+        problems.append(f"the private hosted zone {n.zone_name} does not exist")
+    alb = site.shared
+    if alb is None:
+        problems.append(f"load balancer {n.load_balancer(1)} does not exist")
+    for i in (1, 2):
+        if site.balancer(n.target_group(i)) is None:
+            problems.append(f"load balancer {n.target_group(i)} does not exist (target group)")
+    for label, zone, records, fqdns in (
+        ("live", site.public_zone, site.public, n.live_fqdns),
+        ("staging", site.private_zone, site.private, n.staging_fqdns),
+    ):
+        if zone is None:
+            continue
+        have = {r.fqdn for r in records}
+        missing = [f for f in fqdns if f not in have]
+        if missing:
+            problems.append(f"{label} names without an alias record: {', '.join(missing)}")
+        if alb is not None:
+            wrong = sorted({r.target for r in records if r.target != alb.target})
+            if wrong:
+                problems.append(
+                    f"{label} names point at {', '.join(wrong)}, which is not a load balancer "
+                    f"of the site (expected {alb.name})"
+                )
+    if alb is None or site.balancer(n.target_group(1)) is None:
+        return None, None, problems, {}
+    by_arn = {b.target_group_arn: b for b in site.balancers if b.target_group_arn}
+    if not site.routes:
+        problems.append(f"the listener of load balancer {alb.name} does not exist")
+        return None, None, problems, {}
+    unruled = [str(r.port) for r in site.routes if r.rule_arn is None]
+    if unruled:
+        problems.append(
+            f"listener(s) {', '.join(unruled)} of {alb.name} have no staging rule: run "
+            "`bluegreen init` to add it"
+        )
+    forwards = {r.live for r in site.routes}
+    stagings = {r.staging for r in site.routes if r.rule_arn is not None}
+    if len(forwards) > 1 or len(stagings) > 1:
+        problems.append(
+            f"the listeners of {alb.name} are split between target groups (an interrupted "
+            "switch: run `bluegreen switch` to finish it)"
+        )
+        return None, None, problems, {}
+    live_t = next(iter(forwards))
+    live_arns = [a for a, w in live_t if w > 0]
+    stage_arns = [a for a, w in next(iter(stagings), ()) if w > 0]
+    weights: dict[str, int] = {}
+    if len(live_t) > 1:
+        weights = {by_arn[a].name: w for a, w in live_t if a in by_arn}
+    stage = by_arn.get(stage_arns[0]) if len(stage_arns) == 1 else None
+    live = None
+    if len(live_arns) == 1:
+        live = by_arn.get(live_arns[0])
+    elif len(live_arns) > 1 and stage is not None:
+        # weighted forward in progress: live is where the shift started from
+        live = next(
+            (by_arn[a] for a in live_arns if a in by_arn and a != stage.target_group_arn), None
+        )
+    for a in {*live_arns, *stage_arns} - set(by_arn):
+        problems.append(f"{alb.name} forwards to {a}, which is not a target group of the site")
+    if live is not None and stage is not None and live.name == stage.name:
+        problems.append(
+            f"the staging rule of {alb.name} forwards to the live target group {live.name} "
+            "(an interrupted switch, or a manual change)"
+        )
+        stage = None
+    return live, stage, problems, weights
 
 
 def healthy_count(b: Balancer | None, g: Group | None) -> int:

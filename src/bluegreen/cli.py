@@ -92,6 +92,11 @@ def dry_run_option(f: F) -> F:
     help="How traffic moves (default dns).",
 )
 @click.option(
+    "--load-balancer",
+    type=click.Choice(["classic", "alb"]),
+    help="Classic or application load balancers (default: whichever the site has).",
+)
+@click.option(
     "--config",
     "config_file",
     type=click.Path(),
@@ -108,6 +113,7 @@ def cli(
     profile: str | None,
     endpoint_url: str | None,
     strategy: str | None,
+    load_balancer: str | None,
     config_file: str | None,
     output: str,
     quiet: bool,
@@ -126,6 +132,7 @@ def cli(
         "profile": profile,
         "endpoint_url": endpoint_url,
         "strategy": strategy,
+        "load_balancer": load_balancer,
     }
     if config_file is not None:
         from pathlib import Path  # not at the top: --help need not import it
@@ -151,6 +158,11 @@ def cli(
     default=None,
     help="Create an EC2 key pair and save its private key.",
 )
+@click.option(
+    "--load-balancer",
+    type=click.Choice(["classic", "alb"]),
+    help="Create classic (default) or application load balancers.",
+)
 @click.option("--health-check-path", help="Health check path (default /health).")
 @click.option("--hosts", help="Comma-separated live host names (default www,api).")
 @dry_run_option
@@ -160,6 +172,7 @@ def init(
     admin_cidrs: tuple[str, ...],
     certificate_arn: str | None,
     key_pair: bool | None,
+    load_balancer: str | None,
     health_check_path: str | None,
     hosts: str | None,
     dry_run: bool,
@@ -172,6 +185,7 @@ def init(
         admin_cidrs=admin_cidrs or None,
         certificate_arn=certificate_arn,
         key_pair=key_pair,
+        load_balancer=load_balancer,
         health_check_path=health_check_path,
         hosts=hosts.split(",") if hosts else None,
     )

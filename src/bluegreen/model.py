@@ -102,6 +102,28 @@ class Zone:
 
 
 @dataclass(frozen=True)
+class Route:
+    """One listener of the shared application load balancer (``lb`` strategy on
+    ALB): where its default action forwards (the live names' traffic) and where
+    its staging rule forwards (requests for the staging names).
+
+    Target groups are given by ARN with their weights (one pair unless weighted).
+    """
+
+    listener_arn: str
+    port: int
+    live: tuple[tuple[str, int], ...]
+    rule_arn: str | None = None
+    staging: tuple[tuple[str, int], ...] = ()
+
+    def live_arns(self) -> frozenset[str]:
+        return frozenset(a for a, w in self.live if w > 0)
+
+    def staging_arns(self) -> frozenset[str]:
+        return frozenset(a for a, w in self.staging if w > 0)
+
+
+@dataclass(frozen=True)
 class Site:
     names: Names
     public_zone: Zone | None
@@ -112,6 +134,12 @@ class Site:
     groups: tuple[Group, ...]
     observed_at: float = 0.0
     extra: Mapping[str, str] = field(default_factory=dict)
+    # The shared application load balancer (``lb`` strategy on ALB): its
+    # description as a Balancer and its listeners. ``balancers`` then holds
+    # one Balancer per target group, the two environments.
+    layout: str = "pair"  # "pair": two load balancers; "shared": one ALB, two target groups
+    shared: Balancer | None = None
+    routes: tuple[Route, ...] = ()
 
     def balancer(self, name: str) -> Balancer | None:
         return next((b for b in self.balancers if b.name == name), None)

@@ -173,6 +173,11 @@ class Names:
     def load_balancers(self) -> tuple[str, str]:
         return (self.load_balancer(1), self.load_balancer(2))
 
+    @property
+    def staging_host_pattern(self) -> str:
+        """The host-header pattern of the staging names (the shared ALB's rule)."""
+        return f"*-staging.{self.domain}"
+
     def target_group(self, n: int) -> str:
         return f"{short_base(self.domain)}-tg-{n}"
 

@@ -9,26 +9,49 @@ groups. Independent reads run concurrently.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bluegreen.aws import Gateway
-from bluegreen.aws.elb import CLASSIC_ELB_ZONE_IDS
+from bluegreen.aws.elb import CLASSIC_ELB_ZONE_IDS, forward_targets
 from bluegreen.errors import StateError
-from bluegreen.model import HEALTHY, Alias, Balancer, Group, Instance, Site, Zone
+from bluegreen.model import HEALTHY, Alias, Balancer, Group, Instance, Route, Site, Zone
 from bluegreen.naming import TAG_AMI, TAG_DOMAIN, TAG_VERSION, Names, bare
 
 _CLASSIC_HEALTH = {"InService": HEALTHY, "OutOfService": "unhealthy", "Unknown": "unknown"}
 
 
-def observe(gw: Gateway, names: Names, load_balancer_kind: str = "classic") -> Site:
+def layout(strategy: str, load_balancer_kind: str) -> str:
+    """``shared`` (one ALB, two target groups) for the ``lb`` strategy on ALB;
+    ``pair`` (two load balancers) otherwise."""
+    return "shared" if strategy == "lb" and load_balancer_kind == "alb" else "pair"
+
+
+def observe(
+    gw: Gateway, names: Names, load_balancer_kind: str = "classic", *, shared: bool = False
+) -> Site:
+    """With ``shared``, the site is one application load balancer whose two
+    target groups are the environments (``lb`` strategy on ALB)."""
     with ThreadPoolExecutor(max_workers=3) as pool:
         f_records = pool.submit(_zones_and_records, gw, names)
-        f_balancers = pool.submit(_balancers, gw, names, load_balancer_kind)
+        if shared:
+            f_shared = pool.submit(_shared_alb, gw, names)
+        else:
+            f_balancers = pool.submit(_balancers, gw, names, load_balancer_kind)
         f_groups = pool.submit(_groups, gw, names)
         public_zone, private_zone, public, private = f_records.result()
-        balancers, groups = f_balancers.result(), f_groups.result()
+        alb: Balancer | None = None
+        routes: tuple[Route, ...] = ()
+        if shared:
+            balancers, alb, routes = f_shared.result()
+        else:
+            balancers = f_balancers.result()
+        groups = f_groups.result()
     return Site(
+        layout="shared" if shared else "pair",
+        shared=alb,
+        routes=routes,
         names=names,
         public_zone=public_zone,
         private_zone=private_zone,
@@ -95,6 +118,8 @@ def _balancers(gw: Gateway, names: Names, kind: str) -> tuple[Balancer, ...]:
     if kind == "alb":
         return _albs(gw, names)
     found = gw.classic_load_balancers(names.load_balancers)
+    if kind == "auto" and not found:  # not configured: the site may have ALBs
+        return _albs(gw, names)
     healths = gw.parallel(
         *[(lambda n=lb["LoadBalancerName"]: gw.classic_health(n)) for lb in found]
     )
@@ -144,6 +169,78 @@ def _albs(gw: Gateway, names: Names) -> tuple[Balancer, ...]:
             )
         )
     return tuple(sorted(out, key=lambda b: b.name))
+
+
+def _shared_alb(
+    gw: Gateway, names: Names
+) -> tuple[tuple[Balancer, ...], Balancer | None, tuple[Route, ...]]:
+    """The shared ALB, its two target groups (as the two environments) and
+    where each listener forwards the live and the staging names."""
+    albs, tgs = gw.parallel(
+        lambda: gw.albs([names.load_balancer(1)]),
+        lambda: gw.target_groups([names.target_group(1), names.target_group(2)]),
+    )
+    lb = albs[0] if albs else None
+    listeners: list[dict[str, Any]] = gw.listeners(lb["LoadBalancerArn"]) if lb else []
+    reads: list[Callable[[], Any]] = [
+        *[(lambda a=tg["TargetGroupArn"]: gw.target_health(a)) for tg in tgs],
+        *[(lambda a=ls["ListenerArn"]: gw.rules(a)) for ls in listeners],
+    ]
+    found: list[Any] = gw.parallel(*reads)
+    healths, rule_lists = found[: len(tgs)], found[len(tgs) :]
+    alb = None
+    common: dict[str, Any] = {}
+    if lb is not None:
+        common = {
+            "kind": "alb",
+            "dns_name": lb["DNSName"],
+            "zone_id": lb.get("CanonicalHostedZoneId", ""),
+            "arn": lb["LoadBalancerArn"],
+            "listener_arns": tuple(ls["ListenerArn"] for ls in listeners),
+            "vpc_id": lb.get("VpcId", ""),
+            "subnets": tuple(z["SubnetId"] for z in lb.get("AvailabilityZones", [])),
+            "security_groups": tuple(lb.get("SecurityGroups", [])),
+        }
+        alb = Balancer(name=lb["LoadBalancerName"], **common)
+    envs = tuple(
+        sorted(
+            (
+                Balancer(
+                    name=tg["TargetGroupName"],
+                    target_group_arn=tg["TargetGroupArn"],
+                    health=dict(h),
+                    **(common or {"kind": "alb", "dns_name": "", "zone_id": ""}),
+                )
+                for tg, h in zip(tgs, healths)
+            ),
+            key=lambda b: b.name,
+        )
+    )
+    pattern = names.staging_host_pattern
+    routes = []
+    for ls, rules in zip(listeners, rule_lists):
+        rule = next(
+            (
+                r
+                for r in rules
+                if not r.get("IsDefault")
+                and any(
+                    pattern in (c.get("HostHeaderConfig", {}).get("Values") or c.get("Values", []))
+                    for c in r.get("Conditions", [])
+                )
+            ),
+            None,
+        )
+        routes.append(
+            Route(
+                listener_arn=ls["ListenerArn"],
+                port=int(ls["Port"]),
+                live=forward_targets(ls.get("DefaultActions", [])),
+                rule_arn=rule["RuleArn"] if rule else None,
+                staging=forward_targets(rule.get("Actions", [])) if rule else (),
+            )
+        )
+    return envs, alb, tuple(sorted(routes, key=lambda r: r.port))
 
 
 def _groups(gw: Gateway, names: Names) -> tuple[Group, ...]:

@@ -30,7 +30,7 @@ from bluegreen.errors import BluegreenError
 from bluegreen.executor import DryRunExecutor, Executor, Plan
 from bluegreen.model import Balancer, Group, Site
 from bluegreen.naming import Names
-from bluegreen.observe import observe
+from bluegreen.observe import layout, observe
 from bluegreen.steps import Context
 from bluegreen.strategies import CleanIntent, DeployIntent, get
 from bluegreen.ui import Reporter
@@ -72,7 +72,11 @@ def open_session(
 
 
 def snapshot(sess: Session) -> tuple[Site, Assessment]:
-    site = observe(sess.gw, sess.names, sess.settings.load_balancer)
+    s = sess.settings
+    shared = layout(s.strategy, s.load_balancer) == "shared"
+    # Not configured: classic load balancers, else application ones if the site has those.
+    kind = "auto" if s.sources.get("load_balancer", "default") == "default" else s.load_balancer
+    site = observe(sess.gw, sess.names, kind, shared=shared)
     return site, assess(site)
 
 

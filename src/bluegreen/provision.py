@@ -20,15 +20,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bluegreen.aws import Gateway
-from bluegreen.aws.elb import CLASSIC_ELB_ZONE_IDS
+from bluegreen.aws.elb import CLASSIC_ELB_ZONE_IDS, forward_targets
 from bluegreen.config import Settings
 from bluegreen.naming import TAG_DOMAIN, Names
+from bluegreen.observe import layout
 from bluegreen.ui import Reporter
 
 T = TypeVar("T")
 VPC_CIDR = "10.0.0.0/16"
 SUBNET_CIDRS = ("10.0.0.0/20", "10.0.16.0/20")
 LOG_GROUP = "/bluegreen/{domain}"
+DEREGISTRATION_DELAY = 30  # seconds an ALB target drains (classic: connection draining)
+STAGING_RULE_PRIORITY = 10
 
 
 def instance_policy(names: Names, region: str) -> dict[str, Any]:
@@ -114,7 +117,10 @@ class Provisioner:
         self._role(tags)
         if self.s.key_pair:
             self._key_pair(tags)
-        lbs = self._load_balancers(subnets, sg_id, tags)
+        if self.s.load_balancer == "alb":
+            lbs = self._albs(vpc_id, subnets, sg_id, tags)
+        else:
+            lbs = self._load_balancers(subnets, sg_id, tags)
         self._lock_table(tags)
         self._zones(vpc_id, lbs)
         return self.report
@@ -277,8 +283,108 @@ class Provisioner:
                 make,
             )
             if dns:
-                out[name] = (dns, (lb or {}).get("CanonicalHostedZoneNameID") or zone)
+                out[name] = (
+                    f"dualstack.{dns}",
+                    (lb or {}).get("CanonicalHostedZoneNameID") or zone,
+                )
         return out
+
+    def _albs(
+        self, vpc_id: str | None, subnets: list[str], sg_id: str | None, tags: dict[str, str]
+    ) -> dict[str, tuple[str, str]]:
+        """Application load balancers; name -> (alias DNS name, hosted zone id).
+
+        ``dns`` and the other two-balancer strategies: one ALB per environment,
+        each with its own target group. ``lb``: one ALB whose listeners forward
+        the live names to target group 1 by default and the staging names
+        (a host-header rule on ``*-staging.DOMAIN``) to target group 2.
+        """
+        n, gw, s = self.n, self.gw, self.s
+        shared = layout(s.strategy, s.load_balancer) == "shared"
+        tg_found = {
+            tg["TargetGroupName"]: tg["TargetGroupArn"]
+            for tg in gw.target_groups([n.target_group(1), n.target_group(2)])
+        }
+        tg_arns: dict[int, str | None] = {}
+        health = f"HTTP:{s.health_check_port}{s.health_check_path}"
+        for i in (1, 2):
+            name = n.target_group(i)
+            tg_arns[i] = self._ensure(
+                f"target group {name} (HTTP 80, health check {health}, deregistration delay "
+                f"{DEREGISTRATION_DELAY}s)",
+                tg_found.get(name),
+                lambda name=name: gw.create_target_group(  # type: ignore[misc]
+                    name,
+                    str(vpc_id),
+                    health_port=s.health_check_port,
+                    health_path=s.health_check_path,
+                    deregistration_delay=DEREGISTRATION_DELAY,
+                    tags={**tags, "Name": name},
+                ),
+            )
+        wanted = (n.load_balancer(1),) if shared else n.load_balancers
+        found = {lb["LoadBalancerName"]: lb for lb in gw.albs(wanted)}
+        out: dict[str, tuple[str, str]] = {}
+        ports = [(80, None)] + ([(443, s.certificate_arn)] if s.certificate_arn else [])
+        for i, name in enumerate(wanted, 1):
+            lb = self._ensure(
+                f"application load balancer {name}",
+                found.get(name),
+                lambda name=name: gw.create_alb(  # type: ignore[misc]
+                    name, subnets, str(sg_id), {**tags, "Name": name}
+                ),
+            )
+            if not lb:
+                continue
+            out[name] = (lb["DNSName"], lb.get("CanonicalHostedZoneId", ""))
+            lb_arn = str(lb["LoadBalancerArn"])
+            have = {int(ls["Port"]): ls for ls in gw.listeners(lb_arn)}
+            for port, cert in ports:
+                tg = tg_arns[i]
+                listener = self._ensure(
+                    f"{'HTTPS' if cert else 'HTTP'} listener {name}:{port} -> {n.target_group(i)}",
+                    have.get(port) and have[port]["ListenerArn"],
+                    lambda port=port, cert=cert, tg=tg, lb_arn=lb_arn: gw.create_listener(  # type: ignore[misc]
+                        lb_arn, port, str(tg), cert
+                    ),
+                )
+                if shared and listener:
+                    self._staging_rule(str(listener), name, port, have.get(port), tg_arns)
+        if shared and n.load_balancer(1) in out:
+            out[n.load_balancer(2)] = out[n.load_balancer(1)]
+        return out
+
+    def _staging_rule(
+        self,
+        listener_arn: str,
+        lb_name: str,
+        port: int,
+        listener: dict[str, Any] | None,
+        tg_arns: dict[int, str | None],
+    ) -> None:
+        """The shared ALB's rule sending the staging names to the staging target
+        group: the target group its default action does not forward to."""
+        n, gw = self.n, self.gw
+        pattern = n.staging_host_pattern
+        rules = gw.rules(listener_arn) if listener else []
+        rule = next(
+            (
+                r
+                for r in rules
+                if any(
+                    pattern in (c.get("HostHeaderConfig", {}).get("Values") or c.get("Values", []))
+                    for c in r.get("Conditions", [])
+                )
+            ),
+            None,
+        )
+        live = {a for a, _ in forward_targets((listener or {}).get("DefaultActions", []))}
+        other = tg_arns[2] if tg_arns[1] in live or not live else tg_arns[1]
+        self._ensure(
+            f"listener rule {lb_name}:{port} host {pattern} -> staging target group",
+            rule and rule["RuleArn"],
+            lambda: gw.create_host_rule(listener_arn, [pattern], str(other), STAGING_RULE_PRIORITY),
+        )
 
     def _lock_table(self, tags: dict[str, str]) -> None:
         table = self.n.lock_table
@@ -315,6 +421,8 @@ class Provisioner:
         )
         lb1, lb2 = n.load_balancers
         self._records(pub_id, n.live_fqdns, lbs.get(lb1), lb1, "public")
+        if layout(self.s.strategy, self.s.load_balancer) == "shared":
+            lb2 = lb1  # one ALB: a listener rule sends the staging names to staging
         self._records(priv_id, n.staging_fqdns, lbs.get(lb2), lb2, "private")
 
     def _records(
@@ -344,7 +452,7 @@ class Provisioner:
                         "Type": "A",
                         "AliasTarget": {
                             "HostedZoneId": lb[1],
-                            "DNSName": f"dualstack.{lb[0]}",
+                            "DNSName": lb[0],
                             "EvaluateTargetHealth": True,
                         },
                     },

@@ -134,3 +134,133 @@ class ElbCalls(BaseGateway):
             if a["Key"] == key:
                 return str(a["Value"])
         return None
+
+    def rules(self, listener_arn: str) -> list[dict[str, Any]]:
+        r = self.call("elbv2", "describe_rules", ListenerArn=listener_arn)
+        return list(r.get("Rules", []))
+
+    def create_alb(
+        self, name: str, subnets: Sequence[str], security_group: str, tags: dict[str, str]
+    ) -> dict[str, Any]:
+        """An internet-facing application load balancer; returns its description."""
+        r = self.call(
+            "elbv2",
+            "create_load_balancer",
+            Name=name,
+            Subnets=list(subnets),
+            SecurityGroups=[security_group],
+            Scheme="internet-facing",
+            Type="application",
+            IpAddressType="ipv4",
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        )
+        return dict(r["LoadBalancers"][0])
+
+    def create_target_group(
+        self,
+        name: str,
+        vpc_id: str,
+        *,
+        health_port: int,
+        health_path: str,
+        deregistration_delay: int,
+        tags: dict[str, str],
+    ) -> str:
+        """An HTTP:80 instance target group with its health check; returns its ARN."""
+        r = self.call(
+            "elbv2",
+            "create_target_group",
+            Name=name,
+            Protocol="HTTP",
+            Port=80,
+            VpcId=vpc_id,
+            TargetType="instance",
+            HealthCheckProtocol="HTTP",
+            HealthCheckPort=str(health_port),
+            HealthCheckPath=health_path,
+            HealthCheckIntervalSeconds=10,
+            HealthCheckTimeoutSeconds=5,
+            HealthyThresholdCount=2,
+            UnhealthyThresholdCount=2,
+            Matcher={"HttpCode": "200"},
+            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+        )
+        arn = str(r["TargetGroups"][0]["TargetGroupArn"])
+        self.call(
+            "elbv2",
+            "modify_target_group_attributes",
+            TargetGroupArn=arn,
+            Attributes=[
+                {"Key": "deregistration_delay.timeout_seconds", "Value": str(deregistration_delay)}
+            ],
+        )
+        return arn
+
+    def create_listener(
+        self,
+        load_balancer_arn: str,
+        port: int,
+        target_group_arn: str,
+        certificate_arn: str | None = None,
+    ) -> str:
+        """HTTP (or HTTPS with a certificate) listener forwarding to one target group."""
+        params: dict[str, Any] = {
+            "LoadBalancerArn": load_balancer_arn,
+            "Protocol": "HTTPS" if certificate_arn else "HTTP",
+            "Port": port,
+            "DefaultActions": [forward_action(((target_group_arn, 1),))],
+        }
+        if certificate_arn:
+            params["Certificates"] = [{"CertificateArn": certificate_arn}]
+            params["SslPolicy"] = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+        r = self.call("elbv2", "create_listener", **params)
+        return str(r["Listeners"][0]["ListenerArn"])
+
+    def create_host_rule(
+        self, listener_arn: str, hosts: Sequence[str], target_group_arn: str, priority: int
+    ) -> str:
+        """A listener rule forwarding requests for ``hosts`` (wildcards allowed)."""
+        r = self.call(
+            "elbv2",
+            "create_rule",
+            ListenerArn=listener_arn,
+            Priority=priority,
+            Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": list(hosts)}}],
+            Actions=[forward_action(((target_group_arn, 1),))],
+        )
+        return str(r["Rules"][0]["RuleArn"])
+
+    def set_listener_forward(self, listener_arn: str, targets: Sequence[tuple[str, int]]) -> None:
+        """Replace the listener's default action: one atomic change."""
+        self.call(
+            "elbv2",
+            "modify_listener",
+            ListenerArn=listener_arn,
+            DefaultActions=[forward_action(targets)],
+        )
+
+    def set_rule_forward(self, rule_arn: str, targets: Sequence[tuple[str, int]]) -> None:
+        self.call("elbv2", "modify_rule", RuleArn=rule_arn, Actions=[forward_action(targets)])
+
+
+def forward_action(targets: Sequence[tuple[str, int]]) -> dict[str, Any]:
+    """A forward action to (target group ARN, weight) pairs."""
+    if len(targets) == 1:
+        return {"Type": "forward", "TargetGroupArn": targets[0][0]}
+    return {
+        "Type": "forward",
+        "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": a, "Weight": w} for a, w in targets]},
+    }
+
+
+def forward_targets(actions: Sequence[dict[str, Any]]) -> tuple[tuple[str, int], ...]:
+    """(target group ARN, weight) pairs of the forward action among ``actions``."""
+    for a in actions:
+        if a.get("Type") != "forward":
+            continue
+        groups = (a.get("ForwardConfig") or {}).get("TargetGroups")
+        if groups:
+            return tuple((g["TargetGroupArn"], int(g.get("Weight", 1))) for g in groups)
+        if a.get("TargetGroupArn"):
+            return ((str(a["TargetGroupArn"]), 1),)
+    return ()

@@ -24,6 +24,7 @@ from bluegreen.steps import (
     DeleteGroup,
     DeleteLaunchConfiguration,
     DeleteLaunchTemplate,
+    DetachGroup,
     Step,
     WaitHealthy,
 )
@@ -207,7 +208,13 @@ def deploy_new_group(
 
 
 def delete_release(g: Group, in_use_elsewhere: frozenset[str]) -> list[Step]:
-    steps: list[Step] = [DeleteGroup(g.name)]
+    # Target groups first: their instances deregister (and drain) before they
+    # are terminated, and no terminated instance lingers in a target group.
+    steps: list[Step] = [
+        DetachGroup(g.name, tg.split("/")[-2] if tg.count("/") >= 2 else tg, "alb", tg)
+        for tg in g.target_groups
+    ]
+    steps.append(DeleteGroup(g.name))
     if g.launch_template and g.launch_template[0] not in in_use_elsewhere:
         steps.append(DeleteLaunchTemplate(g.launch_template[0]))
     if g.launch_configuration and g.launch_configuration not in in_use_elsewhere:
