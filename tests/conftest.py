@@ -44,15 +44,19 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def emulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from start_emulator(tmp_path_factory, [str(Path(sys.executable).parent / "moto_server")])
+
+
+def start_emulator(tmp_path_factory: pytest.TempPathFactory, program: list[str]) -> Iterator[str]:
+    """Run ``program -H 127.0.0.1 -p PORT`` (a moto server) until the generator closes."""
     port = _free_port()
     # No built-in AMI catalogue: tests register their own images, and a reset
     # then costs milliseconds instead of reloading the catalogue.
     amis = tmp_path_factory.mktemp("moto") / "amis.json"
     amis.write_text("[]")
     env = dict(os.environ, MOTO_ENABLE_AMI_VALIDATION="true", MOTO_AMIS_PATH=str(amis))
-    exe = Path(sys.executable).parent / "moto_server"
     proc = subprocess.Popen(
-        [str(exe), "-H", "127.0.0.1", "-p", str(port)],
+        [*program, "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,

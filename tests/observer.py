@@ -204,6 +204,7 @@ class Observer:
             }
         classic, albs = self._classic, self._albs
         healthy_by_target: dict[tuple[str, str], tuple[set[str], str]] = {}
+        listeners: dict[str, tuple[dict[str, Any] | None, list[dict[str, Any]]]] = {}
         for fqdn, dns_names in targets.items():
             for dns in dns_names:
                 key = (fqdn, dns)
@@ -216,7 +217,9 @@ class Observer:
                     }
                     healthy_by_target[key] = (in_service, classic[dns])
                 elif dns in albs:
-                    healthy_by_target[key] = self._alb(v2, albs[dns], fqdn)
+                    if dns not in listeners:  # one read per observation for every name
+                        listeners[dns] = self._listener(v2, albs[dns])
+                    healthy_by_target[key] = self._alb(v2, listeners[dns], fqdn)
                 else:
                     healthy_by_target[key] = (set(), f"{dns} (no load balancer)")
         seen = {i for ids, _ in healthy_by_target.values() for i in ids}
@@ -241,13 +244,22 @@ class Observer:
         return Observation(at, healthy, frozenset(releases), ", ".join(paths))
 
     @staticmethod
-    def _alb(v2: Any, arn: str, fqdn: str) -> tuple[set[str], str]:
-        host = fqdn.rstrip(".")
+    def _listener(v2: Any, arn: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """The ALB's HTTP listener and its rules."""
         listeners = v2.describe_listeners(LoadBalancerArn=arn)["Listeners"]
         http = next((ls for ls in listeners if ls["Port"] == 80), None)
         if http is None:
-            return set(), f"{arn} (no HTTP listener)"
-        rules = v2.describe_rules(ListenerArn=http["ListenerArn"])["Rules"]
+            return None, []
+        return http, v2.describe_rules(ListenerArn=http["ListenerArn"])["Rules"]
+
+    @staticmethod
+    def _alb(
+        v2: Any, listener: tuple[dict[str, Any] | None, list[dict[str, Any]]], fqdn: str
+    ) -> tuple[set[str], str]:
+        host = fqdn.rstrip(".")
+        http, rules = listener
+        if http is None:
+            return set(), "no HTTP listener"
         actions = http["DefaultActions"]
         for rule in sorted(
             (r for r in rules if not r.get("IsDefault")), key=lambda r: int(r["Priority"])

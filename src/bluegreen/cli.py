@@ -163,6 +163,11 @@ def cli(
     type=click.Choice(["classic", "alb"]),
     help="Create classic (default) or application load balancers.",
 )
+@click.option(
+    "--strategy",
+    type=click.Choice(["dns", "lb", "rolling", "weighted"]),
+    help="Set up for this strategy (lb on ALB: one ALB with two target groups).",
+)
 @click.option("--health-check-path", help="Health check path (default /health).")
 @click.option("--hosts", help="Comma-separated live host names (default www,api).")
 @dry_run_option
@@ -173,6 +178,7 @@ def init(
     certificate_arn: str | None,
     key_pair: bool | None,
     load_balancer: str | None,
+    strategy: str | None,
     health_check_path: str | None,
     hosts: str | None,
     dry_run: bool,
@@ -186,6 +192,7 @@ def init(
         certificate_arn=certificate_arn,
         key_pair=key_pair,
         load_balancer=load_balancer,
+        strategy=strategy,
         health_check_path=health_check_path,
         hosts=hosts.split(",") if hosts else None,
     )

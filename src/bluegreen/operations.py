@@ -84,8 +84,10 @@ def snapshot(sess: Session) -> tuple[Site, Assessment]:
 def _env(site: Site, b: Balancer | None, g: Group | None) -> dict[str, Any] | None:
     if b is None:
         return None
+    tg = b.target_group_arn.split("/")[-2] if b.target_group_arn else None
     return {
-        "load_balancer": b.name,
+        "load_balancer": site.shared.name if site.shared else b.name,
+        "target_group": tg,
         "dns_name": b.dns_name,
         "asg": g.name if g else None,
         "ami": g.ami if g else None,

@@ -8,10 +8,13 @@ from typing import Any
 def _env_line(label: str, env: dict[str, Any] | None) -> str:
     if env is None:
         return f"{label:8} unknown"
+    where = env["load_balancer"]
+    if env.get("target_group"):
+        where += f" target group {env['target_group']}"
     if env["asg"] is None:
-        return f"{label:8} {env['load_balancer']}: no release"
+        return f"{label:8} {where}: no release"
     return (
-        f"{label:8} {env['load_balancer']}: {env['version'] or '-'} ({env['ami']}) "
+        f"{label:8} {where}: {env['version'] or '-'} ({env['ami']}) "
         f"group {env['asg']}, {env['healthy']}/{env['desired']} healthy"
     )
 

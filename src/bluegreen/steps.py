@@ -536,3 +536,43 @@ class DetachGroup(Step):
         else:
             ctx.gw.detach_load_balancers(self.group, [self.balancer])
         return "detached"
+
+
+@dataclass(frozen=True)
+class SetForward(Step):
+    """Point a listener's default action (the live names) or a listener rule
+    (the staging names) of the shared application load balancer at target
+    groups: one atomic ``modify_listener`` or ``modify_rule``.
+
+    With ``guard`` it first checks that every target group it forwards to has
+    a healthy target."""
+
+    arn: str  # listener ARN, or rule ARN with ``rule``
+    targets: tuple[tuple[str, int], ...]  # (target group ARN, weight)
+    label: str  # e.g. "londontamed-com-production-1:80 (live names) -> londontamed-com-tg-2"
+    rule: bool = False
+    guard: bool = False
+    moves_traffic = True
+
+    def describe(self) -> str:
+        return f"forward {self.label}"
+
+    def apply(self, ctx: Context) -> str:
+        gw = ctx.gw
+        now = gw.rule_forward(self.arn) if self.rule else gw.listener_forward(self.arn)
+        if set(now) == set(self.targets):
+            return "already so"
+        if self.guard:
+            for arn, weight in self.targets:
+                health = gw.target_health(arn) if weight > 0 else {}
+                if weight > 0 and HEALTHY not in health.values():
+                    raise StateError(
+                        f"refusing to forward {self.label}: the target group has no healthy target",
+                        found=", ".join(f"{i}={s}" for i, s in sorted(health.items())) or "none",
+                        fix="run `bluegreen status`; deploy a healthy release first",
+                    )
+        if self.rule:
+            gw.set_rule_forward(self.arn, self.targets)
+        else:
+            gw.set_listener_forward(self.arn, self.targets)
+        return "changed"

@@ -242,6 +242,14 @@ class ElbCalls(BaseGateway):
     def set_rule_forward(self, rule_arn: str, targets: Sequence[tuple[str, int]]) -> None:
         self.call("elbv2", "modify_rule", RuleArn=rule_arn, Actions=[forward_action(targets)])
 
+    def listener_forward(self, listener_arn: str) -> tuple[tuple[str, int], ...]:
+        r = self.call("elbv2", "describe_listeners", ListenerArns=[listener_arn])
+        return forward_targets(r["Listeners"][0].get("DefaultActions", []))
+
+    def rule_forward(self, rule_arn: str) -> tuple[tuple[str, int], ...]:
+        r = self.call("elbv2", "describe_rules", RuleArns=[rule_arn])
+        return forward_targets(r["Rules"][0].get("Actions", []))
+
 
 def forward_action(targets: Sequence[tuple[str, int]]) -> dict[str, Any]:
     """A forward action to (target group ARN, weight) pairs."""

@@ -6,6 +6,8 @@ Every strategy plans with the same steps (``bluegreen.steps``):
 - ``rolling``: autoscaling group updating (a new launch template version, instances
   replaced one at a time).
 - ``weighted``: canary shifting with weighted alias records, gated by health and alarms.
+- ``lb``: autoscaling group switching behind fixed load balancers (or, on ALB,
+  listener switching between two target groups).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from bluegreen.executor import Plan
 from bluegreen.model import Site
 from bluegreen.strategies.base import CleanIntent, DeployIntent, Release
 from bluegreen.strategies.dns import DnsStrategy
+from bluegreen.strategies.lb import LbStrategy
 from bluegreen.strategies.rolling import RollingStrategy
 from bluegreen.strategies.weighted import WeightedStrategy
 
@@ -36,6 +39,7 @@ class Strategy(Protocol):
 _STRATEGIES: dict[str, type[Strategy]] = {"dns": DnsStrategy}
 _STRATEGIES["rolling"] = RollingStrategy
 _STRATEGIES["weighted"] = WeightedStrategy
+_STRATEGIES["lb"] = LbStrategy
 
 
 def get(name: str) -> Strategy:

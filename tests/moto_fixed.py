@@ -1,0 +1,37 @@
+"""``moto_server`` with one emulator bug fixed, where moto contradicts AWS and
+the difference matters to the ``lb`` strategy (moto 5.2.5):
+
+- ``autoscaling.detach_load_balancers`` deregisters the group's instances from
+  *every* classic load balancer the group is attached to, not only from the
+  ones named. AWS deregisters them only from the named ones. Switching a group
+  between two classic load balancers (attach to live, then detach from staging)
+  would otherwise empty the live one on the emulator only.
+
+Used by ``tests/test_lb.py`` for its own emulator; the rest of the suite runs
+on plain moto. Usage: ``python tests/moto_fixed.py -H 127.0.0.1 -p PORT``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from moto.autoscaling import models
+from moto.server import main
+
+
+def detach_load_balancers(self: Any, group_name: str, load_balancer_names: list[str]) -> None:
+    group = self.autoscaling_groups[group_name]
+    ids = {state.instance.id for state in group.instance_states}
+    named = [n for n in load_balancer_names if n in group.load_balancer_names]
+    for elb in self.elb_backend.describe_load_balancers(names=named) if named else []:
+        self.elb_backend.deregister_instances(elb.name, ids, from_autoscaling=True)
+    group.load_balancer_names = [
+        x for x in group.load_balancer_names if x not in load_balancer_names
+    ]
+
+
+models.AutoScalingBackend.detach_load_balancers = detach_load_balancers  # type: ignore[method-assign]
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
