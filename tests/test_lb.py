@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from conftest import client, records, register_images, run, start_emulator
+from bluegreen import operations
+from conftest import client, records, register_images, run, session, start_emulator
 from observer import Observer
 
 Unchanged = Callable[..., contextlib.AbstractContextManager[None]]
@@ -243,3 +244,44 @@ def test_lb_observed(lb: dict[str, str], aws: str, command: str) -> None:
         assert seen == [{before}, {after}]
     else:
         assert set().union(*seen) == {before, after}
+
+
+def test_lb_switch_dry_run_changes_nothing(lb: dict[str, str], unchanged: Unchanged) -> None:
+    ok("deploy", "--version", "v1")
+    with unchanged():
+        r = run("switch", "--dry-run")
+    assert r.code == 0, r.err
+    if lb["kind"] == "classic":
+        assert f"would [1/3] attach londontamed-com-v1-{lb['v1']} to {LB1}" in r.err
+    else:
+        assert f"would [1/2] forward {LB1}:80 (live names) -> {TG2}" in r.err
+
+
+def test_lb_status_text_names_the_live_target_group(lb: dict[str, str]) -> None:
+    ok("deploy", "--version", "v1")
+    ok("switch")
+    out = run("status").out
+    if lb["kind"] == "alb":
+        assert f"live     {LB1} target group {TG2}: v1" in out
+    else:
+        assert f"live     {LB1}: v1" in out
+
+
+def test_detach_from_live_is_refused_when_nothing_else_serves_there(
+    lb: dict[str, str], aws: str, unchanged: Unchanged
+) -> None:
+    """The traffic guard lives in the step: even a plan that asks for it never
+    detaches the only healthy group from the live balancer or target group."""
+    from bluegreen.errors import StateError
+    from bluegreen.steps import DetachGroup
+
+    ok("deploy", "--version", "v1")
+    ok("switch")
+    sess = session(aws, strategy="lb", load_balancer=lb["kind"])
+    _, a = operations.snapshot(sess)
+    assert a.live is not None and a.live_group is not None
+    step = DetachGroup(
+        a.live_group.name, a.live.name, a.live.kind, a.live.target_group_arn, guard=True
+    )
+    with unchanged(), pytest.raises(StateError, match="no other healthy instance"):
+        step.apply(sess.ctx)
