@@ -515,3 +515,11 @@ def test_init_creates_application_load_balancers(aws: str) -> None:
     assert data["live"]["load_balancer"] == LB1  # type: ignore[index]
     r = run("init", "--load-balancer", "alb", "--certificate-arn", arn)
     assert r.code == 0 and "nothing changed" in r.err
+
+
+def test_init_dry_run_on_alb_creates_nothing(aws: str, unchanged: Unchanged) -> None:
+    with unchanged():
+        r = run("init", "--load-balancer", "alb", "--dry-run")
+    assert r.code == 0, r.err
+    assert f"would create: application load balancer {LB1}" in r.out
+    assert "would create: target group londontamed-com-tg-2" in r.out
