@@ -104,7 +104,12 @@ def dry_run_option(f: F) -> F:
 )
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and warnings.")
-@click.option("-v", "--verbose", is_flag=True, help="Say more, including each step's outcome.")
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Say more: each step's outcome and botocore's debug log (secrets redacted).",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -141,6 +146,11 @@ def cli(
     rt.output = output
     rt.quiet = quiet
     rt.verbose = verbose
+    if verbose:
+        from bluegreen.secrets import debug_log
+
+        # botocore's debug log, every record redacted; undone when the command ends
+        ctx.with_resource(debug_log(sys.stderr))
 
 
 # -- init -----------------------------------------------------------------------
@@ -237,6 +247,13 @@ def status(rt: Runtime) -> None:
 )
 @click.option("--timeout", help="How long to wait for healthy instances (default 15m).")
 @click.option("--instance-type", help="EC2 instance type (default t3.micro).")
+@click.option(
+    "--user-data",
+    "user_data_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Boot script for the instances (refused if it looks like it holds a secret).",
+)
+@click.option("--kms-key", help="KMS key for the root volume (default: the account's EBS key).")
 @dry_run_option
 @pass_rt
 def deploy(
@@ -248,6 +265,8 @@ def deploy(
     launch_configuration: bool | None,
     timeout: str | None,
     instance_type: str | None,
+    user_data_file: str | None,
+    kms_key: str | None,
     dry_run: bool,
 ) -> None:
     """Deploy a release to staging: a new autoscaling group behind the staging load balancer."""
@@ -266,9 +285,23 @@ def deploy(
         launch_configuration=launch_configuration,
         timeout=timeout,
         instance_type=instance_type,
+        user_data=_read_user_data(user_data_file),
+        kms_key=kms_key,
     )
     result = operations.deploy(sess, ami=ami, version=version, replace=replace, capacity=capacity)
     rt.emit(result, _summary)
+
+
+def _read_user_data(path: str | None) -> str | None:
+    from bluegreen.errors import InputError
+
+    if path is None:
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read user data from {path}: {e}") from None
 
 
 def _summary(r: dict[str, Any]) -> str:
@@ -429,6 +462,51 @@ def images_prune(rt: Runtime, keep: int, dry_run: bool) -> None:
     rt.emit(operations.images_prune(rt.session(dry_run=dry_run), keep), _summary)
 
 
+# -- iam-policy ---------------------------------------------------------------------
+@cli.command("iam-policy")
+@click.option(
+    "--for",
+    "purpose",
+    type=click.Choice(["operate", "init", "teardown", "bake"]),
+    default="operate",
+    show_default=True,
+    help="operate: status, deploy, switch, rollback, clean, history, unlock; "
+    "init: the set-up; teardown: removing it; bake: building images with Packer.",
+)
+@click.option("--account-id", help="The 12-digit account (default: looked up with STS).")
+@click.option(
+    "--offline", is_flag=True, help="Call nothing: unknown account and zone ids stay wildcards."
+)
+@pass_rt
+def iam_policy(rt: Runtime, purpose: str, account_id: str | None, offline: bool) -> None:
+    """Print the least-privilege IAM policy (JSON) bluegreen needs for this domain.
+
+    Built for the configured strategy and load-balancer kind. See docs/SECURITY.md.
+    """
+    import re
+
+    from bluegreen import iam_policy as policies
+    from bluegreen import operations
+    from bluegreen.errors import InputError
+
+    if account_id is not None and not re.fullmatch(r"\d{12}", account_id):
+        raise InputError(f"--account-id: {account_id!r} is not a 12-digit AWS account id")
+    policy = operations.iam_policy(
+        rt.settings(),
+        purpose,
+        account_id=account_id,
+        lookup=not offline,
+        reporter=rt.reporter(),
+        hooks=rt.hooks,
+    )
+    click.echo(policies.render(policy))
+    n, size = len(policies.actions(policy)), policies.size(policy)
+    rt.reporter().info(
+        f"{purpose} policy: {n} actions in {len(policy['Statement'])} statements, "
+        f"{size} of the {policies.MANAGED_POLICY_LIMIT} characters a managed policy may hold"
+    )
+
+
 # -- sandbox and demo -------------------------------------------------------------
 @cli.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
@@ -485,12 +563,14 @@ def main(
     try:
         cli.main(args=args, obj=rt, standalone_mode=False, prog_name="bluegreen")
     except BluegreenError as e:
+        from bluegreen.secrets import redact
+
         code = e.exit_code
         if output_json:
             import json
 
-            click.echo(json.dumps(e.to_json(), indent=2))
-        click.echo(e.render(), err=True)
+            click.echo(redact(json.dumps(e.to_json(), indent=2)))
+        click.echo(redact(e.render()), err=True)
     except click.exceptions.Abort:
         code = 130
         click.echo("interrupted", err=True)

@@ -33,6 +33,8 @@ _CERT = re.compile(
     r"^arn:aws[a-z-]*:(acm|iam):[a-z0-9-]*:\d{12}:(certificate|server-certificate)/.+$"
 )
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+# The widest admin (SSH/RDP) range accepted, per IP version.
+ADMIN_PREFIX_MIN = {4: 8, 6: 32}
 
 
 def parse_duration(value: object, key: str = "duration") -> float:
@@ -139,9 +141,43 @@ def validate_cidr(c: str, *, admin: bool = True) -> str:
             f"admin access from {c} would open SSH and RDP to the whole internet",
             found="--admin-cidr ranges are allowed to reach ports 22 and 3389",
             fix="give your office or VPN range instead, or use SSM Session Manager "
-            "(see the README) and no admin range at all",
+            "(see docs/SECURITY.md) and no admin range at all",
+        )
+    shortest = ADMIN_PREFIX_MIN[net.version]
+    if admin and net.prefixlen < shortest:
+        raise InputError(
+            f"admin access from {c} would open SSH and RDP to {net.num_addresses:.3g} addresses",
+            found=f"admin ranges must be /{shortest} or narrower for IPv{net.version} "
+            "(a few wide ranges, such as 0.0.0.0/1 and 128.0.0.0/1, would add up to the "
+            "whole internet)",
+            fix="give your office or VPN range instead, or use SSM Session Manager "
+            "(see docs/SECURITY.md) and no admin range at all",
         )
     return str(net)
+
+
+def _user_data(v: object, key: str) -> str | None:
+    from bluegreen.secrets import scan_user_data
+
+    s = _opt_str(v, key)
+    return None if s is None else scan_user_data(s, key)
+
+
+_KMS_KEY = re.compile(
+    r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_+=.@-]+"
+    r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    r"|mrk-[0-9a-f]{32}|alias/[A-Za-z0-9/_-]+)$"
+)
+
+
+def _kms_key(v: object, key: str) -> str | None:
+    s = _opt_str(v, key)
+    if s is not None and not _KMS_KEY.match(s):
+        raise InputError(
+            f"{key}: {s!r} is not a KMS key",
+            fix="use a key id, a key ARN, alias/NAME or an alias ARN",
+        )
+    return s
 
 
 def _cidrs(v: object, key: str) -> tuple[str, ...]:
@@ -238,7 +274,8 @@ class Settings:
     certificate_arn: str | None = None
     key_pair: bool = False
     kms_key: str | None = None
-    user_data: str | None = None
+    # the boot script itself (``--user-data FILE`` reads it from a file); never shown
+    user_data: str | None = field(default=None, repr=False)
     checks: tuple[str, ...] = ()
     check_urls: tuple[str, ...] = ()
     check_timeout: float = 60.0
@@ -248,6 +285,8 @@ class Settings:
     drain: float | None = None
     notify_url: str | None = None
     key_dir: str = "."
+    # with endpoint_url: sign with the usual credentials instead of fixed dummy ones
+    endpoint_credentials: bool = False
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def names(self) -> Names:
@@ -288,8 +327,9 @@ _VALIDATORS: dict[str, Callable[[object, str], Any]] = {
     "admin_cidrs": _cidrs,
     "certificate_arn": _cert,
     "key_pair": _bool,
-    "kms_key": _opt_str,
-    "user_data": _opt_str,
+    "kms_key": _kms_key,
+    "user_data": _user_data,
+    "endpoint_credentials": _bool,
     "checks": _str_list,
     "check_urls": _urls,
     "check_timeout": _seconds(1, 3600),
@@ -322,6 +362,7 @@ ENV_VARS = {
     "profile": ("AWS_PROFILE",),
     "endpoint_url": ("BLUEGREEN_ENDPOINT_URL",),
     "domain": ("BLUEGREEN_DOMAIN",),
+    "endpoint_credentials": ("BLUEGREEN_ENDPOINT_CREDENTIALS",),
 }
 
 

@@ -26,7 +26,7 @@ from bluegreen.aws.base import Hook
 from bluegreen.checks import Assessment, assess, healthy_count
 from bluegreen.clock import Clock, iso
 from bluegreen.config import Settings
-from bluegreen.errors import BluegreenError
+from bluegreen.errors import BluegreenError, PermissionDenied
 from bluegreen.executor import DryRunExecutor, Executor, Plan
 from bluegreen.model import Balancer, Group, Site
 from bluegreen.naming import Names
@@ -67,6 +67,7 @@ def open_session(
         clock=clock,
         hooks=hooks,
         region_from_profile=settings.sources.get("region", "default") == "default",
+        endpoint_credentials=settings.endpoint_credentials,
     )
     return Session(settings, names, gw, reporter or Reporter(), dry_run)
 
@@ -105,6 +106,8 @@ def status(sess: Session) -> dict[str, Any]:
     held = None
     try:
         info = lock.read(sess.gw, sess.names)
+    except PermissionDenied:
+        raise
     except BluegreenError:
         info = None
         problems.append(f"the lock table {sess.names.lock_table} is missing: run `bluegreen init`")
@@ -316,3 +319,45 @@ def images_prune(sess: Session, keep: int) -> dict[str, Any]:
             facts = {"keep": keep, "removed": result["removed"]}
             record_history(sess.gw, sess.names, "prune", started, result, facts, None)
         return result
+
+
+def iam_policy(
+    settings: Settings,
+    purpose: str = "operate",
+    *,
+    account_id: str | None = None,
+    lookup: bool = True,
+    reporter: Reporter | None = None,
+    hooks: Sequence[Hook] = (),
+) -> dict[str, Any]:
+    """The least-privilege policy for ``purpose``. With ``lookup``, the account
+    (STS) and the hosted zone ids (Route 53) are read through the gateway; what
+    cannot be read stays a wildcard, with a note."""
+    from bluegreen import iam_policy as policies
+
+    names = settings.names()
+    r = reporter or Reporter()
+    account, zones, region = account_id or "*", (None, None), settings.region
+    if lookup:
+        gw = open_session(settings, r, hooks=hooks).gw
+        region = gw.region
+        try:
+            if account_id is None:
+                account = gw.account_id()
+            found = gw.find_zones(names.zone_name)
+            zones = (
+                next((z["Id"].split("/")[-1] for z in found if not _private(z)), None),
+                next((z["Id"].split("/")[-1] for z in found if _private(z)), None),
+            )
+        except BluegreenError as e:
+            r.warn(f"could not look up the account and hosted zones ({e.message}): using wildcards")
+    if account == "*":
+        r.info("note: the account id is a wildcard; pass --account-id to pin it")
+    if None in zones:
+        r.info("note: a hosted zone id is a wildcard (not created yet, or not readable)")
+    target = policies.Target(names, region, account, zones[0], zones[1])
+    return policies.build(settings, purpose, target)
+
+
+def _private(zone: dict[str, Any]) -> bool:
+    return bool(zone.get("Config", {}).get("PrivateZone"))

@@ -92,14 +92,17 @@ class CreateLaunchTemplate(Step):
     security_group_id: str
     instance_profile: str
     key_name: str | None
-    user_data: str | None
+    user_data: str | None = field(repr=False)
     kms_key: str | None
     tags: Mapping[str, str]
     root_device: str = "/dev/xvda"
     root_size: int = 8
 
     def describe(self) -> str:
-        return f"create launch template {self.name} ({self.ami}, {self.instance_type}, IMDSv2)"
+        return (
+            f"create launch template {self.name} ({self.ami}, {self.instance_type}, IMDSv2, "
+            f"root volume encrypted{' with ' + self.kms_key if self.kms_key else ''})"
+        )
 
     def apply(self, ctx: Context) -> str:
         if ctx.gw.launch_template(self.name) is not None:
@@ -129,10 +132,15 @@ class CreateLaunchConfiguration(Step):
     security_group_id: str
     instance_profile: str
     key_name: str | None
-    user_data: str | None
+    user_data: str | None = field(repr=False)
+    root_device: str = "/dev/xvda"
+    root_size: int = 8
 
     def describe(self) -> str:
-        return f"create launch configuration {self.name} ({self.ami}, {self.instance_type})"
+        return (
+            f"create launch configuration {self.name} ({self.ami}, {self.instance_type}, IMDSv2, "
+            "encrypted root volume)"
+        )
 
     def apply(self, ctx: Context) -> str:
         if ctx.gw.launch_configurations([self.name]):
@@ -145,6 +153,8 @@ class CreateLaunchConfiguration(Step):
             instance_profile=self.instance_profile,
             key_name=self.key_name,
             user_data=self.user_data,
+            root_device=self.root_device,
+            root_size=self.root_size,
         )
         return "created"
 

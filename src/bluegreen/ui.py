@@ -35,6 +35,9 @@ class Reporter:
         self._console: Any = None
 
     def _emit(self, text: str, *, style: str = "") -> None:
+        from bluegreen.secrets import redact
+
+        text = redact(text)
         self.lines.append(text)
         if self.fancy:
             if self._console is None:

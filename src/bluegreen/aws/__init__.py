@@ -10,6 +10,7 @@ from bluegreen.aws.elb import ElbCalls
 from bluegreen.aws.iam import IamCalls
 from bluegreen.aws.route53 import Route53Calls
 from bluegreen.aws.ssm import SsmCalls
+from bluegreen.aws.sts import StsCalls
 
 
 class Gateway(
@@ -21,6 +22,7 @@ class Gateway(
     DynamoCalls,
     CloudWatchCalls,
     SsmCalls,
+    StsCalls,
 ):
     """Typed calls for every AWS service bluegreen uses, one mixin per service."""
 

@@ -215,9 +215,24 @@ class AutoScalingCalls(BaseGateway):
         instance_profile: str,
         key_name: str | None,
         user_data: str | None,
+        root_device: str = "/dev/xvda",
+        root_size: int = 8,
     ) -> None:
         params: dict[str, Any] = {
             "LaunchConfigurationName": name,
+            # the root volume encrypted (with the account's default EBS key:
+            # launch configurations cannot name a KMS key)
+            "BlockDeviceMappings": [
+                {
+                    "DeviceName": root_device,
+                    "Ebs": {
+                        "Encrypted": True,
+                        "VolumeType": "gp3",
+                        "VolumeSize": root_size,
+                        "DeleteOnTermination": True,
+                    },
+                }
+            ],
             "ImageId": ami,
             "InstanceType": instance_type,
             "SecurityGroups": [security_group],
@@ -232,6 +247,9 @@ class AutoScalingCalls(BaseGateway):
         if key_name:
             params["KeyName"] = key_name
         if user_data:
+            from bluegreen.secrets import add_secret
+
+            add_secret(user_data)  # never shown, not even in botocore's debug log
             params["UserData"] = user_data
         try:
             self.call("autoscaling", "create_launch_configuration", **params)

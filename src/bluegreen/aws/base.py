@@ -17,6 +17,7 @@ never talk to AWS (``--help``, ``--version``, input errors) start fast.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -54,17 +55,21 @@ class BaseGateway:
         hooks: Sequence[Hook] = (),
         max_attempts: int = _MAX_ATTEMPTS,
         region_from_profile: bool = False,
+        endpoint_credentials: bool = False,
     ) -> None:
         import boto3
         from botocore.config import Config
+
+        from bluegreen import secrets
 
         self.endpoint_url = endpoint_url
         self.clock: Clock = clock or SystemClock()
         self._hooks = list(hooks)
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
-        if endpoint_url:
-            # An emulator accepts any credentials; never let real ones go to it.
+        if endpoint_url and not endpoint_credentials:
+            # An emulator accepts any credentials; never let real ones go to it
+            # unless asked to (an emulator enforcing IAM needs its own users').
             self._session = boto3.Session(
                 aws_access_key_id="testing",
                 aws_secret_access_key="testing",
@@ -77,6 +82,13 @@ class BaseGateway:
             )
             if region_from_profile and self._session.region_name:
                 region = self._session.region_name
+            if secrets.debug_log_enabled():
+                # botocore's debug log shows signed headers: hide these values there.
+                creds = self._session.get_credentials()
+                if creds is not None:
+                    frozen = creds.get_frozen_credentials()
+                    for value in (frozen.access_key, frozen.secret_key, frozen.token):
+                        secrets.add_secret(value)
         self.region = region
         self._config = Config(
             region_name=region,
@@ -175,17 +187,39 @@ _SHARED_LOCK = threading.Lock()
 
 def translate(service: str, operation: str, e: Any) -> AwsError:
     err = e.response.get("Error", {})
-    code = str(err.get("Code", "Unknown"))
-    msg = str(err.get("Message", "")) or code
-    op = f"{_iam_prefix(service)}:{_action(operation)}"
-    if code in _DENIED or "not authorized" in msg.lower():
+    status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    code = str(err.get("Code", "")) or "Unknown"
+    msg = str(err.get("Message", ""))
+    embedded = _XML_CODE.search(msg)
+    if embedded:  # an XML error document where JSON was expected (some emulators)
+        code = embedded.group(1)
+        m = _XML_MESSAGE.search(msg)
+        msg = m.group(1) if m else ""
+    msg = msg or code
+    op = f"{_iam_prefix(service)}:{_action(operation, e)}"
+    if (
+        code in _DENIED
+        or "not authorized" in msg.lower()
+        or (status == 403 and code in ("Unknown", "403"))
+    ):
+        # AWS names the action it refused, which may be another than the
+        # operation called (ec2:RunInstances or iam:PassRole behind
+        # autoscaling:CreateAutoScalingGroup, for example).
+        named = _PERFORM.search(msg)
+        action = named.group(1) if named else op
+        if named and named.group(1).split(":")[0] == "monitoring":
+            action = "cloudwatch:" + named.group(1).split(":", 1)[1]
+        if msg == code or msg in ("Unknown", "403"):
+            msg = "access denied"
         return PermissionDenied(
-            f"{op} was denied: {msg}",
-            operation=op,
+            f"{action} was denied (calling {op}): {msg}"
+            if action != op
+            else f"{op} was denied: {msg}",
+            operation=action,
             code=code,
-            fix=f"grant {op} to the credentials in use "
-            "(`bluegreen iam-policy` prints the policy bluegreen needs), then run the "
-            "command again",
+            fix=f"grant {action} to the credentials in use "
+            "(`bluegreen iam-policy` prints the policy bluegreen needs, see docs/SECURITY.md), "
+            "then run the command again",
         )
     if code.endswith(_NOT_FOUND_SUFFIXES) or (
         code in ("LoadBalancerNotFound", "ValidationError")
@@ -200,11 +234,21 @@ def translate(service: str, operation: str, e: Any) -> AwsError:
     )
 
 
+_XML_CODE = re.compile(r"<Code>([^<]+)</Code>")
+_XML_MESSAGE = re.compile(r"<Message>([^<]*)</Message>")
+_PERFORM = re.compile(r"perform: ([a-z0-9-]+:[A-Za-z0-9]+)")
+
+
 def _iam_prefix(service: str) -> str:
     return {"elb": "elasticloadbalancing", "elbv2": "elasticloadbalancing"}.get(service, service)
 
 
-def _action(operation: str) -> str:
+def _action(operation: str, e: Any = None) -> str:
+    """The API name of a boto3 method: ``create_vpc`` -> ``CreateVpc``. The
+    botocore error carries the exact one (``AssociateVPCWithHostedZone``)."""
+    name = getattr(e, "operation_name", None)
+    if isinstance(name, str) and name:
+        return name
     return "".join(p.capitalize() for p in operation.split("_"))
 
 

@@ -318,6 +318,9 @@ class Ec2Calls(BaseGateway):
         if key_name:
             data["KeyName"] = key_name
         if user_data:
+            from bluegreen.secrets import add_secret
+
+            add_secret(user_data)  # never shown, not even in botocore's debug log
             data["UserData"] = base64.b64encode(user_data.encode()).decode()
         r = self.call(
             "ec2",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bluegreen.checks import Assessment, healthy_count, refuse_if, unhealthy
 from bluegreen.config import Settings
-from bluegreen.errors import StateError
+from bluegreen.errors import InputError, StateError
 from bluegreen.executor import Plan
 from bluegreen.model import Balancer, Group, Site
 from bluegreen.naming import TAG_AMI, TAG_VERSION
@@ -142,6 +142,13 @@ def deploy_new_group(
             fix="run `bluegreen init` to repair the load balancer",
         )
     tags = release_tags(n.tags(), rel)
+    if s.launch_configuration and s.kms_key:
+        raise InputError(
+            "deploy: a launch configuration cannot name a KMS key for the root volume",
+            found=f"kms_key = {s.kms_key} and launch_configuration = true",
+            fix="drop --launch-configuration (launch templates take --kms-key), or drop "
+            "--kms-key (the root volume is then encrypted with the account's default EBS key)",
+        )
     steps: list[Step] = []
     if s.launch_configuration:
         steps.append(
@@ -153,6 +160,8 @@ def deploy_new_group(
                 n.instance_profile,
                 n.key_pair if s.key_pair else None,
                 s.user_data,
+                rel.root_device,
+                rel.root_size,
             )
         )
         lt, lc = None, rel.name

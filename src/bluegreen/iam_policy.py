@@ -1,0 +1,500 @@
+"""The least-privilege IAM policy bluegreen needs, built from the settings.
+
+Pure: no AWS call. ``build`` takes the settings, the account id and the ids of
+the domain's two hosted zones (``"*"`` and ``None`` where unknown) and returns
+a policy document. The command line (``bluegreen iam-policy``) looks the
+account and zones up when it can.
+
+The policy is a table (``NEEDS``): each row is one IAM action, the statement
+it belongs to and when it is needed (``purpose``: init, operate, teardown or
+bake; and a predicate on the settings: strategy, load-balancer kind, launch
+configurations, key pair, alarms). A statement (``STATEMENTS``) says what the
+actions may touch: a Resource (ARN patterns built from the domain's names) and
+a Condition (tags, record names...). To support a new call, add a row; to
+support a new kind of resource, add a statement. Rules the tests enforce:
+
+* no wildcard in any action;
+* read actions (``Describe*``, ``List*``, ``Get*``, DynamoDB ``Query``) only
+  in statements whose Sid starts with ``Read``, and no write there;
+* every write is limited by ARN to the domain's own names, or by a tag
+  condition on ``bluegreen:domain``, or both.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bluegreen.config import Settings
+from bluegreen.naming import TAG_DOMAIN, TAG_PREFIX, Names, short_base
+
+PURPOSES = ("operate", "init", "teardown", "bake")
+READ_PREFIXES = ("Describe", "List", "Get", "Query")
+# AWS's limit on a customer managed policy, not counting white space.
+MANAGED_POLICY_LIMIT = 6144
+
+When = Callable[[Settings], bool]
+
+
+def always(s: Settings) -> bool:
+    return True
+
+
+def classic(s: Settings) -> bool:
+    return s.load_balancer == "classic"
+
+
+def alb(s: Settings) -> bool:
+    return s.load_balancer == "alb"
+
+
+def launch_configurations(s: Settings) -> bool:
+    return s.launch_configuration
+
+
+def launch_templates(s: Settings) -> bool:
+    return not s.launch_configuration
+
+
+def key_pair(s: Settings) -> bool:
+    return s.key_pair
+
+
+def alarms(s: Settings) -> bool:
+    return bool(s.alarms) or s.strategy in ("rolling", "weighted")
+
+
+def resizes(s: Settings) -> bool:
+    """Strategies that change the size of a group (lb, rolling, weighted)."""
+    return s.strategy != "dns"
+
+
+def attaches_classic(s: Settings) -> bool:
+    """``lb`` moves groups between classic load balancers."""
+    return s.strategy == "lb" and classic(s)
+
+
+def attaches_target_groups(s: Settings) -> bool:
+    return s.strategy == "lb" and alb(s)
+
+
+def modifies_listener(s: Settings) -> bool:
+    """``lb`` and ``weighted`` on ALBs switch by changing the listener's forward action."""
+    return s.strategy in ("lb", "weighted") and alb(s)
+
+
+def rolling(s: Settings) -> bool:
+    return s.strategy == "rolling"
+
+
+def both(*preds: When) -> When:
+    return lambda s: all(p(s) for p in preds)
+
+
+@dataclass(frozen=True)
+class Need:
+    action: str
+    statement: str
+    purposes: tuple[str, ...]
+    when: When = always
+
+
+OPERATE = ("operate",)
+INIT = ("init",)
+TEARDOWN = ("teardown",)
+BAKE = ("bake",)
+
+# fmt: off
+NEEDS: tuple[Need, ...] = (
+    # -- reading the site (every command observes before it acts) -------------------
+    Need("autoscaling:DescribeAutoScalingGroups", "Read", (*OPERATE, *TEARDOWN)),
+    Need("autoscaling:DescribeLaunchConfigurations", "Read", (*OPERATE, *TEARDOWN),
+         launch_configurations),
+    Need("ec2:DescribeImages", "Read", (*OPERATE, *BAKE)),
+    Need("ec2:DescribeLaunchTemplates", "Read", (*OPERATE, *TEARDOWN)),
+    Need("ec2:DescribeLaunchTemplateVersions", "Read", OPERATE, rolling),
+    Need("elasticloadbalancing:DescribeLoadBalancers", "Read", (*OPERATE, *INIT, *TEARDOWN)),
+    Need("elasticloadbalancing:DescribeInstanceHealth", "Read", OPERATE, classic),
+    Need("elasticloadbalancing:DescribeLoadBalancerAttributes", "Read", OPERATE,
+         both(classic, resizes)),
+    Need("elasticloadbalancing:DescribeTargetGroups", "Read", (*OPERATE, *INIT, *TEARDOWN), alb),
+    Need("elasticloadbalancing:DescribeTargetHealth", "Read", OPERATE, alb),
+    Need("elasticloadbalancing:DescribeListeners", "Read", (*OPERATE, *INIT, *TEARDOWN), alb),
+    Need("elasticloadbalancing:DescribeRules", "Read", OPERATE, modifies_listener),
+    Need("elasticloadbalancing:DescribeTargetGroupAttributes", "Read", OPERATE, alb),
+    Need("route53:ListHostedZonesByName", "Read", (*OPERATE, *INIT, *TEARDOWN)),
+    Need("route53:GetChange", "Read", (*OPERATE, *INIT, *TEARDOWN)),
+    Need("cloudwatch:DescribeAlarms", "Read", OPERATE, alarms),
+    Need("route53:ListResourceRecordSets", "ReadRecords", (*OPERATE, *INIT, *TEARDOWN)),
+    Need("dynamodb:GetItem", "ReadLockAndHistory", OPERATE),
+    Need("dynamodb:Query", "ReadLockAndHistory", OPERATE),
+    # -- the lock and the history --------------------------------------------------
+    Need("dynamodb:PutItem", "LockAndHistory", OPERATE),
+    Need("dynamodb:DeleteItem", "LockAndHistory", OPERATE),
+    # -- Route 53: only the site's names, only alias A records ----------------------
+    Need("route53:ChangeResourceRecordSets", "ChangeLiveRecords", OPERATE),
+    Need("route53:ChangeResourceRecordSets", "ChangeStagingRecords", OPERATE),
+    Need("route53:ChangeResourceRecordSets", "CreateRecords", INIT),
+    Need("route53:ChangeResourceRecordSets", "DeleteRecords", TEARDOWN),
+    # -- releases: launch templates ---------------------------------------------------
+    Need("ec2:CreateLaunchTemplate", "CreateLaunchTemplates", OPERATE, launch_templates),
+    Need("ec2:CreateTags", "TagOnCreate", OPERATE, launch_templates),
+    Need("ec2:DeleteLaunchTemplate", "ChangeOwnLaunchTemplates", (*OPERATE, *TEARDOWN)),
+    Need("ec2:CreateLaunchTemplateVersion", "ChangeOwnLaunchTemplates", OPERATE, rolling),
+    Need("ec2:ModifyLaunchTemplate", "ChangeOwnLaunchTemplates", OPERATE, rolling),
+    Need("ec2:RunInstances", "LaunchFromOwnTemplates", OPERATE, launch_templates),
+    Need("ec2:RunInstances", "LaunchResources", OPERATE, launch_templates),
+    Need("iam:PassRole", "PassWebServerRole", OPERATE),
+    # -- releases: launch configurations (only with launch_configuration = true) -------
+    Need("autoscaling:CreateLaunchConfiguration", "OwnLaunchConfigurations", OPERATE,
+         launch_configurations),
+    Need("autoscaling:DeleteLaunchConfiguration", "OwnLaunchConfigurations",
+         (*OPERATE, *TEARDOWN), launch_configurations),
+    # -- releases: autoscaling groups ---------------------------------------------------
+    Need("autoscaling:CreateAutoScalingGroup", "CreateReleaseGroups", OPERATE),
+    Need("autoscaling:CreateOrUpdateTags", "CreateReleaseGroups", OPERATE),
+    Need("iam:CreateServiceLinkedRole", "AutoScalingServiceRole", OPERATE),
+    Need("autoscaling:DeleteAutoScalingGroup", "ChangeOwnGroups", (*OPERATE, *TEARDOWN)),
+    Need("autoscaling:UpdateAutoScalingGroup", "ChangeOwnGroups", OPERATE, resizes),
+    Need("autoscaling:SetDesiredCapacity", "ChangeOwnGroups", OPERATE, rolling),
+    Need("autoscaling:TerminateInstanceInAutoScalingGroup", "ChangeOwnGroups", OPERATE, rolling),
+    Need("autoscaling:AttachLoadBalancers", "ChangeOwnGroups", OPERATE, attaches_classic),
+    Need("autoscaling:DetachLoadBalancers", "ChangeOwnGroups", OPERATE, attaches_classic),
+    Need("autoscaling:AttachLoadBalancerTargetGroups", "ChangeOwnGroups", OPERATE,
+         attaches_target_groups),
+    Need("autoscaling:DetachLoadBalancerTargetGroups", "ChangeOwnGroups", OPERATE,
+         attaches_target_groups),
+    # -- ALB listeners (lb and weighted strategies switch there) ----------------------------
+    Need("elasticloadbalancing:ModifyListener", "OwnListeners", OPERATE, modifies_listener),
+    Need("elasticloadbalancing:ModifyRule", "OwnListeners", OPERATE, modifies_listener),
+    # -- init: network ------------------------------------------------------------------
+    Need("ec2:DescribeVpcs", "Read", (*INIT, *TEARDOWN)),
+    Need("ec2:DescribeSubnets", "Read", (*INIT, *TEARDOWN, *BAKE)),
+    Need("ec2:DescribeAvailabilityZones", "Read", INIT),
+    Need("ec2:DescribeInternetGateways", "Read", (*INIT, *TEARDOWN)),
+    Need("ec2:DescribeRouteTables", "Read", (*INIT, *TEARDOWN)),
+    Need("ec2:DescribeSecurityGroups", "Read", (*INIT, *TEARDOWN, *BAKE)),
+    Need("ec2:DescribeKeyPairs", "Read", (*INIT, *TEARDOWN), key_pair),
+    Need("ec2:CreateVpc", "CreateTaggedNetwork", INIT),
+    Need("ec2:CreateSubnet", "CreateTaggedNetwork", INIT),
+    Need("ec2:CreateInternetGateway", "CreateTaggedNetwork", INIT),
+    Need("ec2:CreateRouteTable", "CreateTaggedNetwork", INIT),
+    Need("ec2:CreateSecurityGroup", "CreateTaggedNetwork", INIT),
+    Need("ec2:CreateKeyPair", "CreateTaggedNetwork", INIT, key_pair),
+    Need("ec2:CreateTags", "TagNetworkOnCreate", INIT),
+    Need("ec2:ModifyVpcAttribute", "ChangeOwnNetwork", INIT),
+    Need("ec2:ModifySubnetAttribute", "ChangeOwnNetwork", INIT),
+    Need("ec2:AttachInternetGateway", "ChangeOwnNetwork", INIT),
+    Need("ec2:CreateRoute", "ChangeOwnNetwork", INIT),
+    Need("ec2:AssociateRouteTable", "ChangeOwnNetwork", INIT),
+    Need("ec2:AuthorizeSecurityGroupIngress", "ChangeOwnNetwork", INIT),
+    # -- init: the web servers' role ------------------------------------------------------
+    Need("iam:GetRole", "ReadRole", (*INIT, *TEARDOWN)),
+    Need("iam:GetInstanceProfile", "ReadRole", (*INIT, *TEARDOWN)),
+    Need("iam:CreateRole", "OwnRole", INIT),
+    Need("iam:TagRole", "OwnRole", INIT),
+    Need("iam:PutRolePolicy", "OwnRole", INIT),
+    Need("iam:CreateInstanceProfile", "OwnRole", INIT),
+    Need("iam:AddRoleToInstanceProfile", "OwnRole", INIT),
+    Need("iam:PassRole", "OwnRole", INIT),
+    Need("iam:CreateServiceLinkedRole", "LoadBalancingServiceRole", INIT),
+    # -- init: load balancers ---------------------------------------------------------------
+    Need("elasticloadbalancing:CreateLoadBalancer", "OwnLoadBalancers", INIT),
+    Need("elasticloadbalancing:AddTags", "OwnLoadBalancers", INIT),
+    Need("elasticloadbalancing:ConfigureHealthCheck", "OwnLoadBalancers", INIT, classic),
+    Need("elasticloadbalancing:ModifyLoadBalancerAttributes", "OwnLoadBalancers", INIT),
+    Need("elasticloadbalancing:CreateTargetGroup", "OwnLoadBalancers", INIT, alb),
+    Need("elasticloadbalancing:ModifyTargetGroupAttributes", "OwnLoadBalancers", INIT, alb),
+    Need("elasticloadbalancing:CreateListener", "OwnLoadBalancers", INIT, alb),
+    # -- init: lock table and hosted zones ----------------------------------------------------
+    Need("dynamodb:DescribeTable", "ReadTable", INIT),
+    Need("dynamodb:CreateTable", "OwnTable", INIT),
+    Need("dynamodb:TagResource", "OwnTable", INIT),
+    Need("route53:CreateHostedZone", "CreateZones", INIT),
+    # -- teardown: everything init made, found by its tag or name -----------------------------
+    Need("elasticloadbalancing:DeleteLoadBalancer", "OwnLoadBalancers", TEARDOWN),
+    Need("elasticloadbalancing:DeleteTargetGroup", "OwnLoadBalancers", TEARDOWN, alb),
+    Need("route53:DeleteHostedZone", "DeleteZones", TEARDOWN),
+    Need("route53:GetHostedZone", "ReadZones", TEARDOWN),
+    Need("ec2:DeleteSecurityGroup", "DeleteOwnNetwork", TEARDOWN),
+    Need("ec2:DeleteSubnet", "DeleteOwnNetwork", TEARDOWN),
+    Need("ec2:DisassociateRouteTable", "DeleteOwnNetwork", TEARDOWN),
+    Need("ec2:DeleteRouteTable", "DeleteOwnNetwork", TEARDOWN),
+    Need("ec2:DetachInternetGateway", "DeleteOwnNetwork", TEARDOWN),
+    Need("ec2:DeleteInternetGateway", "DeleteOwnNetwork", TEARDOWN),
+    Need("ec2:DeleteVpc", "DeleteOwnNetwork", TEARDOWN),
+    Need("ec2:DeleteKeyPair", "DeleteOwnNetwork", TEARDOWN, key_pair),
+    Need("iam:DeleteRolePolicy", "OwnRole", TEARDOWN),
+    Need("iam:RemoveRoleFromInstanceProfile", "OwnRole", TEARDOWN),
+    Need("iam:DeleteInstanceProfile", "OwnRole", TEARDOWN),
+    Need("iam:DeleteRole", "OwnRole", TEARDOWN),
+    # -- bake: what Packer's amazon-ebs builder calls (its documented minimum) -------------------
+    Need("ec2:DescribeInstances", "Read", BAKE),
+    Need("ec2:DescribeInstanceStatus", "Read", BAKE),
+    Need("ec2:DescribeImageAttribute", "Read", BAKE),
+    Need("ec2:DescribeRegions", "Read", BAKE),
+    Need("ec2:DescribeSnapshots", "Read", BAKE),
+    Need("ec2:DescribeVolumes", "Read", BAKE),
+    Need("ec2:DescribeTags", "Read", BAKE),
+    Need("ec2:RunInstances", "Bake", BAKE),
+    Need("ec2:StopInstances", "Bake", BAKE),
+    Need("ec2:TerminateInstances", "Bake", BAKE),
+    Need("ec2:CreateImage", "Bake", BAKE),
+    Need("ec2:RegisterImage", "Bake", BAKE),
+    Need("ec2:CreateSnapshot", "Bake", BAKE),
+    Need("ec2:CreateTags", "Bake", BAKE),
+    Need("ec2:ModifyImageAttribute", "Bake", BAKE),
+    Need("ec2:ModifyInstanceAttribute", "Bake", BAKE),
+    Need("ec2:CreateSecurityGroup", "Bake", BAKE),
+    Need("ec2:AuthorizeSecurityGroupIngress", "Bake", BAKE),
+    Need("ec2:DeleteSecurityGroup", "Bake", BAKE),
+    Need("ec2:CreateKeyPair", "Bake", BAKE),
+    Need("ec2:DeleteKeyPair", "Bake", BAKE),
+    Need("ec2:DeregisterImage", "Bake", BAKE),
+    Need("ec2:DeleteSnapshot", "Bake", BAKE),
+)
+# fmt: on
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the policy is for: the names plus what is known of the account."""
+
+    names: Names
+    region: str
+    account: str = "*"
+    public_zone: str | None = None  # hosted zone ids, when looked up
+    private_zone: str | None = None
+    partition: str = "aws"
+
+    def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
+        region = self.region if regional else ""
+        return f"arn:{self.partition}:{service}:{region}:{self.account}:{resource}"
+
+    def zone_arn(self, zone_id: str | None) -> str:
+        return f"arn:{self.partition}:route53:::hostedzone/{zone_id or '*'}"
+
+
+def _norm(fqdn: str) -> str:
+    """A record name as Route 53's NormalizedRecordNames condition key sees it."""
+    return fqdn.lower().rstrip(".")
+
+
+def _own_tags(t: Target) -> dict[str, Any]:
+    """Conditions for a create: it must carry the domain's tag, and only
+    bluegreen's own tag keys and Name."""
+    return {
+        "StringEquals": {f"aws:RequestTag/{TAG_DOMAIN}": t.names.domain},
+        "ForAllValues:StringLike": {"aws:TagKeys": [f"{TAG_PREFIX}*", "Name"]},
+    }
+
+
+def _tagged(t: Target, key: str = "aws:ResourceTag") -> dict[str, Any]:
+    return {"StringEquals": {f"{key}/{TAG_DOMAIN}": t.names.domain}}
+
+
+def _records(
+    t: Target, zones: tuple[str | None, ...], fqdns: tuple[str, ...], actions: tuple[str, ...]
+) -> tuple[list[str], dict[str, Any]]:
+    return sorted({t.zone_arn(z) for z in zones}), {
+        "ForAllValues:StringEquals": {
+            "route53:ChangeResourceRecordSetsNormalizedRecordNames": sorted(
+                _norm(f) for f in fqdns
+            ),
+            "route53:ChangeResourceRecordSetsRecordTypes": ["A"],
+            "route53:ChangeResourceRecordSetsActions": list(actions),
+        }
+    }
+
+
+Scope = tuple[list[str], dict[str, Any] | None]
+
+
+def _statements(t: Target, s: Settings) -> dict[str, Scope]:
+    """Sid -> (Resource, Condition) of every statement the table refers to."""
+    n = t.names
+    slug = n.slug
+    base = short_base(n.domain)
+    lt = t.arn("ec2", "launch-template/*")
+    asg = t.arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{slug}-*")
+    lc = t.arn("autoscaling", f"launchConfiguration:*:launchConfigurationName/{slug}-*")
+    table = t.arn("dynamodb", f"table/{n.lock_table}")
+    role = t.arn("iam", f"role/{n.role}", regional=False)
+    profile = t.arn("iam", f"instance-profile/{n.instance_profile}", regional=False)
+    ec2 = [
+        t.arn("ec2", f"{kind}/*")
+        for kind in ("vpc", "subnet", "internet-gateway", "route-table", "security-group")
+    ]
+    key = [t.arn("ec2", "key-pair/*")] if s.key_pair else []
+    if s.load_balancer == "alb":
+        lbs = [
+            t.arn("elasticloadbalancing", f"loadbalancer/app/{base}-production-*/*"),
+            t.arn("elasticloadbalancing", f"targetgroup/{base}-tg-*/*"),
+            t.arn("elasticloadbalancing", f"listener/app/{base}-production-*/*"),
+        ]
+    else:
+        lbs = [t.arn("elasticloadbalancing", f"loadbalancer/{base}-production-*")]
+    either = (t.public_zone, t.private_zone)
+    all_names = n.live_fqdns + n.staging_fqdns
+    leading = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": _leading_keys(n)}}
+    return {
+        "Read": (["*"], None),
+        "ReadRecords": (sorted({t.zone_arn(z) for z in either}), None),
+        "ReadZones": (sorted({t.zone_arn(z) for z in either}), None),
+        "ReadLockAndHistory": ([table], leading),
+        "ReadRole": ([role, profile], None),
+        "ReadTable": ([table], None),
+        "LockAndHistory": ([table], leading),
+        "ChangeLiveRecords": _records(t, (t.public_zone,), n.live_fqdns, ("UPSERT", "DELETE")),
+        "ChangeStagingRecords": _records(
+            t, (t.private_zone,), n.staging_fqdns, ("UPSERT", "DELETE")
+        ),
+        "CreateRecords": _records(t, either, all_names, ("CREATE",)),
+        "DeleteRecords": _records(t, either, all_names, ("DELETE",)),
+        "CreateLaunchTemplates": ([lt], _own_tags(t)),
+        "TagOnCreate": (
+            [lt, t.arn("ec2", "instance/*"), t.arn("ec2", "volume/*")],
+            {
+                "StringEquals": {
+                    "ec2:CreateAction": ["CreateLaunchTemplate", "RunInstances"],
+                    f"aws:RequestTag/{TAG_DOMAIN}": n.domain,
+                }
+            },
+        ),
+        "ChangeOwnLaunchTemplates": ([lt], _tagged(t)),
+        "LaunchFromOwnTemplates": ([lt], _tagged(t)),
+        "LaunchResources": (
+            [
+                t.arn("ec2", f"{kind}/*")
+                for kind in (
+                    "instance",
+                    "volume",
+                    "network-interface",
+                    "subnet",
+                    "security-group",
+                )
+            ]
+            + [f"arn:{t.partition}:ec2:{t.region}::image/*"],
+            {"ArnLike": {"ec2:LaunchTemplate": lt}},
+        ),
+        "PassWebServerRole": (
+            [role],
+            {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+        ),
+        "OwnLaunchConfigurations": ([lc], None),
+        "CreateReleaseGroups": ([asg], _own_tags(t)),
+        "AutoScalingServiceRole": (
+            [
+                t.arn(
+                    "iam",
+                    "role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",
+                    regional=False,
+                )
+            ],
+            {"StringEquals": {"iam:AWSServiceName": "autoscaling.amazonaws.com"}},
+        ),
+        "ChangeOwnGroups": ([asg], _tagged(t, "autoscaling:ResourceTag")),
+        "OwnListeners": (
+            [
+                t.arn("elasticloadbalancing", f"listener/app/{base}-production-*/*"),
+                t.arn("elasticloadbalancing", f"listener-rule/app/{base}-production-*/*"),
+            ],
+            None,
+        ),
+        "CreateTaggedNetwork": (ec2 + key, _own_tags(t)),
+        "TagNetworkOnCreate": (
+            ec2 + key,
+            {
+                "StringEquals": {
+                    "ec2:CreateAction": [
+                        "CreateVpc",
+                        "CreateSubnet",
+                        "CreateInternetGateway",
+                        "CreateRouteTable",
+                        "CreateSecurityGroup",
+                        *(["CreateKeyPair"] if s.key_pair else []),
+                    ],
+                    f"aws:RequestTag/{TAG_DOMAIN}": n.domain,
+                }
+            },
+        ),
+        "ChangeOwnNetwork": (ec2, _tagged(t)),
+        "DeleteOwnNetwork": (ec2 + key, _tagged(t)),
+        "OwnRole": ([role, profile], None),
+        "LoadBalancingServiceRole": (
+            [
+                t.arn(
+                    "iam",
+                    "role/aws-service-role/elasticloadbalancing.amazonaws.com/"
+                    "AWSServiceRoleForElasticLoadBalancing",
+                    regional=False,
+                )
+            ],
+            {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}},
+        ),
+        "OwnLoadBalancers": (lbs, None),
+        "OwnTable": ([table], None),
+        # CreateHostedZone has no resource-level permission: AWS accepts only "*".
+        "CreateZones": (["*"], None),
+        "DeleteZones": (sorted({t.zone_arn(z) for z in either}), None),
+        # Packer creates short-lived instances, volumes, snapshots and images with
+        # names and ids bluegreen does not know in advance.
+        "Bake": (["*"], None),
+    }
+
+
+def _leading_keys(n: Names) -> list[str]:
+    from bluegreen import history, lock
+
+    return [lock.pk(n), history.pk(n)]
+
+
+def needs(s: Settings, purpose: str) -> list[Need]:
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown purpose {purpose!r}")
+    return [x for x in NEEDS if purpose in x.purposes and x.when(s)]
+
+
+def build(s: Settings, purpose: str = "operate", target: Target | None = None) -> dict[str, Any]:
+    """The policy document for ``purpose`` under settings ``s``."""
+    t = target or Target(s.names(), s.region)
+    scopes = _statements(t, s)
+    by_sid: dict[str, list[str]] = {}
+    for need in needs(s, purpose):
+        actions = by_sid.setdefault(need.statement, [])
+        if need.action not in actions:
+            actions.append(need.action)
+    statements = []
+    for sid, actions in by_sid.items():
+        resource, condition = scopes[sid]
+        st: dict[str, Any] = {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Action": sorted(actions),
+            "Resource": resource if len(resource) > 1 else resource[0],
+        }
+        if condition:
+            st["Condition"] = condition
+        statements.append(st)
+    statements.sort(key=lambda st: (not st["Sid"].startswith("Read"), st["Sid"]))
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def actions(policy: Mapping[str, Any]) -> set[str]:
+    """Every action a policy document names."""
+    out: set[str] = set()
+    for st in policy["Statement"]:
+        a = st["Action"]
+        out.update([a] if isinstance(a, str) else a)
+    return out
+
+
+def size(policy: Mapping[str, Any]) -> int:
+    """Characters as AWS counts them against its policy size limits (no white space)."""
+    return len(json.dumps(policy, separators=(",", ":")))
+
+
+def render(policy: Mapping[str, Any]) -> str:
+    return json.dumps(policy, indent=2)

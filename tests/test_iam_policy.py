@@ -1,0 +1,415 @@
+"""The least-privilege policy: its shape for every strategy and load-balancer
+kind, and (with ``policy_sim``) that every authorization a recorded release
+cycle needs is allowed, and that the conditions refuse what is not the site's."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import policy_sim as sim
+from bluegreen import config
+from bluegreen import iam_policy as policies
+from conftest import DOMAIN, register_images, run
+
+COMBOS: list[dict[str, Any]] = [
+    dict(strategy=st, load_balancer=lb, launch_configuration=lc, key_pair=kp)
+    for st, lb, lc, kp in itertools.product(
+        config.STRATEGIES, config.LOAD_BALANCER_KINDS, (False, True), (False, True)
+    )
+]
+
+
+def settings(**values: Any) -> config.Settings:
+    return config.load({"domain": DOMAIN, **values}, env={})
+
+
+def build(purpose: str = "operate", zones: bool = True, **values: Any) -> dict[str, Any]:
+    s = settings(**values)
+    t = policies.Target(
+        s.names(),
+        "us-east-1",
+        sim.ACCOUNT,
+        "Z1PUBLIC" if zones else None,
+        "Z2PRIVATE" if zones else None,
+    )
+    return policies.build(s, purpose, t)
+
+
+def all_policies() -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for combo, purpose in itertools.product(COMBOS, policies.PURPOSES):
+        out.append((f"{purpose} {combo}", build(purpose, **combo)))
+    return out
+
+
+def test_no_wildcard_action_anywhere() -> None:
+    for label, policy in all_policies():
+        for action in policies.actions(policy):
+            assert "*" not in action and "?" not in action, (label, action)
+            service, _, name = action.partition(":")
+            assert service and name[:1].isupper(), (label, action)
+
+
+def test_read_actions_live_in_read_statements_only() -> None:
+    for label, policy in all_policies():
+        for st in policy["Statement"]:
+            reads = [a for a in st["Action"] if a.split(":")[1].startswith(policies.READ_PREFIXES)]
+            if st["Sid"].startswith("Read"):
+                assert reads == st["Action"], (label, st["Sid"])
+            else:
+                assert not reads, (label, st["Sid"], reads)
+
+
+# Writes that AWS only allows on "*" (no resource-level permission), each with its reason.
+UNSCOPED_WRITES = {
+    "CreateZones": "route53:CreateHostedZone has no resource-level permission",
+    "Bake": "Packer's temporary resources have names bluegreen does not choose",
+}
+
+
+def test_every_write_is_scoped_by_arn_or_tag() -> None:
+    for label, policy in all_policies():
+        for st in policy["Statement"]:
+            if st["Sid"].startswith("Read") or st["Sid"] in UNSCOPED_WRITES:
+                continue
+            resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+            assert "*" not in resources, (label, st["Sid"])
+            text = json.dumps(st)
+            names = ("londontamed-com", "londontamed.com", "hostedzone/Z", "table/bluegreen")
+            assert any(n in text for n in names) or "Condition" in st, (label, st["Sid"])
+
+
+def test_pass_role_only_for_the_web_server_role() -> None:
+    for label, policy in all_policies():
+        for st in policy["Statement"]:
+            if "iam:PassRole" in st["Action"]:
+                resources = st["Resource"]
+                roles = [r for r in ([resources] if isinstance(resources, str) else resources)]
+                assert [r for r in roles if ":role/" in r] == [
+                    f"arn:aws:iam::{sim.ACCOUNT}:role/londontamed-com-webserver"
+                ], label
+
+
+def test_record_changes_are_limited_to_the_zones_names_types_and_actions() -> None:
+    policy = build()
+    changes = {
+        st["Sid"]: st
+        for st in policy["Statement"]
+        if "route53:ChangeResourceRecordSets" in st["Action"]
+    }
+    assert set(changes) == {"ChangeLiveRecords", "ChangeStagingRecords"}
+    live, staging = changes["ChangeLiveRecords"], changes["ChangeStagingRecords"]
+    assert live["Resource"] == "arn:aws:route53:::hostedzone/Z1PUBLIC"
+    assert staging["Resource"] == "arn:aws:route53:::hostedzone/Z2PRIVATE"
+    cond = live["Condition"]["ForAllValues:StringEquals"]
+    assert cond["route53:ChangeResourceRecordSetsNormalizedRecordNames"] == [
+        "api.londontamed.com",
+        "www.londontamed.com",
+    ]
+    assert cond["route53:ChangeResourceRecordSetsRecordTypes"] == ["A"]
+    assert sorted(cond["route53:ChangeResourceRecordSetsActions"]) == ["DELETE", "UPSERT"]
+    # zone ids unknown: any zone, still only the site's names
+    wild = build(zones=False)
+    st = next(s for s in wild["Statement"] if s["Sid"] == "ChangeLiveRecords")
+    assert st["Resource"] == "arn:aws:route53:::hostedzone/*"
+    assert "www.londontamed.com" in json.dumps(st["Condition"])
+
+
+def test_strategy_and_load_balancer_kind_add_their_actions() -> None:
+    dns = policies.actions(build())
+    assert "elasticloadbalancing:ModifyListener" not in dns
+    assert "autoscaling:AttachLoadBalancers" not in dns
+    assert "autoscaling:CreateLaunchConfiguration" not in dns
+    assert "autoscaling:AttachLoadBalancers" in policies.actions(build(strategy="lb"))
+    alb_lb = policies.actions(build(strategy="lb", load_balancer="alb"))
+    assert {
+        "elasticloadbalancing:ModifyListener",
+        "autoscaling:AttachLoadBalancerTargetGroups",
+        "elasticloadbalancing:DescribeTargetHealth",
+    } <= alb_lb
+    assert "elasticloadbalancing:DescribeInstanceHealth" not in alb_lb
+    rolling = policies.actions(build(strategy="rolling"))
+    assert {
+        "autoscaling:TerminateInstanceInAutoScalingGroup",
+        "ec2:CreateLaunchTemplateVersion",
+        "cloudwatch:DescribeAlarms",
+    } <= rolling
+    assert "cloudwatch:DescribeAlarms" in policies.actions(build(alarms=["HighErrors"]))
+    assert "autoscaling:CreateLaunchConfiguration" in policies.actions(
+        build(launch_configuration=True)
+    )
+    init = policies.actions(build("init"))
+    assert "ec2:CreateKeyPair" not in init
+    assert "ec2:CreateKeyPair" in policies.actions(build("init", key_pair=True))
+    assert not init & {"route53:DeleteHostedZone", "ec2:DeleteVpc"}
+    assert {"route53:DeleteHostedZone", "ec2:DeleteVpc"} <= policies.actions(build("teardown"))
+
+
+def test_every_policy_fits_a_managed_policy() -> None:
+    sizes = [policies.size(p) for _, p in all_policies()]
+    assert max(sizes) <= policies.MANAGED_POLICY_LIMIT
+
+
+def test_iam_policy_command_offline() -> None:
+    r = run("iam-policy", "--offline", "--account-id", sim.ACCOUNT)
+    assert r.code == 0, r.err
+    policy = json.loads(r.out)
+    assert policy == build(zones=False)
+    assert "actions in" in r.err
+    r = run("iam-policy", "--offline", "--for", "init")
+    assert r.code == 0
+    assert "ec2:CreateVpc" in policies.actions(json.loads(r.out))
+    assert "arn:aws:dynamodb:us-east-1:*:table/bluegreen" in r.out
+    assert run("iam-policy", "--account-id", "12345").code == 2
+
+
+def test_iam_policy_looks_up_account_and_zones(aws: str) -> None:
+    assert run("init").code == 0
+    r = run("iam-policy")
+    assert r.code == 0, r.err
+    policy = json.loads(r.out)
+    text = json.dumps(policy)
+    assert f":{sim.ACCOUNT}:" in text
+    assert "hostedzone/*" not in text
+
+
+# -- every call of a recorded cycle is allowed ------------------------------------------
+def record(*args: str) -> list[sim.Call]:
+    rec = sim.Recorder()
+    r = run(*args, hooks=rec.hooks)
+    assert r.code == 0, r.err
+    return rec.calls
+
+
+CYCLE = [
+    ("deploy", "--version", "v1"),
+    ("switch",),
+    ("deploy", "--version", "v2"),
+    ("switch",),
+    ("rollback",),
+    ("switch",),
+    ("clean",),
+    ("status",),
+    ("history",),
+]
+
+
+def test_every_call_of_a_full_cycle_is_covered(aws: str) -> None:
+    init_calls = record("init")
+    register_images(aws, "v1", "v2")
+    operate_calls = [c for args in CYCLE for c in record(*args)]
+    r = run("iam-policy")
+    operate = json.loads(r.out)
+    init = build("init", zones=False)
+    world = sim.World()
+    init_requests = sim.requests(init_calls, world)
+    operate_requests = sim.requests(operate_calls, world)
+    denied = [q for q in init_requests if not sim.allowed(init, q)]
+    denied += [q for q in operate_requests if not sim.allowed(operate, q)]
+    assert denied == [], "\n".join(map(str, denied))
+    # figures for the report: calls, authorizations, distinct actions
+    print(
+        f"\ninit: {len(init_calls)} calls, {len(init_requests)} authorizations; "
+        f"cycle: {len(operate_calls)} calls, {len(operate_requests)} authorizations"
+    )
+    # and nothing in the policies that the cycle does not use, except what AWS
+    # needs once per account (the service-linked roles)
+    once = {"iam:CreateServiceLinkedRole"}
+    assert policies.actions(operate) - {q.action for q in operate_requests} == once
+    assert policies.actions(init) - {q.action for q in init_requests} == once
+
+
+def test_launch_configuration_cycle_is_covered(site: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "bluegreen.toml").write_text("launch_configuration = true\n")
+    calls = [c for args in [*CYCLE[:4], ("clean",)] for c in record(*args)]
+    assert any(c.operation == "CreateLaunchConfiguration" for c in calls)
+    operate = json.loads(run("iam-policy").out)
+    assert "autoscaling:CreateLaunchConfiguration" in policies.actions(operate)
+    assert [q for q in sim.requests(calls) if not sim.allowed(operate, q)] == []
+
+
+# -- the conditions refuse what is not the site's ----------------------------------------
+def req(action: str, resource: str, **ctx: list[str]) -> sim.Request:
+    return sim.Request(action, resource, dict(ctx), "test")
+
+
+ZONE = "arn:aws:route53:::hostedzone/Z1PUBLIC"
+ASG = sim.arn("autoscaling", "autoScalingGroup:uuid:autoScalingGroupName/londontamed-com-v1-ami-1")
+TABLE = sim.arn("dynamodb", "table/bluegreen")
+NAMES = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
+TYPES = "route53:ChangeResourceRecordSetsRecordTypes"
+ACTIONS = "route53:ChangeResourceRecordSetsActions"
+
+
+def records(names: list[str], types: list[str] = ["A"], actions: list[str] = ["UPSERT"]) -> Any:  # noqa: B006
+    return {NAMES: names, TYPES: types, ACTIONS: actions}
+
+
+@pytest.mark.parametrize(
+    ("request_", "allowed"),
+    [
+        (req("route53:ChangeResourceRecordSets", ZONE, **records(["www.londontamed.com"])), True),
+        (req("route53:ChangeResourceRecordSets", ZONE, **records(["mail.londontamed.com"])), False),
+        (
+            req(
+                "route53:ChangeResourceRecordSets",
+                ZONE,
+                **records(["www.londontamed.com", "mx.londontamed.com"]),
+            ),
+            False,
+        ),
+        (
+            req(
+                "route53:ChangeResourceRecordSets", ZONE, **records(["www-staging.londontamed.com"])
+            ),
+            False,
+        ),
+        (
+            req(
+                "route53:ChangeResourceRecordSets",
+                "arn:aws:route53:::hostedzone/ZOTHER",
+                **records(["www.londontamed.com"]),
+            ),
+            False,
+        ),
+        (
+            req(
+                "route53:ChangeResourceRecordSets",
+                ZONE,
+                **records(["www.londontamed.com"], ["CNAME"]),
+            ),
+            False,
+        ),
+        (
+            req(
+                "route53:ChangeResourceRecordSets",
+                ZONE,
+                **records(["www.londontamed.com"], actions=["CREATE"]),
+            ),
+            False,
+        ),
+        (
+            req(
+                "autoscaling:CreateAutoScalingGroup",
+                ASG,
+                **{
+                    "aws:RequestTag/bluegreen:domain": ["londontamed.com"],
+                    "aws:TagKeys": ["bluegreen:domain"],
+                },
+            ),
+            True,
+        ),
+        (req("autoscaling:CreateAutoScalingGroup", ASG), False),
+        (
+            req(
+                "autoscaling:CreateAutoScalingGroup",
+                ASG,
+                **{
+                    "aws:RequestTag/bluegreen:domain": ["other.com"],
+                    "aws:TagKeys": ["bluegreen:domain"],
+                },
+            ),
+            False,
+        ),
+        (
+            req(
+                "autoscaling:CreateAutoScalingGroup",
+                ASG,
+                **{
+                    "aws:RequestTag/bluegreen:domain": ["londontamed.com"],
+                    "aws:TagKeys": ["bluegreen:domain", "owner"],
+                },
+            ),
+            False,
+        ),
+        (
+            req(
+                "autoscaling:CreateAutoScalingGroup",
+                sim.arn("autoscaling", "autoScalingGroup:uuid:autoScalingGroupName/payroll"),
+                **{
+                    "aws:RequestTag/bluegreen:domain": ["londontamed.com"],
+                    "aws:TagKeys": ["bluegreen:domain"],
+                },
+            ),
+            False,
+        ),
+        (
+            req(
+                "autoscaling:DeleteAutoScalingGroup",
+                ASG,
+                **{"autoscaling:ResourceTag/bluegreen:domain": ["londontamed.com"]},
+            ),
+            True,
+        ),
+        (
+            req(
+                "autoscaling:DeleteAutoScalingGroup",
+                ASG,
+                **{"autoscaling:ResourceTag/bluegreen:domain": ["other.com"]},
+            ),
+            False,
+        ),
+        (req("autoscaling:DeleteAutoScalingGroup", ASG), False),
+        (
+            req(
+                "ec2:DeleteLaunchTemplate",
+                sim.arn("ec2", "launch-template/lt-1"),
+                **{"aws:ResourceTag/bluegreen:domain": ["other.com"]},
+            ),
+            False,
+        ),
+        (
+            req(
+                "ec2:CreateTags",
+                sim.arn("ec2", "instance/i-1"),
+                **{"aws:RequestTag/bluegreen:domain": ["londontamed.com"]},
+            ),
+            False,  # tagging only as part of a create
+        ),
+        (
+            req(
+                "ec2:RunInstances",
+                sim.arn("ec2", "instance/*"),
+            ),
+            False,  # launching only from a launch template
+        ),
+        (
+            req(
+                "iam:PassRole",
+                sim.arn("iam", "role/admin", regional=False),
+                **{"iam:PassedToService": ["ec2.amazonaws.com"]},
+            ),
+            False,
+        ),
+        (
+            req(
+                "iam:PassRole",
+                sim.arn("iam", "role/londontamed-com-webserver", regional=False),
+                **{"iam:PassedToService": ["lambda.amazonaws.com"]},
+            ),
+            False,
+        ),
+        (
+            req("dynamodb:PutItem", TABLE, **{"dynamodb:LeadingKeys": ["site#londontamed.com"]}),
+            True,
+        ),
+        (req("dynamodb:PutItem", TABLE, **{"dynamodb:LeadingKeys": ["site#other.com"]}), False),
+        (
+            req(
+                "dynamodb:PutItem",
+                sim.arn("dynamodb", "table/payroll"),
+                **{"dynamodb:LeadingKeys": ["site#londontamed.com"]},
+            ),
+            False,
+        ),
+        (req("ec2:TerminateInstances", "*"), False),
+        (req("autoscaling:DescribeAutoScalingGroups", "*"), True),
+    ],
+)
+def test_conditions_refuse_what_is_not_the_sites(request_: sim.Request, allowed: bool) -> None:
+    assert sim.allowed(build(), request_) is allowed
