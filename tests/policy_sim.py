@@ -115,6 +115,8 @@ class World:
     """Tags of what the recording created, by name or id."""
 
     groups: dict[str, dict[str, str]] = field(default_factory=dict)
+    instances: dict[str, str] = field(default_factory=dict)  # instance id -> group
+    subnets: dict[str, list[str]] = field(default_factory=dict)  # group -> subnets
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
     ec2: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
 
@@ -216,14 +218,43 @@ class World:
     ) -> None:
         p, op, a = call.params, call.operation, call.action
 
+        for g in call.response.get("AutoScalingGroups", []):
+            self.groups.setdefault(g["AutoScalingGroupName"], _tags(g.get("Tags")))
+            for i in g.get("Instances", []):
+                self.instances[i["InstanceId"]] = g["AutoScalingGroupName"]
         name = str(p.get("AutoScalingGroupName", ""))
+        if not name and p.get("InstanceId"):
+            name = self.instances.get(p["InstanceId"], "")
+        if not name and p.get("Tags"):
+            name = str(p["Tags"][0]["ResourceId"])
         group = arn("autoscaling", f"autoScalingGroup:uuid:autoScalingGroupName/{name}")
+        if "VPCZoneIdentifier" in p:
+            self.subnets[name] = p["VPCZoneIdentifier"].split(",")
+        handled = True
         if op == "CreateAutoScalingGroup":
             tags = _tags(p.get("Tags"))
             self.groups[name] = tags
             collect(a, group, _request_tags(tags))
             if tags:
                 collect("autoscaling:CreateOrUpdateTags", group, _request_tags(tags))
+        elif op in ("CreateOrUpdateTags", "DeleteTags"):
+            before = self.groups.get(name, {})
+            tags = _tags(p["Tags"])
+            ctx = {
+                **_resource_tags(before, "autoscaling:ResourceTag"),
+                **(_request_tags(tags) if op == "CreateOrUpdateTags" else {}),
+                "aws:TagKeys": sorted(tags),
+            }
+            collect(a, group, ctx)
+            if op == "CreateOrUpdateTags":
+                self.groups[name] = {**before, **tags}
+            else:
+                self.groups[name] = {k: v for k, v in before.items() if k not in tags}
+        elif op == "UpdateAutoScalingGroup":
+            collect(a, group, _resource_tags(self.groups.get(name, {}), "autoscaling:ResourceTag"))
+        else:
+            handled = False
+        if op in ("CreateAutoScalingGroup", "UpdateAutoScalingGroup"):
             if "LaunchTemplate" in p:
                 lt_name = p["LaunchTemplate"]["LaunchTemplateName"]
                 lt = self.templates[lt_name]
@@ -231,7 +262,7 @@ class World:
                 collect("ec2:RunInstances", lt_arn, _resource_tags(lt["tags"]))
                 data = lt["data"]
                 launched = ["instance/*", "volume/*", "network-interface/*"]
-                launched += [f"subnet/{s}" for s in p["VPCZoneIdentifier"].split(",")]
+                launched += [f"subnet/{s}" for s in self.subnets.get(name, [])]
                 launched += [f"security-group/{g}" for g in data["SecurityGroupIds"]]
                 for r in launched:
                     collect("ec2:RunInstances", arn("ec2", r), {"ec2:LaunchTemplate": [lt_arn]})
@@ -253,6 +284,8 @@ class World:
                     arn("iam", f"role/{role}", regional=False),
                     {"iam:PassedToService": ["ec2.amazonaws.com"]},
                 )
+        elif handled:
+            pass
         elif op == "CreateLaunchConfiguration":
             lc = arn(
                 "autoscaling",
@@ -360,8 +393,20 @@ def _condition(op: str, expected: Mapping[str, Any], ctx: Mapping[str, list[str]
         def match(value: str, wants: list[str] = wants, like: bool = like) -> bool:
             return any(_glob(w, value) if like else w == value for w in wants)
 
+        if_exists = base.endswith("IfExists")
+        base = base.removesuffix("IfExists")
+        negated = base == "StringNotEquals"
+        if negated:
+            base = "StringEquals"
         if base not in ("StringEquals", "StringLike", "ArnLike", "ArnEquals"):
             raise ValueError(f"the simulator does not know condition operator {op}")
+        if if_exists and not have:
+            continue
+        if negated:
+            # ForAllValues:StringNotEquals: no value may be one of ``wants``
+            if have and any(match(v) for v in have):
+                return False
+            continue
         if qualifier == "ForAllValues":
             if have and not all(match(v) for v in have):
                 return False

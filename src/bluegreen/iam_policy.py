@@ -63,12 +63,23 @@ def key_pair(s: Settings) -> bool:
 
 
 def alarms(s: Settings) -> bool:
-    return bool(s.alarms) or s.strategy in ("rolling", "weighted")
+    """``weighted`` gates each step on CloudWatch alarms (``--alarm`` or ``alarms``)."""
+    return bool(s.alarms) or s.strategy == "weighted"
 
 
 def resizes(s: Settings) -> bool:
-    """Strategies that change the size of a group (lb, rolling, weighted)."""
-    return s.strategy != "dns"
+    """Strategies that change a group in place (lb resizes; rolling repoints it)."""
+    return s.strategy in ("lb", "rolling")
+
+
+def moves_records(s: Settings) -> bool:
+    """Every strategy but ``rolling`` (whose alias records never move)."""
+    return s.strategy != "rolling"
+
+
+def deletes_releases(s: Settings) -> bool:
+    """``rolling`` keeps one group and template per environment for good."""
+    return s.strategy != "rolling"
 
 
 def attaches_classic(s: Settings) -> bool:
@@ -115,17 +126,19 @@ NEEDS: tuple[Need, ...] = (
     Need("ec2:DescribeImages", "Read", (*OPERATE, *BAKE)),
     Need("ec2:DescribeLaunchTemplates", "Read", (*OPERATE, *TEARDOWN)),
     Need("ec2:DescribeLaunchTemplateVersions", "Read", OPERATE, rolling),
+    Need("ec2:DescribeInstances", "Read", OPERATE, rolling),
     Need("elasticloadbalancing:DescribeLoadBalancers", "Read", (*OPERATE, *INIT, *TEARDOWN)),
     Need("elasticloadbalancing:DescribeInstanceHealth", "Read", OPERATE, classic),
     Need("elasticloadbalancing:DescribeLoadBalancerAttributes", "Read", OPERATE,
-         both(classic, resizes)),
+         both(classic, attaches_classic)),
     Need("elasticloadbalancing:DescribeTargetGroups", "Read", (*OPERATE, *INIT, *TEARDOWN), alb),
     Need("elasticloadbalancing:DescribeTargetHealth", "Read", OPERATE, alb),
     Need("elasticloadbalancing:DescribeListeners", "Read", (*OPERATE, *INIT, *TEARDOWN), alb),
     Need("elasticloadbalancing:DescribeRules", "Read", OPERATE, modifies_listener),
     Need("elasticloadbalancing:DescribeTargetGroupAttributes", "Read", OPERATE, alb),
     Need("route53:ListHostedZonesByName", "Read", (*OPERATE, *INIT, *TEARDOWN)),
-    Need("route53:GetChange", "Read", (*OPERATE, *INIT, *TEARDOWN)),
+    Need("route53:GetChange", "Read", (*INIT, *TEARDOWN)),
+    Need("route53:GetChange", "Read", OPERATE, moves_records),
     Need("cloudwatch:DescribeAlarms", "Read", OPERATE, alarms),
     Need("route53:ListResourceRecordSets", "ReadRecords", (*OPERATE, *INIT, *TEARDOWN)),
     Need("dynamodb:GetItem", "ReadLockAndHistory", OPERATE),
@@ -134,16 +147,16 @@ NEEDS: tuple[Need, ...] = (
     Need("dynamodb:PutItem", "LockAndHistory", OPERATE),
     Need("dynamodb:DeleteItem", "LockAndHistory", OPERATE),
     # -- Route 53: only the site's names, only alias A records ----------------------
-    Need("route53:ChangeResourceRecordSets", "ChangeLiveRecords", OPERATE),
-    Need("route53:ChangeResourceRecordSets", "ChangeStagingRecords", OPERATE),
+    Need("route53:ChangeResourceRecordSets", "ChangeLiveRecords", OPERATE, moves_records),
+    Need("route53:ChangeResourceRecordSets", "ChangeStagingRecords", OPERATE, moves_records),
     Need("route53:ChangeResourceRecordSets", "CreateRecords", INIT),
     Need("route53:ChangeResourceRecordSets", "DeleteRecords", TEARDOWN),
     # -- releases: launch templates ---------------------------------------------------
     Need("ec2:CreateLaunchTemplate", "CreateLaunchTemplates", OPERATE, launch_templates),
     Need("ec2:CreateTags", "TagOnCreate", OPERATE, launch_templates),
-    Need("ec2:DeleteLaunchTemplate", "ChangeOwnLaunchTemplates", (*OPERATE, *TEARDOWN)),
+    Need("ec2:DeleteLaunchTemplate", "ChangeOwnLaunchTemplates", TEARDOWN),
+    Need("ec2:DeleteLaunchTemplate", "ChangeOwnLaunchTemplates", OPERATE, deletes_releases),
     Need("ec2:CreateLaunchTemplateVersion", "ChangeOwnLaunchTemplates", OPERATE, rolling),
-    Need("ec2:ModifyLaunchTemplate", "ChangeOwnLaunchTemplates", OPERATE, rolling),
     Need("ec2:RunInstances", "LaunchFromOwnTemplates", OPERATE, launch_templates),
     Need("ec2:RunInstances", "LaunchResources", OPERATE, launch_templates),
     Need("iam:PassRole", "PassWebServerRole", OPERATE),
@@ -156,9 +169,11 @@ NEEDS: tuple[Need, ...] = (
     Need("autoscaling:CreateAutoScalingGroup", "CreateReleaseGroups", OPERATE),
     Need("autoscaling:CreateOrUpdateTags", "CreateReleaseGroups", OPERATE),
     Need("iam:CreateServiceLinkedRole", "AutoScalingServiceRole", OPERATE),
-    Need("autoscaling:DeleteAutoScalingGroup", "ChangeOwnGroups", (*OPERATE, *TEARDOWN)),
+    Need("autoscaling:DeleteAutoScalingGroup", "ChangeOwnGroups", TEARDOWN),
+    Need("autoscaling:DeleteAutoScalingGroup", "ChangeOwnGroups", OPERATE, deletes_releases),
     Need("autoscaling:UpdateAutoScalingGroup", "ChangeOwnGroups", OPERATE, resizes),
-    Need("autoscaling:SetDesiredCapacity", "ChangeOwnGroups", OPERATE, rolling),
+    Need("autoscaling:CreateOrUpdateTags", "RetagOwnGroups", OPERATE, rolling),
+    Need("autoscaling:DeleteTags", "UntagOwnGroups", OPERATE, rolling),
     Need("autoscaling:TerminateInstanceInAutoScalingGroup", "ChangeOwnGroups", OPERATE, rolling),
     Need("autoscaling:AttachLoadBalancers", "ChangeOwnGroups", OPERATE, attaches_classic),
     Need("autoscaling:DetachLoadBalancers", "ChangeOwnGroups", OPERATE, attaches_classic),
@@ -318,7 +333,12 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
     slug = n.slug
     base = short_base(n.domain)
     lt = t.arn("ec2", "launch-template/*")
-    asg = t.arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{slug}-*")
+    # groups are named after the release (SLUG-VERSION-AMI) or, with rolling,
+    # after their load balancer (BASE-production-N; BASE is the slug unless shortened)
+    asg = [
+        t.arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{prefix}-*")
+        for prefix in sorted({slug, base})
+    ]
     lc = t.arn("autoscaling", f"launchConfiguration:*:launchConfigurationName/{slug}-*")
     table = t.arn("dynamodb", f"table/{n.lock_table}")
     role = t.arn("iam", f"role/{n.role}", regional=False)
@@ -384,7 +404,7 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
             {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
         ),
         "OwnLaunchConfigurations": ([lc], None),
-        "CreateReleaseGroups": ([asg], _own_tags(t)),
+        "CreateReleaseGroups": (asg, _own_tags(t)),
         "AutoScalingServiceRole": (
             [
                 t.arn(
@@ -395,7 +415,24 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
             ],
             {"StringEquals": {"iam:AWSServiceName": "autoscaling.amazonaws.com"}},
         ),
-        "ChangeOwnGroups": ([asg], _tagged(t, "autoscaling:ResourceTag")),
+        "ChangeOwnGroups": (asg, _tagged(t, "autoscaling:ResourceTag")),
+        # rolling records the release in the group's tags: never another domain's
+        "RetagOwnGroups": (
+            asg,
+            {
+                **_tagged(t, "autoscaling:ResourceTag"),
+                "StringEqualsIfExists": {f"aws:RequestTag/{TAG_DOMAIN}": n.domain},
+                "ForAllValues:StringLike": {"aws:TagKeys": [f"{TAG_PREFIX}*", "Name"]},
+            },
+        ),
+        "UntagOwnGroups": (
+            asg,
+            {
+                **_tagged(t, "autoscaling:ResourceTag"),
+                "ForAllValues:StringLike": {"aws:TagKeys": [f"{TAG_PREFIX}*"]},
+                "ForAllValues:StringNotEquals": {"aws:TagKeys": [TAG_DOMAIN]},
+            },
+        ),
         "OwnListeners": (
             [
                 t.arn("elasticloadbalancing", f"listener/app/{base}-production-*/*"),
