@@ -141,11 +141,11 @@ NEEDS: tuple[Need, ...] = (
     Need("route53:GetChange", "Read", OPERATE, moves_records),
     Need("cloudwatch:DescribeAlarms", "Read", OPERATE, alarms),
     Need("route53:ListResourceRecordSets", "ReadRecords", (*OPERATE, *INIT, *TEARDOWN)),
-    Need("dynamodb:GetItem", "ReadLockAndHistory", OPERATE),
+    Need("dynamodb:GetItem", "ReadLockAndHistory", (*OPERATE, *BAKE)),
     Need("dynamodb:Query", "ReadLockAndHistory", OPERATE),
     # -- the lock and the history --------------------------------------------------
-    Need("dynamodb:PutItem", "LockAndHistory", OPERATE),
-    Need("dynamodb:DeleteItem", "LockAndHistory", OPERATE),
+    Need("dynamodb:PutItem", "LockAndHistory", (*OPERATE, *BAKE)),
+    Need("dynamodb:DeleteItem", "LockAndHistory", (*OPERATE, *BAKE)),
     # -- Route 53: only the site's names, only alias A records ----------------------
     Need("route53:ChangeResourceRecordSets", "ChangeLiveRecords", OPERATE, moves_records),
     Need("route53:ChangeResourceRecordSets", "ChangeStagingRecords", OPERATE, moves_records),
@@ -245,6 +245,9 @@ NEEDS: tuple[Need, ...] = (
     Need("iam:RemoveRoleFromInstanceProfile", "OwnRole", TEARDOWN),
     Need("iam:DeleteInstanceProfile", "OwnRole", TEARDOWN),
     Need("iam:DeleteRole", "OwnRole", TEARDOWN),
+    # -- bake: the base image's id (a public SSM parameter); images prune ------------------------
+    Need("ssm:GetParameter", "ReadPublicParameters", BAKE),
+    Need("ec2:DeregisterImage", "PruneOwnImages", BAKE),
     # -- bake: what Packer's amazon-ebs builder calls (its documented minimum) -------------------
     Need("ec2:DescribeInstances", "Read", BAKE),
     Need("ec2:DescribeInstanceStatus", "Read", BAKE),
@@ -267,7 +270,6 @@ NEEDS: tuple[Need, ...] = (
     Need("ec2:DeleteSecurityGroup", "Bake", BAKE),
     Need("ec2:CreateKeyPair", "Bake", BAKE),
     Need("ec2:DeleteKeyPair", "Bake", BAKE),
-    Need("ec2:DeregisterImage", "Bake", BAKE),
     Need("ec2:DeleteSnapshot", "Bake", BAKE),
 )
 # fmt: on
@@ -479,6 +481,11 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
         # Packer creates short-lived instances, volumes, snapshots and images with
         # names and ids bluegreen does not know in advance.
         "Bake": (["*"], None),
+        "ReadPublicParameters": (
+            [f"arn:{t.partition}:ssm:{t.region}::parameter/aws/service/ami-amazon-linux-latest/*"],
+            None,
+        ),
+        "PruneOwnImages": ([f"arn:{t.partition}:ec2:{t.region}::image/*"], _tagged(t)),
     }
 
 
