@@ -270,3 +270,23 @@ def test_observer_sees_health_throughout_a_rolling_switch(
     assert obs.max_releases == 2  # a rolling update serves both releases for a while
     assert obs.releases[-1] == {rolling_live_v1["v2"]}
     print(f"rolling switch: {obs.count} observations in {took:.2f}s")
+
+
+def test_interrupted_switch_is_finished_and_keeps_the_previous_release(
+    rolling_live_v1: dict[str, str], aws: str
+) -> None:
+    v1, v2 = rolling_live_v1["v1"], rolling_live_v1["v2"]
+    assert run("deploy", "--version", "v2").code == 0
+
+    def interrupt(**kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    hook = ("after-call.autoscaling.TerminateInstanceInAutoScalingGroup", interrupt)
+    assert run("switch", hooks=[hook]).code == 130
+    assert sorted(images(aws, LB1).values()) == sorted([v1, v2])
+    r = run("switch")
+    assert r.code == 0, r.err
+    assert "finishing its rolling update" in r.err
+    assert set(images(aws, LB1).values()) == {v2}
+    assert run("rollback").code == 0  # the previous release survived the crash
+    assert set(images(aws, LB1).values()) == {v1}
