@@ -5,7 +5,6 @@ trouble returns all traffic to the old environment (exit 7)."""
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 
 from bluegreen.clock import FakeClock
 from conftest import client, records, run
-from live_observer import LiveObserver
+from observer import Observer
 
 Unchanged = Callable[..., contextlib.AbstractContextManager[None]]
 LB1 = "londontamed-com-production-1"
@@ -23,12 +22,26 @@ WWW = "www.londontamed.com."
 CHANGE = "after-call.route53.ChangeResourceRecordSets"
 
 
+def use_weighted(tmp_path: Path) -> None:
+    """Add the strategy to ``bluegreen.toml`` (which may say ``load_balancer``)."""
+    conf = tmp_path / "bluegreen.toml"
+    before = conf.read_text() if conf.exists() else ""
+    conf.write_text(before + 'strategy = "weighted"\ninterval = "30s"\n')
+    r = run("deploy", "--version", "v2")
+    assert r.code == 0, r.err
+
+
 @pytest.fixture
 def shiftable(live_v1: dict[str, str], tmp_path: Path) -> dict[str, str]:
     """v1 live on LB2, v2 deployed to staging on LB1, strategy weighted."""
-    (tmp_path / "bluegreen.toml").write_text('strategy = "weighted"\ninterval = "30s"\n')
-    r = run("deploy", "--version", "v2")
-    assert r.code == 0, r.err
+    use_weighted(tmp_path)
+    return live_v1
+
+
+@pytest.fixture
+def shiftable_any(kind: str, live_v1: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    """``shiftable`` on classic load balancers, then on application ones."""
+    use_weighted(tmp_path)
     return live_v1
 
 
@@ -110,7 +123,7 @@ def interrupt_after_first_change() -> tuple[str, Callable[..., None]]:
     return CHANGE, hook
 
 
-def test_shift_in_steps_ends_like_a_dns_switch(shiftable: dict[str, str], aws: str) -> None:
+def test_shift_in_steps_ends_like_a_dns_switch(shiftable_any: dict[str, str], aws: str) -> None:
     seen, hook = recorder(aws)
     clock = FakeClock()
     t0 = clock.now()
@@ -138,7 +151,9 @@ def test_steps_and_interval_from_the_config_file(
     assert seen == [{LB2: 75, LB1: 25}, {LB1: None}]
 
 
-def test_alarm_stops_the_shift_and_returns_all_traffic(shiftable: dict[str, str], aws: str) -> None:
+def test_alarm_stops_the_shift_and_returns_all_traffic(
+    shiftable_any: dict[str, str], aws: str
+) -> None:
     alarm(aws)
     pub, priv = records(aws, private=False), records(aws, private=True)
     seen, hook = recorder(aws)
@@ -153,9 +168,9 @@ def test_alarm_stops_the_shift_and_returns_all_traffic(shiftable: dict[str, str]
     assert data["weights"] == {} and data["problems"] == []
 
 
-def test_unhealthy_new_instance_stops_the_shift(shiftable: dict[str, str], aws: str) -> None:
+def test_unhealthy_new_instance_stops_the_shift(shiftable_any: dict[str, str], aws: str) -> None:
     pub = records(aws, private=False)
-    group = f"londontamed-com-v2-{shiftable['v2']}"
+    group = f"londontamed-com-v2-{shiftable_any['v2']}"
     victim = client(aws, "autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[group])[
         "AutoScalingGroups"
     ][0]["Instances"][0]["InstanceId"]
@@ -240,25 +255,17 @@ def test_rollback_after_a_completed_shift_swaps_back(shiftable: dict[str, str], 
     assert status()["live"]["version"] == "v1"
 
 
-class SlowClock(FakeClock):
-    """Fake time, but every sleep also yields a little real time, so that
-    the observer thread sees each weight."""
-
-    def sleep(self, seconds: float) -> None:
-        super().sleep(seconds)
-        time.sleep(0.05)
-
-
 def test_observer_sees_health_throughout_a_weighted_switch(
-    shiftable: dict[str, str], aws: str
+    kind: str, shiftable_any: dict[str, str], aws: str
 ) -> None:
-    started = time.monotonic()
-    with LiveObserver(aws) as obs:
-        r = run("switch", "--steps", "10,50,100", clock=SlowClock())
-    took = time.monotonic() - started
+    with Observer(aws, latency=0.02) as obs:
+        r = run("switch", "--steps", "10,50,100", hooks=obs.hooks)
     assert r.code == 0, r.err
-    assert obs.failures == []
-    assert obs.weighted > 0  # it saw the live names weighted over both balancers
-    assert obs.max_releases == 2  # both releases serve during a shift: expected
-    assert obs.releases[-1] == {shiftable["v2"]}
-    print(f"weighted switch: {obs.count} observations ({obs.weighted} weighted) in {took:.2f}s")
+    obs.report(f"weighted switch 10,50,100 on {kind}")
+    obs.assert_always_serving()
+    # both releases serve during a shift: expected, and seen
+    assert obs.releases_in_order() == [
+        frozenset({"v1"}),
+        frozenset({"v1", "v2"}),
+        frozenset({"v2"}),
+    ]

@@ -330,6 +330,12 @@ class ReplaceInstances(Step):
                 f"{self.group}: replacing {victim} ({min(replaced + 1, max(total, 1))} of "
                 f"{max(total, replaced + 1)}) with {label}"
             )
+            if self.kind == "alb" and self.target_group_arn:
+                # AWS deregisters an instance it terminates from the group's
+                # target groups (with the deregistration delay); the emulator
+                # leaves it there, reported healthy. Deregistering first makes
+                # both behave alike.
+                ctx.gw.deregister_targets(self.target_group_arn, [victim])
             ctx.gw.terminate_in_group(victim)
             self._settle(ctx, ami, label, victim, f"{self.group}: replacement of {victim}")
             replaced += 1

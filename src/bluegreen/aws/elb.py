@@ -250,6 +250,14 @@ class ElbCalls(BaseGateway):
         r = self.call("elbv2", "describe_rules", RuleArns=[rule_arn])
         return forward_targets(r["Rules"][0].get("Actions", []))
 
+    def deregister_targets(self, target_group_arn: str, instance_ids: Sequence[str]) -> None:
+        self.call(
+            "elbv2",
+            "deregister_targets",
+            TargetGroupArn=target_group_arn,
+            Targets=[{"Id": i} for i in instance_ids],
+        )
+
 
 def forward_action(targets: Sequence[tuple[str, int]]) -> dict[str, Any]:
     """A forward action to (target group ARN, weight) pairs."""
