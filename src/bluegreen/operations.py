@@ -157,7 +157,7 @@ def _execute(sess: Session, plan: Plan, before: Assessment) -> dict[str, Any]:
     outcome = "dry run" if sess.dry_run else "succeeded"
     error: BluegreenError | None = None
     try:
-        executor.run(plan.steps)
+        executor.run_plan(plan)
     except BluegreenError as e:
         outcome, error = "failed", e
         raise

@@ -25,6 +25,7 @@ from bluegreen.steps import (
     DeleteLaunchConfiguration,
     DeleteLaunchTemplate,
     DetachGroup,
+    RunChecks,
     Step,
     WaitHealthy,
 )
@@ -259,3 +260,32 @@ def require_serving(site: Site, b: Balancer, g: Group | None, command: str) -> G
         )
     assert healthy_count(b, g) > 0
     return g
+
+
+def gate(
+    site: Site, s: Settings, b: Balancer, g: Group | None, environment: str, *, after_switch: bool
+) -> tuple[Step, ...]:
+    """The health gate of one environment: the operator's checks (``--check``,
+    ``--check-url``), or nothing when none are configured. ``environment`` says
+    which host names the checks are given: ``staging`` (before a switch: the
+    environment about to go live) or ``live`` (after it: the same balancer,
+    now behind the live names)."""
+    if not s.checks and not s.check_urls:
+        return ()
+    n = site.names
+    fqdns = n.staging_fqdns if environment == "staging" else n.live_fqdns
+    return (
+        RunChecks(
+            environment=environment,
+            balancer=b.name,
+            lb_dns=b.dns_name,
+            hosts=tuple(f.rstrip(".") for f in fqdns),
+            commands=s.checks,
+            urls=s.check_urls,
+            timeout=s.check_timeout,
+            domain=n.domain,
+            version=g.version if g else None,
+            ami=g.ami if g else None,
+            after_switch=after_switch,
+        ),
+    )

@@ -24,6 +24,7 @@ from bluegreen.strategies.base import (
     alias_to,
     delete_release,
     deploy_new_group,
+    gate,
     groups_behind_one,
     require_serving,
     require_site,
@@ -58,8 +59,10 @@ class DnsStrategy:
             _require_rollback(staging, new_live, old_live)
         group = require_serving(site, staging, new_live, command)
         steps: tuple[Step, ...] = (
+            *gate(site, s, staging, group, "staging", after_switch=False),
             self._point_live(site, s, staging, command),
             self._point_staging(site, s, live, command),
+            *gate(site, s, staging, group, "live", after_switch=True),
         )
         return Plan(
             command,
