@@ -31,6 +31,10 @@ TAG_VERSION = "bluegreen:version"
 TAG_AMI = "bluegreen:ami"
 TAG_ROLE = "bluegreen:role"
 TAG_STRATEGY = "bluegreen:strategy"
+# Safety state kept on the autoscaling groups themselves (docs/SAFETY.md):
+TAG_PINNED_MIN = "bluegreen:pinned-min"  # the live group's own min size, while a deploy pins it
+TAG_OUT_OF_TRAFFIC = "bluegreen:out-of-traffic-since"  # when the live names left this group
+TAG_DESIRED_WHEN_LIVE = "bluegreen:desired-when-live"  # its desired capacity at that moment
 
 ELB_NAME_MAX = 32
 NAME_MAX = 128  # launch templates, AMI names and Route 53 caller references: 128 characters

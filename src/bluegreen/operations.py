@@ -29,10 +29,11 @@ from bluegreen.config import Settings
 from bluegreen.errors import BluegreenError, PermissionDenied
 from bluegreen.executor import DryRunExecutor, Executor, Plan
 from bluegreen.model import Balancer, Group, Site
-from bluegreen.naming import Names
+from bluegreen.naming import TAG_OUT_OF_TRAFFIC, Names
 from bluegreen.observe import layout, observe
 from bluegreen.steps import Context
 from bluegreen.strategies import CleanIntent, DeployIntent, get
+from bluegreen.strategies.base import with_pin_repairs
 from bluegreen.ui import Reporter
 
 
@@ -222,7 +223,7 @@ def deploy(
         site, a = snapshot(sess)
         strategy = get(sess.settings.strategy)
         plan = strategy.deploy(site, a, sess.settings, DeployIntent(release, replace, capacity))
-        return _execute(sess, plan, a)
+        return _execute(sess, with_pin_repairs(site, plan), a)
 
 
 def switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
@@ -230,7 +231,7 @@ def switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
     with _locked(sess, command):
         site, a = snapshot(sess)
         plan = get(sess.settings.strategy).switch(site, a, sess.settings, rollback=rollback)
-        return _execute(sess, plan, a)
+        return _execute(sess, with_pin_repairs(site, plan), a)
 
 
 def clean(sess: Session, *, force: bool = False) -> dict[str, Any]:
@@ -249,8 +250,28 @@ def clean(sess: Session, *, force: bool = False) -> dict[str, Any]:
                 )
                 if src
             )
-        plan = get(sess.settings.strategy).clean(site, a, sess.settings, CleanIntent(in_use, force))
-        return _execute(sess, plan, a)
+        intent = CleanIntent(
+            in_use, force, now=sess.gw.clock.now(), drain=_draining_timeout(sess, a, force)
+        )
+        plan = get(sess.settings.strategy).clean(site, a, sess.settings, intent)
+        return _execute(sess, with_pin_repairs(site, plan), a)
+
+
+def _draining_timeout(sess: Session, a: Assessment, force: bool) -> float:
+    """The staging load balancer's connection-draining time (classic) or its
+    target group's deregistration delay (ALB), or the ``drain`` setting when
+    given. Read only when clean may have to wait for it."""
+    g, b = a.staging_group, a.staging
+    if force or g is None or b is None or TAG_OUT_OF_TRAFFIC not in g.tags:
+        return 0.0
+    if sess.settings.drain is not None:
+        return sess.settings.drain
+    if b.kind == "alb" and b.target_group_arn:
+        value = sess.gw.target_group_attribute(
+            b.target_group_arn, "deregistration_delay.timeout_seconds"
+        )
+        return float(value) if value else 300.0
+    return float(sess.gw.classic_draining_timeout(b.name))
 
 
 def init(sess: Session) -> dict[str, Any]:

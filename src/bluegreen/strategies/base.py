@@ -11,11 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bluegreen.checks import Assessment, healthy_count, refuse_if, unhealthy
+from bluegreen.clock import iso, parse_iso
 from bluegreen.config import Settings
 from bluegreen.errors import InputError, StateError
 from bluegreen.executor import Plan
 from bluegreen.model import Balancer, Group, Site
-from bluegreen.naming import TAG_AMI, TAG_VERSION
+from bluegreen.naming import (
+    TAG_AMI,
+    TAG_DESIRED_WHEN_LIVE,
+    TAG_OUT_OF_TRAFFIC,
+    TAG_PINNED_MIN,
+    TAG_VERSION,
+)
 from bluegreen.steps import (
     AliasTarget,
     CreateGroup,
@@ -25,8 +32,13 @@ from bluegreen.steps import (
     DeleteLaunchConfiguration,
     DeleteLaunchTemplate,
     DetachGroup,
+    MarkOutOfTraffic,
+    PinMinSize,
+    RestoreMinSize,
     RunChecks,
+    SetGroupSize,
     Step,
+    Wait,
     WaitHealthy,
 )
 
@@ -55,6 +67,8 @@ class DeployIntent:
 class CleanIntent:
     in_use_elsewhere: frozenset[str]  # launch template/configuration names other groups use
     force: bool = False
+    now: float = 0.0  # the clock's time when planning (for the drain wait)
+    drain: float = 0.0  # the staging load balancer's connection-draining timeout, seconds
 
 
 def release_tags(names_tags: dict[str, str], release: Release) -> dict[str, str]:
@@ -151,6 +165,13 @@ def deploy_new_group(
             "--kms-key (the root volume is then encrypted with the account's default EBS key)",
         )
     steps: list[Step] = []
+    always: tuple[Step, ...] = ()
+    if live_group is not None:
+        # Capacity: the live group must not scale in under the deploy.
+        if live_group.min_size < live_group.desired:
+            steps.append(PinMinSize(live_group.name, live_group.desired))
+        if live_group.min_size < live_group.desired or TAG_PINNED_MIN in live_group.tags:
+            always = (RestoreMinSize(live_group.name),)
     if s.launch_configuration:
         steps.append(
             CreateLaunchConfiguration(
@@ -214,6 +235,7 @@ def deploy_new_group(
         f"with {capacity} instances",
         notes=notes,
         facts={"release": rel.name, "capacity": capacity, "staging": staging.name},
+        always=always,
     )
 
 
@@ -289,3 +311,103 @@ def gate(
             after_switch=after_switch,
         ),
     )
+
+
+# -- capacity and draining ----------------------------------------------------------
+ALIAS_TTL = 60.0  # seconds: resolvers may cache an ELB alias record this long
+
+
+def with_pin_repairs(site: Site, plan: Plan) -> Plan:
+    """Prepend a ``RestoreMinSize`` for every group of the site still carrying
+    ``bluegreen:pinned-min`` (a deploy was killed before it could restore it),
+    except groups the plan itself restores. Every changing command does this,
+    so a crash never leaves a group's min size pinned for long."""
+    own = {s.group for s in plan.always if isinstance(s, RestoreMinSize)}
+    repairs = tuple(
+        RestoreMinSize(g.name, "pinned by an interrupted deploy")
+        for g in site.groups
+        if TAG_PINNED_MIN in g.tags and g.name not in own
+    )
+    if not repairs:
+        return plan
+    from dataclasses import replace
+
+    return replace(
+        plan,
+        steps=repairs + plan.steps,
+        notes=(*plan.notes, "a deploy was interrupted: restoring the min size it pinned"),
+    )
+
+
+def restore_capacity(
+    site: Site, s: Settings, b: Balancer, target: Group, current: Group | None
+) -> tuple[Step, ...]:
+    """Before traffic returns to ``target`` (a group that was live before):
+    scale it to at least the desired capacity it had when it was live (tag
+    ``bluegreen:desired-when-live``) and at least the live group's current
+    desired (it may have scaled out since), then wait until that many are
+    healthy. A release that was never live keeps the capacity it was deployed with."""
+    was_live = TAG_OUT_OF_TRAFFIC in target.tags
+    if not was_live:
+        return ()
+    want = max(
+        _int(target.tags.get(TAG_DESIRED_WHEN_LIVE)),
+        current.desired if current else 0,
+    )
+    if want <= target.desired:
+        return ()
+    return (
+        SetGroupSize(
+            target.name,
+            desired=want,
+            max_size=max(target.max_size, want),
+            why="at least the capacity it had when it was live, and the live group has now",
+        ),
+        WaitHealthy(target.name, b.name, b.kind, b.target_group_arn, want, s.timeout),
+    )
+
+
+def _int(v: str | None) -> int:
+    try:
+        return int(v) if v is not None else 0
+    except ValueError:
+        return 0
+
+
+def mark_out_of_traffic(g: Group | None) -> tuple[Step, ...]:
+    return (MarkOutOfTraffic(g.name),) if g is not None else ()
+
+
+def drain_wait(g: Group, intent: CleanIntent) -> tuple[tuple[Step, ...], tuple[str, ...]]:
+    """The wait before deleting ``g``: until it has been out of traffic for the
+    alias TTL plus the load balancer's draining timeout. (steps, notes)
+
+    "Out of traffic since" comes from the group's own tag, written by the
+    switch right after the live names left it (``MarkOutOfTraffic``): it lives
+    in AWS next to the group it describes, so every operator and machine sees
+    the same value, a ``deploy --replace`` or a cleaned release cannot confuse
+    it (as the newest history entry could), and reading it costs no extra call
+    (the group is read anyway). A group without the tag never served the live
+    names (deployed and not switched), so it has nothing to drain.
+    """
+    since_text = g.tags.get(TAG_OUT_OF_TRAFFIC)
+    if since_text is None:
+        return (), (f"{g.name} never served the live names: no draining to wait for",)
+    try:
+        since = parse_iso(since_text)
+    except ValueError:
+        since = intent.now  # unreadable: assume it just left traffic
+    if intent.force:
+        return (), (
+            f"--force: not waiting for the alias TTL and connection draining ({g.name} out of "
+            f"traffic since {iso(since)}, {intent.now - since:.0f}s ago)",
+        )
+    need = ALIAS_TTL + intent.drain
+    left = since + need - intent.now
+    why = (
+        f"out of traffic since {iso(since)}; alias TTL {ALIAS_TTL:.0f}s + "
+        f"connection draining {intent.drain:.0f}s"
+    )
+    if left <= 0:
+        return (), (f"{g.name} has been {why}: drained",)
+    return (Wait(round(left, 3), f"{g.name} {why}"),), (f"waiting {left:.0f}s: {why}",)

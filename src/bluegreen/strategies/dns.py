@@ -24,10 +24,13 @@ from bluegreen.strategies.base import (
     alias_to,
     delete_release,
     deploy_new_group,
+    drain_wait,
     gate,
     groups_behind_one,
+    mark_out_of_traffic,
     require_serving,
     require_site,
+    restore_capacity,
 )
 
 
@@ -42,9 +45,10 @@ class DnsStrategy:
         resumed = _interrupted_switch(site, a)
         if resumed is not None:
             live, staging = resumed
+            left = tuple(st for g in site.groups_behind(staging) for st in mark_out_of_traffic(g))
             return Plan(
                 command,
-                (self._point_staging(site, s, staging, command),),
+                (*left, self._point_staging(site, s, staging, command)),
                 summary=f"finish an interrupted switch: staging names to {staging.name}",
                 notes=(
                     f"the live names already point at {live.name}; only the staging names "
@@ -59,8 +63,10 @@ class DnsStrategy:
             _require_rollback(staging, new_live, old_live)
         group = require_serving(site, staging, new_live, command)
         steps: tuple[Step, ...] = (
+            *restore_capacity(site, s, staging, group, old_live),
             *gate(site, s, staging, group, "staging", after_switch=False),
             self._point_live(site, s, staging, command),
+            *mark_out_of_traffic(old_live),
             self._point_staging(site, s, live, command),
             *gate(site, s, staging, group, "live", after_switch=True),
         )
@@ -71,6 +77,7 @@ class DnsStrategy:
             f"{live.name} ({(old_live.version or old_live.ami) if old_live else 'empty'}) staging",
             on_failure=(
                 self._point_live(site, s, live, command + " undo"),
+                *mark_out_of_traffic(group),
                 self._point_staging(site, s, staging, command + " undo"),
             ),
             facts={
@@ -117,11 +124,13 @@ class DnsStrategy:
                 f"clean: {group.name} is also behind the live load balancer {live.name}",
                 fix="refusing to remove capacity that serves live traffic",
             )
+        wait, notes = drain_wait(group, intent)
         return Plan(
             "clean",
-            tuple(delete_release(group, intent.in_use_elsewhere)),
+            (*wait, *delete_release(group, intent.in_use_elsewhere)),
             summary=f"delete release {group.version or group.ami} ({group.name}) from staging "
             f"{staging.name}",
+            notes=notes,
             facts={"release": group.name, "version": group.version},
         )
 
