@@ -231,9 +231,9 @@ def test_dry_run_shows_the_checks_and_the_undo(
             "switch", "--dry-run", "--check", "true", "--check-url", "http://127.0.0.1:9/{host}"
         )
     assert r.code == 0, r.err
-    assert "would [1/4] check staging" in r.err
+    assert "would [1/5] check staging" in r.err
     assert "GET http://127.0.0.1:9/www-staging.londontamed.com" in r.err
-    assert "would [4/4] check live" in r.err
+    assert "would [5/5] check live" in r.err
     assert "if a check fails after the switch, would undo it with" in r.err
 
 

@@ -238,6 +238,10 @@ def clean(sess: Session, *, force: bool = False) -> dict[str, Any]:
     with _locked(sess, "clean"):
         site, a = snapshot(sess)
         doomed = {a.staging_group.name} if a.staging_group else set()
+        if force:  # clean --force also deletes every group behind staging or behind no balancer
+            doomed = {
+                g.name for g in site.groups if not (a.live is not None and g.attached_to(a.live))
+            }
         in_use: frozenset[str] = frozenset()
         if doomed:
             in_use = frozenset(

@@ -80,8 +80,11 @@ def release_tags(names_tags: dict[str, str], release: Release) -> dict[str, str]
     return tags
 
 
-def require_site(site: Site, a: Assessment, command: str) -> tuple[Balancer, Balancer]:
-    """Both environments must be identifiable; returns (live, staging)."""
+def require_site(
+    site: Site, a: Assessment, command: str, *, allow_orphans: bool = False
+) -> tuple[Balancer, Balancer]:
+    """Both environments must be identifiable, and nothing may run outside
+    bluegreen's knowledge (``require_no_drift``); returns (live, staging)."""
     basic = [p for p in a.problems if "does not exist" in p or "without an alias" in p]
     refuse_if(
         basic,
@@ -101,7 +104,50 @@ def require_site(site: Site, a: Assessment, command: str) -> tuple[Balancer, Bal
             found="; ".join(a.problems) or "no records found",
             fix="run `bluegreen status` to see the records, then fix them",
         )
+    require_no_drift(site, a, command, allow_orphans=allow_orphans)
     return a.live, a.staging
+
+
+def require_no_drift(
+    site: Site, a: Assessment, command: str, *, allow_orphans: bool = False
+) -> None:
+    """Refuse when something serves (or could serve) the site that bluegreen
+    does not manage: instances registered in a load balancer that belong to no
+    group of the site, or a group of the site behind no load balancer.
+
+    Strays are never deregistered automatically: bluegreen cannot tell whether
+    someone registered them on purpose (a debugging host, a hand-made fix)
+    and removing an instance that takes live traffic is exactly the outage a
+    deployment tool must not cause. A group behind no load balancer serves
+    none of the site's traffic, so ``clean --force`` may delete it
+    (``allow_orphans``)."""
+    strays = [p for p in a.problems if "belong to no autoscaling group" in p]
+    if strays:
+        members = {i.id for g in site.groups for i in g.instances}
+        how = "; ".join(
+            f"aws elb deregister-instances-from-load-balancer --load-balancer-name {b.name} "
+            f"--instances {' '.join(sorted(set(b.health) - members))}"
+            if b.kind == "classic"
+            else f"aws elbv2 deregister-targets --target-group-arn {b.target_group_arn} "
+            f"--targets {' '.join(f'Id={i}' for i in sorted(set(b.health) - members))}"
+            for b in site.balancers
+            if set(b.health) - members
+        )
+        raise StateError(
+            f"{command}: a load balancer of the site serves instances bluegreen does not manage",
+            found="; ".join(strays),
+            fix="bluegreen does not deregister them itself: they may take live traffic on "
+            "purpose. Check what they are; if they must go, deregister them by hand ("
+            f"{how}), or put them in an autoscaling group of the site; then run the command again",
+        )
+    orphans = [p for p in a.problems if "is behind no load balancer" in p]
+    if orphans and not allow_orphans:
+        raise StateError(
+            f"{command}: an autoscaling group of the site is behind no load balancer",
+            found="; ".join(orphans),
+            fix="it serves none of the site's traffic: `bluegreen clean --force` deletes it "
+            "(with its launch template), or attach it to the staging load balancer by hand",
+        )
 
 
 def groups_behind_one(site: Site, b: Balancer, command: str) -> Group | None:
@@ -411,3 +457,8 @@ def drain_wait(g: Group, intent: CleanIntent) -> tuple[tuple[Step, ...], tuple[s
     if left <= 0:
         return (), (f"{g.name} has been {why}: drained",)
     return (Wait(round(left, 3), f"{g.name} {why}"),), (f"waiting {left:.0f}s: {why}",)
+
+
+def orphan_groups(site: Site) -> tuple[Group, ...]:
+    """Groups of the site attached to none of its load balancers."""
+    return tuple(g for g in site.groups if not any(g.attached_to(b) for b in site.balancers))

@@ -28,6 +28,7 @@ from bluegreen.strategies.base import (
     gate,
     groups_behind_one,
     mark_out_of_traffic,
+    orphan_groups,
     require_serving,
     require_site,
     restore_capacity,
@@ -113,25 +114,58 @@ class DnsStrategy:
         )
 
     def clean(self, site: Site, a: Assessment, s: Settings, intent: CleanIntent) -> Plan:
-        live, staging = require_site(site, a, "clean")
-        group = groups_behind_one(site, staging, "clean")
-        if group is None:
+        live, staging = require_site(site, a, "clean", allow_orphans=intent.force)
+        # The staging release is the way back: keep it while the live side is in doubt.
+        groups_behind_one(site, live, "clean")
+        orphans = orphan_groups(site) if intent.force else ()
+        staged = site.groups_behind(staging)
+        if len(staged) > 1 and not intent.force:
+            groups_behind_one(site, staging, "clean")  # refuses, naming them
+        for g in staged:
+            if g.attached_to(live):
+                raise StateError(
+                    f"clean: {g.name} is also behind the live load balancer {live.name}",
+                    fix="refusing to remove capacity that serves live traffic",
+                )
+        if not staged and not orphans:
             return Plan(
                 "clean", (), summary=f"staging {staging.name} holds no release: nothing to clean"
             )
-        if group.attached_to(live):
-            raise StateError(
-                f"clean: {group.name} is also behind the live load balancer {live.name}",
-                fix="refusing to remove capacity that serves live traffic",
+        steps: list[Step] = []
+        notes: list[str] = []
+        for g in orphans:
+            notes.append(f"--force: deleting {g.name}, which is behind no load balancer")
+            steps += delete_release(g, intent.in_use_elsewhere)
+        if len(staged) > 1:
+            notes.append(
+                f"--force: deleting all {len(staged)} groups behind staging {staging.name}: "
+                "staging takes no live traffic"
             )
-        wait, notes = drain_wait(group, intent)
+        for g in staged:
+            wait, why = drain_wait(g, intent)
+            steps = [*wait, *steps, *delete_release(g, intent.in_use_elsewhere)]
+            notes += why
+        what = ", ".join(f"{g.version or g.ami} ({g.name})" for g in staged)
+        gone = ", ".join(g.name for g in orphans)
+        summary = " and ".join(
+            x
+            for x in (
+                f"delete release {what} from staging {staging.name}" if staged else "",
+                f"delete {gone} (behind no load balancer)" if orphans else "",
+            )
+            if x
+        )
+        group = staged[0] if len(staged) == 1 else None
         return Plan(
             "clean",
-            (*wait, *delete_release(group, intent.in_use_elsewhere)),
-            summary=f"delete release {group.version or group.ami} ({group.name}) from staging "
-            f"{staging.name}",
-            notes=notes,
-            facts={"release": group.name, "version": group.version},
+            tuple(steps),
+            summary=summary,
+            notes=tuple(notes),
+            facts={
+                "release": group.name if group else None,
+                "version": group.version if group else None,
+                "deleted": [g.name for g in (*staged, *orphans)],
+            },
         )
 
 
