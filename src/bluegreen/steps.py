@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bluegreen.aws import Gateway
-from bluegreen.errors import StateError, WaitTimeout
+from bluegreen.errors import NotFound, StateError, WaitTimeout
 from bluegreen.model import HEALTHY
 from bluegreen.naming import bare
 from bluegreen.ui import Reporter
@@ -808,6 +808,7 @@ class MarkOutOfTraffic(Step):
     refuses, and their resumed plan writes the mark."""
 
     group: str
+    desired: int  # its desired capacity, as observed before the switch
 
     def describe(self) -> str:
         return f"record on {self.group} that it is out of traffic from now"
@@ -816,14 +817,13 @@ class MarkOutOfTraffic(Step):
         from bluegreen.clock import iso
         from bluegreen.naming import TAG_DESIRED_WHEN_LIVE, TAG_OUT_OF_TRAFFIC
 
-        g = _group(ctx, self.group)
-        if g is None:
-            return "group gone"
         now = iso(ctx.gw.clock.now())
-        desired = str(g["DesiredCapacity"])
-        ctx.gw.tag_group(
-            self.group,
-            {TAG_OUT_OF_TRAFFIC: now, TAG_DESIRED_WHEN_LIVE: desired},
-            propagate=False,
-        )
-        return f"out of traffic since {now}, desired {desired}"
+        try:  # one write, no read: a switch stays at one call more than its record changes
+            ctx.gw.tag_group(
+                self.group,
+                {TAG_OUT_OF_TRAFFIC: now, TAG_DESIRED_WHEN_LIVE: str(self.desired)},
+                propagate=False,
+            )
+        except NotFound:
+            return "group gone"
+        return f"out of traffic since {now}, desired {self.desired}"

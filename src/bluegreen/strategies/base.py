@@ -421,7 +421,7 @@ def _int(v: str | None) -> int:
 
 
 def mark_out_of_traffic(g: Group | None) -> tuple[Step, ...]:
-    return (MarkOutOfTraffic(g.name),) if g is not None else ()
+    return (MarkOutOfTraffic(g.name, g.desired),) if g is not None else ()
 
 
 def drain_wait(g: Group, intent: CleanIntent) -> tuple[tuple[Step, ...], tuple[str, ...]]:
