@@ -121,3 +121,40 @@ def test_a_switch_undone_by_its_checks_leaves_a_drain_wait(
     r = run("clean", clock=clock)
     assert r.code == 0, r.err
     assert 85 <= sum(clock.slept) <= 90
+
+
+# -- the drain arithmetic, without AWS -------------------------------------------
+def _group(tag: str | None) -> Any:
+    from bluegreen.model import Group
+
+    return Group(
+        name="g",
+        ami=None,
+        version=None,
+        desired=2,
+        min_size=2,
+        max_size=2,
+        launch_template=None,
+        launch_configuration=None,
+        load_balancers=(),
+        target_groups=(),
+        instances=(),
+        tags={SINCE: tag} if tag else {},
+    )
+
+
+def test_drain_wait_uses_the_balancers_own_timeout() -> None:
+    from bluegreen.steps import Wait
+    from bluegreen.strategies.base import CleanIntent, drain_wait
+
+    # an ALB target group's default deregistration delay: 300 s
+    steps, notes = drain_wait(_group(iso(T0)), CleanIntent(frozenset(), now=T0 + 10, drain=300))
+    assert steps == (Wait(350.0, steps[0].why),)  # type: ignore[attr-defined]
+    assert "alias TTL 60s + connection draining 300s" in notes[0]
+    steps, _ = drain_wait(_group(iso(T0)), CleanIntent(frozenset(), now=T0 + 360, drain=300))
+    assert steps == ()
+    steps, notes = drain_wait(_group(None), CleanIntent(frozenset(), now=T0, drain=300))
+    assert steps == () and "never served" in notes[0]
+    # an unreadable tag counts as "just left traffic": the full wait
+    steps, _ = drain_wait(_group("yesterday"), CleanIntent(frozenset(), now=T0, drain=30))
+    assert steps == (Wait(90.0, steps[0].why),)  # type: ignore[attr-defined]

@@ -285,3 +285,17 @@ def test_detach_from_live_is_refused_when_nothing_else_serves_there(
     )
     with unchanged(), pytest.raises(StateError, match="no other healthy instance"):
         step.apply(sess.ctx)
+
+
+def test_lb_switch_is_undone_when_a_check_fails_after_it(lb: dict[str, str]) -> None:
+    """Health gates work for the lb strategy too: a check that passes against
+    staging and fails once live undoes the switch (exit 7)."""
+    for args in (("deploy", "--version", "v1"), ("switch",), ("deploy", "--version", "v2")):
+        ok(*args)
+    before = serving(lb["kind"])
+    r = run("switch", "--check", 'test "$BLUEGREEN_PHASE" = before-switch')
+    assert r.code == 7, r.err
+    assert serving(lb["kind"]) == before
+    data = status()
+    assert (data["live"]["version"], data["staging"]["version"]) == ("v1", "v2")
+    assert data["staging"]["out_of_traffic_since"] is not None  # v2 served, briefly

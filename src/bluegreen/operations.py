@@ -98,6 +98,7 @@ def _env(site: Site, b: Balancer | None, g: Group | None) -> dict[str, Any] | No
         "instances": len(g.instances) if g else 0,
         "healthy": healthy_count(b, g),
         "launch": g.launch_source if g else None,
+        "out_of_traffic_since": g.tags.get(TAG_OUT_OF_TRAFFIC) if g else None,
     }
 
 
