@@ -36,6 +36,7 @@ BAD_ARGS: list[tuple[tuple[str, ...], str, str | None]] = [
     (("init", "--hosts", "www,-api"), "not a valid host name", "londontamed.com"),
     (("switch", "--check-url", "ftp://example.com/"), "not an http(s) URL", "londontamed.com"),
     (("switch", "--check-timeout", "soon"), "not a duration", "londontamed.com"),
+    (("--strategy", "rolling", "switch", "--check", "true"), "not supported", "londontamed.com"),
 ]
 
 BAD_FILES: list[tuple[str, str]] = [

@@ -227,8 +227,19 @@ def deploy(
         return _execute(sess, with_pin_repairs(site, plan), a)
 
 
+GATED_STRATEGIES = ("dns", "lb")  # strategies whose switch runs --check/--check-url
+
+
 def switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
     command = "rollback" if rollback else "switch"
+    s = sess.settings
+    if (s.checks or s.check_urls) and s.strategy not in GATED_STRATEGIES:
+        from bluegreen.errors import InputError
+
+        raise InputError(  # a gate that would be skipped must not look as if it ran
+            f"checks (--check, --check-url) are not supported by the {s.strategy} strategy",
+            fix=f"use the {' or '.join(GATED_STRATEGIES)} strategy, or remove the checks",
+        )
     with _locked(sess, command):
         site, a = snapshot(sess)
         plan = get(sess.settings.strategy).switch(site, a, sess.settings, rollback=rollback)
