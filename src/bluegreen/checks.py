@@ -143,7 +143,7 @@ def _with_groups(
 
     for g in site.groups:
         pinned = g.tags.get(TAG_PINNED_MIN)
-        if pinned is not None:
+        if pinned:  # an empty value means "not pinned" (see steps.RestoreMinSize)
             problems.append(
                 f"the min size of {g.name} is pinned at {g.min_size} by a deploy that is running "
                 f"or was interrupted (its own min is {pinned}): the next changing command "

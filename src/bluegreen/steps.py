@@ -760,7 +760,7 @@ class PinMinSize(Step):
         if g is None:
             return "group gone: nothing to pin"
         current = int(g["MinSize"])
-        if _tag(g, TAG_PINNED_MIN) is None:
+        if not _tag(g, TAG_PINNED_MIN):
             ctx.gw.tag_group(self.group, {TAG_PINNED_MIN: str(current)}, propagate=False)
         if current >= self.min_size:
             return f"min already {current}"
@@ -785,7 +785,7 @@ class RestoreMinSize(Step):
         if g is None:
             return "group gone"
         original = _tag(g, TAG_PINNED_MIN)
-        if original is None:
+        if not original:
             return "not pinned"
         try:
             want = max(0, min(int(original), int(g["DesiredCapacity"])))
@@ -793,8 +793,10 @@ class RestoreMinSize(Step):
             want = int(g["MinSize"])  # a tag we did not write: leave the size alone
         if int(g["MinSize"]) != want:
             ctx.gw.set_group_size(self.group, min_size=want)
-        # the tag goes last: killed before this line, the next command restores again
-        ctx.gw.untag_group(self.group, [TAG_PINNED_MIN])
+        # the tag is cleared last: killed before this line, the next command restores
+        # again. Cleared, not deleted: an empty value means "not pinned", and the
+        # credentials then need no autoscaling:DeleteTags (docs/SECURITY.md)
+        ctx.gw.tag_group(self.group, {TAG_PINNED_MIN: ""}, propagate=False)
         return f"min {g['MinSize']} -> {want}"
 
 

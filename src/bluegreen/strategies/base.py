@@ -216,7 +216,7 @@ def deploy_new_group(
         # Capacity: the live group must not scale in under the deploy.
         if live_group.min_size < live_group.desired:
             steps.append(PinMinSize(live_group.name, live_group.desired))
-        if live_group.min_size < live_group.desired or TAG_PINNED_MIN in live_group.tags:
+        if live_group.min_size < live_group.desired or live_group.tags.get(TAG_PINNED_MIN):
             always = (RestoreMinSize(live_group.name),)
     if s.launch_configuration:
         steps.append(
@@ -372,7 +372,7 @@ def with_pin_repairs(site: Site, plan: Plan) -> Plan:
     repairs = tuple(
         RestoreMinSize(g.name, "pinned by an interrupted deploy")
         for g in site.groups
-        if TAG_PINNED_MIN in g.tags and g.name not in own
+        if g.tags.get(TAG_PINNED_MIN) and g.name not in own
     )
     if not repairs:
         return plan
