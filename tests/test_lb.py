@@ -115,7 +115,7 @@ def test_lb_release_cycle_never_moves_the_live_names(lb: dict[str, str], aws: st
     ok("rollback")
     assert (status()["live"]["version"], status()["staging"]["version"]) == ("v1", "v2")
     ok("switch")
-    ok("clean", "--force")
+    ok("clean", "--force", "--yes")
     data = status()
     assert data["live"]["version"] == "v2" and data["staging"]["asg"] is None
     assert data["problems"] == []
@@ -187,7 +187,7 @@ def test_lb_classic_switch_interrupted_at_every_step_is_finished(aws: str, tmp_p
         r = run("switch", hooks=[_interrupt(CLASSIC_CALLS[event], nth)])
         assert r.code == 130, r.err
         if (event, nth) != (0, 1):  # from the first detach on, a group is on both
-            assert run("clean", "--force").code == 3
+            assert run("clean", "--force", "--yes").code == 3
         r = run("switch")
         assert r.code == 0, r.err
         data = status()

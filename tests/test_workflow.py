@@ -143,7 +143,7 @@ def test_full_release_cycle(kind: str, site: dict[str, str], aws: str) -> None:
     assert run("switch").code == 0
     assert env("live")["version"] == "v2"
 
-    r = run("clean", "--force")
+    r = run("clean", "--force", "--yes")
     assert r.code == 0, r.err
     data = status()
     assert data["staging"]["asg"] is None  # type: ignore[index]
@@ -178,7 +178,7 @@ def test_deploy_with_launch_configuration(site: dict[str, str], aws: str) -> Non
     assert run("switch").code == 0
     assert run("deploy", "--version", "v2").code == 0
     assert run("switch").code == 0
-    assert run("clean", "--force").code == 0
+    assert run("clean", "--force", "--yes").code == 0
     lcs = client(aws, "autoscaling").describe_launch_configurations()["LaunchConfigurations"]
     assert lcs == []
 
@@ -264,7 +264,7 @@ def test_deploy_never_touches_live(kind: str, live_v1: dict[str, str], aws: str)
 
 def test_commands_refuse_before_init(aws: str, unchanged: Unchanged) -> None:
     register = client(aws, "ec2")  # noqa: F841 - the account exists, the site does not
-    for args in (("switch",), ("rollback",), ("clean", "--force")):
+    for args in (("switch",), ("rollback",), ("clean", "--force", "--yes")):
         with unchanged():
             r = run(*args)
         assert r.code == 3, (args, r.err)
@@ -356,7 +356,7 @@ def test_switch_refuses_two_groups_behind_staging(
 def test_rollback_refuses_after_clean(
     kind: str, both: dict[str, str], unchanged: Unchanged
 ) -> None:
-    assert run("clean", "--force").code == 0
+    assert run("clean", "--force", "--yes").code == 0
     with unchanged():
         r = run("rollback")
     assert r.code == 3
@@ -377,7 +377,7 @@ def test_clean_with_empty_staging_does_nothing(
     kind: str, live_v1: dict[str, str], unchanged: Unchanged
 ) -> None:
     with unchanged():
-        r = run("clean", "--force")
+        r = run("clean", "--force", "--yes")
     assert r.code == 0
     assert "nothing to clean" in r.out
 
@@ -394,7 +394,7 @@ def test_clean_keeps_a_launch_template_used_elsewhere(both: dict[str, str], aws:
         DesiredCapacity=0,
         VPCZoneIdentifier=g["VPCZoneIdentifier"],
     )
-    r = run("clean", "--force")
+    r = run("clean", "--force", "--yes")
     assert r.code == 0, r.err
     names = [
         t["LaunchTemplateName"]

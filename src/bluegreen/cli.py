@@ -58,16 +58,69 @@ class Runtime:
         s = self.settings(**flags)
         return open_session(s, self.reporter(), dry_run=dry_run, clock=self.clock, hooks=self.hooks)
 
-    def emit(self, data: Any, text: Callable[[Any], str] | None = None) -> None:
+    def emit(
+        self,
+        data: Any,
+        text: Callable[[Any], str] | None = None,
+        table: Callable[[Any], Any] | None = None,
+    ) -> None:
+        """One JSON document, a rich table (text output to a terminal), or plain text."""
         if self.output == "json":
             import json
 
             click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+        elif table is not None and _isatty(sys.stdout):
+            from rich.console import Console
+
+            Console(highlight=False).print(table(data))
         elif text is not None:
             click.echo(text(data))
 
+    def confirmer(self, yes: bool, dry_run: bool, command: str) -> Callable[[Any], bool] | None:
+        """How a destructive command gets its go-ahead: ``--yes``, or a question
+        on a terminal. Elsewhere, without ``--yes``, refuse before doing anything."""
+        if yes or dry_run:
+            return None
+        if not (_isatty(sys.stdin) and _isatty(sys.stderr)):
+            from bluegreen.errors import InputError
+
+            raise InputError(
+                f"{command} deletes resources and needs confirmation",
+                found="not on a terminal, so there is no one to ask",
+                fix=f"pass --yes to confirm (`bluegreen {command} --yes`), or --dry-run to "
+                "see what it would delete",
+            )
+
+        def ask(plan: Any) -> bool:
+            click.echo(f"{plan.command} will:", err=True)
+            for line in plan.describe():
+                click.echo(f"  - {line}", err=True)
+            return click.confirm("Go ahead?", default=False, err=True)
+
+        return ask
+
 
 pass_rt = click.make_pass_decorator(Runtime)
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def notify_option(f: F) -> F:
+    return click.option(
+        "--notify-url",
+        help="POST a JSON event here on start, success, failure and rollback (or notify_url).",
+    )(f)
+
+
+def yes_option(f: F) -> F:
+    return click.option(
+        "-y", "--yes", is_flag=True, help="Do not ask for confirmation (needed off a terminal)."
+    )(f)
 
 
 def dry_run_option(f: F) -> F:
@@ -102,6 +155,9 @@ def dry_run_option(f: F) -> F:
     type=click.Path(),
     help="Settings file (default ./bluegreen.toml).",
 )
+@click.option(
+    "--notify-url", help="POST a JSON event here for each changing command (or notify_url)."
+)
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and warnings.")
 @click.option(
@@ -120,6 +176,7 @@ def cli(
     strategy: str | None,
     load_balancer: str | None,
     config_file: str | None,
+    notify_url: str | None,
     output: str,
     quiet: bool,
     verbose: bool,
@@ -138,6 +195,7 @@ def cli(
         "endpoint_url": endpoint_url,
         "strategy": strategy,
         "load_balancer": load_balancer,
+        "notify_url": notify_url,
     }
     if config_file is not None:
         from pathlib import Path  # not at the top: --help need not import it
@@ -180,6 +238,9 @@ def cli(
 )
 @click.option("--health-check-path", help="Health check path (default /health).")
 @click.option("--hosts", help="Comma-separated live host names (default www,api).")
+@click.option("--health-check-port", type=int, help="Health check port (default 3001).")
+@click.option("--key-dir", help="Where --key-pair writes the private key (default .).")
+@notify_option
 @dry_run_option
 @pass_rt
 def init(
@@ -191,6 +252,9 @@ def init(
     strategy: str | None,
     health_check_path: str | None,
     hosts: str | None,
+    health_check_port: int | None,
+    key_dir: str | None,
+    notify_url: str | None,
     dry_run: bool,
 ) -> None:
     """Create whatever is missing of the site's set-up (safe to run again)."""
@@ -198,6 +262,9 @@ def init(
 
     sess = rt.session(
         dry_run=dry_run,
+        health_check_port=health_check_port,
+        key_dir=key_dir,
+        notify_url=notify_url,
         admin_cidrs=admin_cidrs or None,
         certificate_arn=certificate_arn,
         key_pair=key_pair,
@@ -225,10 +292,10 @@ def init(
 def status(rt: Runtime) -> None:
     """Which environment is live and which is staging, and any problem found."""
     from bluegreen import operations
-    from bluegreen.render import status_text
+    from bluegreen.render import status_table, status_text
 
     result = operations.status(rt.session())
-    rt.emit(result, status_text)
+    rt.emit(result, status_text, status_table)
 
 
 # -- deploy ---------------------------------------------------------------------
@@ -254,6 +321,8 @@ def status(rt: Runtime) -> None:
     help="Boot script for the instances (refused if it looks like it holds a secret).",
 )
 @click.option("--kms-key", help="KMS key for the root volume (default: the account's EBS key).")
+@click.option("--max-capacity", type=int, help="The group's maximum size (default: capacity).")
+@notify_option
 @dry_run_option
 @pass_rt
 def deploy(
@@ -267,10 +336,30 @@ def deploy(
     instance_type: str | None,
     user_data_file: str | None,
     kms_key: str | None,
+    max_capacity: int | None,
+    notify_url: str | None,
     dry_run: bool,
 ) -> None:
     """Deploy a release to staging: a new autoscaling group behind the staging load balancer."""
     from bluegreen import operations
+
+    _release_args("deploy", ami, version)
+    sess = rt.session(
+        dry_run=dry_run,
+        capacity=capacity,
+        launch_configuration=launch_configuration,
+        timeout=timeout,
+        instance_type=instance_type,
+        max_capacity=max_capacity,
+        notify_url=notify_url,
+        user_data=_read_user_data(user_data_file),
+        kms_key=kms_key,
+    )
+    result = operations.deploy(sess, ami=ami, version=version, replace=replace, capacity=capacity)
+    rt.emit(result, _summary)
+
+
+def _release_args(command: str, ami: str | None, version: str | None) -> None:
     from bluegreen.naming import validate_ami, validate_version
 
     if ami:
@@ -278,17 +367,62 @@ def deploy(
     if version:
         validate_version(version)
     if not ami and not version:
-        raise click.UsageError("deploy needs --ami AMI_ID or --version V")
+        raise click.UsageError(f"{command} needs --ami AMI_ID or --version V")
+
+
+# -- release --------------------------------------------------------------------
+@cli.command()
+@click.option("--ami", help="The image to release.")
+@click.option("--version", "version", help="Release the image tagged with this version.")
+@click.option(
+    "--clean-after",
+    help="Keep the previous release in staging this long (e.g. 10m), then delete it.",
+)
+@click.option("--replace", is_flag=True, help="Release over a release that is already in staging.")
+@click.option(
+    "--capacity", type=int, help="Instances (default: the live group's desired capacity, else 2)."
+)
+@click.option("--timeout", help="How long to wait for healthy instances (default 15m).")
+@click.option("--instance-type", help="EC2 instance type (default t3.micro).")
+@notify_option
+@dry_run_option
+@pass_rt
+def release(
+    rt: Runtime,
+    ami: str | None,
+    version: str | None,
+    clean_after: str | None,
+    replace: bool,
+    capacity: int | None,
+    timeout: str | None,
+    instance_type: str | None,
+    notify_url: str | None,
+    dry_run: bool,
+) -> None:
+    """Deploy, check and switch in one command (for pipelines); any failure rolls back.
+
+    With --clean-after the previous release stays in staging for that long (a
+    countdown), then is deleted.
+    """
+    from bluegreen import operations
+
+    _release_args("release", ami, version)
     sess = rt.session(
         dry_run=dry_run,
         capacity=capacity,
-        launch_configuration=launch_configuration,
         timeout=timeout,
         instance_type=instance_type,
-        user_data=_read_user_data(user_data_file),
-        kms_key=kms_key,
+        clean_after=clean_after,
+        notify_url=notify_url,
     )
-    result = operations.deploy(sess, ami=ami, version=version, replace=replace, capacity=capacity)
+    result = operations.release(
+        sess,
+        ami=ami,
+        version=version,
+        replace=replace,
+        capacity=capacity,
+        clean_after=sess.settings.clean_after,
+    )
     rt.emit(result, _summary)
 
 
@@ -352,6 +486,7 @@ def _check_flags(
     help="weighted: a CloudWatch alarm that stops the shift when in ALARM (repeatable).",
 )
 @check_options
+@notify_option
 @dry_run_option
 @pass_rt
 def switch(
@@ -362,6 +497,7 @@ def switch(
     checks: tuple[str, ...],
     check_urls: tuple[str, ...],
     check_timeout: str | None,
+    notify_url: str | None,
     dry_run: bool,
 ) -> None:
     """Make staging live and live staging (running it again swaps back).
@@ -376,12 +512,14 @@ def switch(
         interval=interval,
         alarms=alarms or None,
         **_check_flags(checks, check_urls, check_timeout),
+        notify_url=notify_url,
     )
     rt.emit(operations.switch(sess), _summary)
 
 
 @cli.command()
 @check_options
+@notify_option
 @dry_run_option
 @pass_rt
 def rollback(
@@ -389,25 +527,66 @@ def rollback(
     checks: tuple[str, ...],
     check_urls: tuple[str, ...],
     check_timeout: str | None,
+    notify_url: str | None,
     dry_run: bool,
 ) -> None:
     """Swap back to the release that was live before, while it still runs."""
     from bluegreen import operations
 
-    sess = rt.session(dry_run=dry_run, **_check_flags(checks, check_urls, check_timeout))
+    sess = rt.session(
+        dry_run=dry_run,
+        notify_url=notify_url,
+        **_check_flags(checks, check_urls, check_timeout),
+    )
     rt.emit(operations.switch(sess, rollback=True), _summary)
 
 
 # -- clean ----------------------------------------------------------------------
 @cli.command()
 @click.option("--force", is_flag=True, help="Do not wait for draining.")
+@yes_option
+@notify_option
 @dry_run_option
 @pass_rt
-def clean(rt: Runtime, force: bool, dry_run: bool) -> None:
-    """Delete the staging release (its group and launch template or configuration)."""
+def clean(rt: Runtime, force: bool, yes: bool, notify_url: str | None, dry_run: bool) -> None:
+    """Delete the staging release (its group and launch template or configuration).
+
+    Asks for confirmation on a terminal; elsewhere needs --yes.
+    """
     from bluegreen import operations
 
-    rt.emit(operations.clean(rt.session(dry_run=dry_run), force=force), _summary)
+    confirm = rt.confirmer(yes, dry_run, "clean")
+    sess = rt.session(dry_run=dry_run, notify_url=notify_url)
+    sess.confirm = confirm
+    rt.emit(operations.clean(sess, force=force), _summary)
+
+
+# -- config -----------------------------------------------------------------------
+@cli.command("config")
+@pass_rt
+def config_cmd(rt: Runtime) -> None:
+    """The effective settings and where each came from (default, file, environment, flag)."""
+    from pathlib import Path
+
+    from bluegreen import config
+    from bluegreen.render import config_table, config_text
+
+    s = rt.settings()
+    path = rt.config_file
+    if path is None and (Path.cwd() / config.CONFIG_FILE).is_file():
+        path = Path.cwd() / config.CONFIG_FILE
+    settings: dict[str, Any] = {}
+    for key in config.KEYS:
+        value = getattr(s, key)
+        source = s.sources.get(key, "default")
+        if source not in ("default", "flag") and not source.startswith("environment"):
+            source = f"file {source}"
+        settings[key] = {
+            "value": list(value) if isinstance(value, tuple) else value,
+            "source": source,
+        }
+    result = {"config_file": str(path) if path else None, "settings": settings}
+    rt.emit(result, config_text, config_table)
 
 
 # -- lock and history -------------------------------------------------------------
@@ -427,9 +606,9 @@ def unlock(rt: Runtime, lock_id: str) -> None:
 def history(rt: Runtime, limit: int) -> None:
     """The site's releases, newest first."""
     from bluegreen import operations
-    from bluegreen.render import history_text
+    from bluegreen.render import history_table, history_text
 
-    rt.emit(operations.history_entries(rt.session(), limit), history_text)
+    rt.emit(operations.history_entries(rt.session(), limit), history_text, history_table)
 
 
 # -- images (docs/IMAGES.md) ------------------------------------------------------

@@ -287,6 +287,7 @@ class Settings:
     key_dir: str = "."
     # with endpoint_url: sign with the usual credentials instead of fixed dummy ones
     endpoint_credentials: bool = False
+    clean_after: float | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def names(self) -> Names:
@@ -339,6 +340,7 @@ _VALIDATORS: dict[str, Callable[[object, str], Any]] = {
     "drain": lambda v, k: None if v is None else _seconds(0, 24 * 3600)(v, k),
     "notify_url": _url,
     "key_dir": _str,
+    "clean_after": lambda v, k: None if v is None else _seconds(0, 24 * 3600)(v, k),
 }
 KEYS = tuple(f.name for f in fields(Settings) if f.name != "sources")
 assert set(KEYS) == set(_VALIDATORS), "every setting needs a validator"

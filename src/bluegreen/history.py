@@ -1,13 +1,15 @@
 """The release history, kept in AWS so that every operator sees the same one.
 
 One DynamoDB item per changing command, in the table that holds the lock:
-partition ``history#DOMAIN``, sort key the start time (ISO 8601) and a random
-suffix, so ``history`` reads the newest first with one query.
+partition ``history#DOMAIN``, sort key the start time (ISO 8601), the wall
+clock in nanoseconds when it was written (orders entries of the same second)
+and a random suffix, so ``history`` reads the newest first with one query.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
@@ -24,7 +26,7 @@ def record(gw: Gateway, names: Names, entry: dict[str, Any]) -> None:
     started = float(entry.get("started", gw.clock.now()))
     item = {
         "pk": {"S": pk(names)},
-        "sk": {"S": f"{iso(started)}#{uuid.uuid4().hex[:8]}"},
+        "sk": {"S": f"{iso(started)}#{time.time_ns():020d}#{uuid.uuid4().hex[:8]}"},
         "entry": {"S": json.dumps(entry, sort_keys=True, default=str)},
     }
     gw.put_item(names.lock_table, item)

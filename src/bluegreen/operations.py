@@ -15,9 +15,10 @@ call them directly and handle ``BluegreenError``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import dataclasses
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bluegreen import history, lock
@@ -26,13 +27,22 @@ from bluegreen.aws.base import Hook
 from bluegreen.checks import Assessment, assess, healthy_count
 from bluegreen.clock import Clock, iso
 from bluegreen.config import Settings
-from bluegreen.errors import BluegreenError, PermissionDenied
+from bluegreen.errors import (
+    BluegreenError,
+    InputError,
+    Interrupted,
+    PermissionDenied,
+    RollbackFailed,
+    RolledBack,
+    StateError,
+)
 from bluegreen.executor import DryRunExecutor, Executor, Plan
 from bluegreen.model import Balancer, Group, Site
 from bluegreen.naming import TAG_OUT_OF_TRAFFIC, Names
+from bluegreen.notify import Notifier
 from bluegreen.observe import layout, observe
 from bluegreen.steps import Context
-from bluegreen.strategies import CleanIntent, DeployIntent, get
+from bluegreen.strategies import CleanIntent, DeployIntent, Release, get
 from bluegreen.strategies.base import with_pin_repairs
 from bluegreen.ui import Reporter
 
@@ -46,6 +56,12 @@ class Session:
     gw: Gateway
     reporter: Reporter
     dry_run: bool = False
+    # Asked before a destructive plan runs (clean, teardown); None: no question.
+    confirm: Callable[[Plan], bool] | None = None
+    # True while a composite command (release) runs the others: they neither
+    # record history nor notify; the composite does both, once.
+    inner: bool = False
+    entries: list[dict[str, Any]] = field(default_factory=list)  # recorded this run
 
     @property
     def ctx(self) -> Context:
@@ -125,15 +141,38 @@ def status(sess: Session) -> dict[str, Any]:
         }
         if info.stale(now):
             problems.append(f"a stale lock is held: {info.describe(now)}")
+    since = _made_live(sess, a)
     return {
         "domain": sess.names.domain,
         "strategy": sess.settings.strategy,
+        "live_since": since.get("when"),
+        "made_live_by": since.get("who"),
+        "made_live_with": since.get("command"),
         "live": _env(site, a.live, a.live_group),
         "staging": _env(site, a.staging, a.staging_group),
         "weights": dict(a.weights),
         "lock": held,
         "problems": problems,
     }
+
+
+def _made_live(sess: Session, a: Assessment) -> dict[str, Any]:
+    """The newest successful switch, rollback or release that left the current
+    live release live: when, by whom, with which command. Empty if unknown."""
+    if a.live_group is None:
+        return {}
+    try:
+        entries = history.entries(sess.gw, sess.names, 100)
+    except BluegreenError:
+        return {}
+    for e in entries:
+        if (
+            e.get("command") in ("switch", "rollback", "release")
+            and e.get("result") == "succeeded"
+            and e.get("live_group_after") == a.live_group.name
+        ):
+            return e
+    return {}
 
 
 # -- changing commands ----------------------------------------------------------
@@ -147,6 +186,109 @@ def _locked(sess: Session, command: str) -> Iterator[None]:
         yield
 
 
+def _notifier(sess: Session) -> Notifier:
+    import socket
+
+    return Notifier(
+        sess.settings.notify_url,
+        sess.reporter,
+        domain=sess.names.domain,
+        who=lock.whoami(),
+        host=socket.gethostname(),
+    )
+
+
+@contextmanager
+def _notified(sess: Session, command: str, **start: Any) -> Iterator[Notifier]:
+    """Send start, then success or failure (and rollback, for a check that
+    undid a switch) events of ``command``. Silent in dry runs and inside a
+    composite command."""
+    n = _notifier(sess)
+    if sess.dry_run or sess.inner:
+        n.url = None
+
+    def now() -> str:
+        return iso(sess.gw.clock.now())
+
+    n.send("start", command, now(), versions=start)
+    try:
+        yield n
+    except BaseException as e:
+        err = e if isinstance(e, BluegreenError) else None
+        entry = sess.entries[-1] if sess.entries else {}
+        result = "rolled back" if isinstance(e, RolledBack) else "failed"
+        if entry.get("command") == command and entry.get("result") != "succeeded":
+            result = entry["result"]
+        if isinstance(e, RolledBack):
+            n.send("rollback", command, now(), result=result, error=err and err.message)
+        n.send(
+            "failure",
+            command,
+            now(),
+            result=result,
+            error=err.message if err else type(e).__name__,
+            summary=entry.get("summary"),
+            versions={**start, **_versions_of(entry)},
+        )
+        raise
+    entry = sess.entries[-1] if sess.entries else {}
+    n.send(
+        "success",
+        command,
+        now(),
+        result=entry.get("result", "succeeded"),
+        summary=entry.get("summary"),
+        versions={**start, **_versions_of(entry)},
+    )
+
+
+_VERSION_KEYS = (
+    "live_before",
+    "live_ami_before",
+    "staging_before",
+    "staging_ami_before",
+    "live_after",
+    "live_ami_after",
+    "staging_after",
+    "staging_ami_after",
+)
+
+
+def _versions_of(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: entry.get(k) for k in _VERSION_KEYS if k in entry}
+
+
+def _side(a: Assessment | None, when: str) -> dict[str, Any]:
+    """Versions, AMIs and group names of both environments, for history."""
+    out: dict[str, Any] = {}
+    for role in ("live", "staging"):
+        g = getattr(a, f"{role}_group") if a else None
+        out[f"{role}_{when}"] = g.version if g else None
+        out[f"{role}_ami_{when}"] = g.ami if g else None
+        out[f"{role}_group_{when}"] = g.name if g else None
+    return out
+
+
+def _after(sess: Session) -> dict[str, Any]:
+    """The state after a command, read again (failures included: that is when it matters)."""
+    try:
+        _, a = snapshot(sess)
+    except BluegreenError as e:
+        sess.reporter.detail(f"could not read the state after the command: {e.message}")
+        return _side(None, "after")
+    return _side(a, "after")
+
+
+def _check_confirmed(sess: Session, plan: Plan) -> None:
+    if sess.dry_run or sess.confirm is None or not plan.steps:
+        return
+    if not sess.confirm(plan):
+        raise InputError(
+            f"{plan.command}: not confirmed; nothing was changed",
+            fix="answer y to go ahead, or pass --yes",
+        )
+
+
 def _execute(sess: Session, plan: Plan, before: Assessment) -> dict[str, Any]:
     r = sess.reporter
     r.info(plan.summary)
@@ -154,14 +296,16 @@ def _execute(sess: Session, plan: Plan, before: Assessment) -> dict[str, Any]:
         r.info(f"note: {note}")
     if not plan.steps:
         return _result(plan, "nothing to do", [])
+    _check_confirmed(sess, plan)
     executor = DryRunExecutor(sess.ctx) if sess.dry_run else Executor(sess.ctx)
     started = sess.gw.clock.now()
     outcome = "dry run" if sess.dry_run else "succeeded"
     error: BluegreenError | None = None
     try:
         executor.run_plan(plan)
-    except BluegreenError as e:
-        outcome, error = "failed", e
+    except BaseException as e:
+        outcome = "failed"
+        error = e if isinstance(e, BluegreenError) else Interrupted(type(e).__name__)
         raise
     finally:
         if not sess.dry_run:
@@ -181,6 +325,51 @@ def _result(plan: Plan, outcome: str, outcomes: list[str]) -> dict[str, Any]:
     }
 
 
+def _entry(
+    sess: Session,
+    command: str,
+    before: Assessment | None,
+    started: float,
+    outcome: str,
+    error: BaseException | None,
+    summary: str,
+    **extra: Any,
+) -> dict[str, Any]:
+    """One history record: who, when, the command, versions and AMIs of both
+    environments before and after, the result and the duration."""
+    import socket
+
+    entry: dict[str, Any] = {
+        "command": command,
+        "who": lock.whoami(),
+        "host": socket.gethostname(),
+        "started": started,
+        "when": iso(started),
+        "duration": round(sess.gw.clock.now() - started, 3),
+        "result": outcome,
+        "summary": summary,
+        "strategy": sess.settings.strategy,
+        "error": (error.message if isinstance(error, BluegreenError) else str(error))
+        if error
+        else None,
+        **_side(before, "before"),
+        **extra,
+    }
+    entry.update(_after(sess))
+    entry["duration"] = round(sess.gw.clock.now() - started, 3)
+    return entry
+
+
+def _save(sess: Session, entry: dict[str, Any]) -> None:
+    sess.entries.append(entry)
+    if sess.inner:
+        return
+    try:
+        history.record(sess.gw, sess.names, entry)
+    except BluegreenError as e:  # history must never fail a deployment
+        sess.reporter.warn(f"could not record history: {e.message}")
+
+
 def _record(
     sess: Session,
     plan: Plan,
@@ -189,24 +378,10 @@ def _record(
     outcome: str,
     error: BluegreenError | None,
 ) -> None:
-    entry = {
-        "command": plan.command,
-        "who": lock.whoami(),
-        "started": started,
-        "when": iso(started),
-        "duration": round(sess.gw.clock.now() - started, 3),
-        "result": outcome,
-        "summary": plan.summary,
-        "live_before": before.live_group.version if before.live_group else None,
-        "live_ami_before": before.live_group.ami if before.live_group else None,
-        "strategy": sess.settings.strategy,
-        "facts": plan.facts,
-        "error": error.message if error else None,
-    }
-    try:
-        history.record(sess.gw, sess.names, entry)
-    except BluegreenError as e:  # history must never fail a deployment
-        sess.reporter.warn(f"could not record history: {e.message}")
+    _save(
+        sess,
+        _entry(sess, plan.command, before, started, outcome, error, plan.summary, facts=plan.facts),
+    )
 
 
 def deploy(
@@ -220,11 +395,19 @@ def deploy(
     from bluegreen import images
 
     release = images.resolve(sess.gw, sess.names, ami=ami, version=version)
-    with _locked(sess, "deploy"):
-        site, a = snapshot(sess)
-        strategy = get(sess.settings.strategy)
-        plan = strategy.deploy(site, a, sess.settings, DeployIntent(release, replace, capacity))
-        return _execute(sess, with_pin_repairs(site, plan), a)
+    with _locked(sess, "deploy"), _notified(sess, "deploy", release=release.version or release.ami):
+        return _deploy(sess, release, replace=replace, capacity=capacity)
+
+
+def _deploy(
+    sess: Session, release: Release, *, replace: bool = False, capacity: int | None = None
+) -> dict[str, Any]:
+    """deploy without the lock (the caller holds it)."""
+    site, a = snapshot(sess)
+    strategy = get(sess.settings.strategy)
+    plan = strategy.deploy(site, a, sess.settings, DeployIntent(release, replace, capacity))
+    facts = {"version": release.version, "ami": release.ami, **plan.facts}
+    return _execute(sess, with_pin_repairs(site, dataclasses.replace(plan, facts=facts)), a)
 
 
 GATED_STRATEGIES = ("dns", "lb")  # strategies whose switch runs --check/--check-url
@@ -240,37 +423,55 @@ def switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
             f"checks (--check, --check-url) are not supported by the {s.strategy} strategy",
             fix=f"use the {' or '.join(GATED_STRATEGIES)} strategy, or remove the checks",
         )
-    with _locked(sess, command):
-        site, a = snapshot(sess)
-        plan = get(sess.settings.strategy).switch(site, a, sess.settings, rollback=rollback)
-        return _execute(sess, with_pin_repairs(site, plan), a)
+    with _locked(sess, command), _notified(sess, command):
+        return _switch(sess, rollback=rollback)
+
+
+def _switch_plan(sess: Session, *, rollback: bool = False) -> tuple[Plan, Assessment]:
+    site, a = snapshot(sess)
+    plan = get(sess.settings.strategy).switch(site, a, sess.settings, rollback=rollback)
+    return with_pin_repairs(site, plan), a
+
+
+def _switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
+    """switch without the lock (the caller holds it)."""
+    plan, a = _switch_plan(sess, rollback=rollback)
+    return _execute(sess, plan, a)
 
 
 def clean(sess: Session, *, force: bool = False) -> dict[str, Any]:
-    with _locked(sess, "clean"):
-        site, a = snapshot(sess)
-        doomed = {a.staging_group.name} if a.staging_group else set()
-        if force:  # clean --force also deletes every group behind staging or behind no balancer
-            doomed = {
-                g.name for g in site.groups if not (a.live is not None and g.attached_to(a.live))
-            }
-        in_use: frozenset[str] = frozenset()
-        if doomed:
-            in_use = frozenset(
-                src
-                for g in sess.gw.all_groups()
-                if g["AutoScalingGroupName"] not in doomed
-                for src in (
-                    (g.get("LaunchTemplate") or {}).get("LaunchTemplateName"),
-                    g.get("LaunchConfigurationName"),
-                )
-                if src
-            )
-        intent = CleanIntent(
-            in_use, force, now=sess.gw.clock.now(), drain=_draining_timeout(sess, a, force)
+    with _locked(sess, "clean"), _notified(sess, "clean"):
+        return _clean(sess, force=force)
+
+
+def _in_use_elsewhere(sess: Session, doomed: set[str]) -> frozenset[str]:
+    """Launch templates and configurations used by groups other than ``doomed``."""
+    if not doomed:
+        return frozenset()
+    return frozenset(
+        src
+        for g in sess.gw.all_groups()
+        if g["AutoScalingGroupName"] not in doomed
+        for src in (
+            (g.get("LaunchTemplate") or {}).get("LaunchTemplateName"),
+            g.get("LaunchConfigurationName"),
         )
-        plan = get(sess.settings.strategy).clean(site, a, sess.settings, intent)
-        return _execute(sess, with_pin_repairs(site, plan), a)
+        if src
+    )
+
+
+def _clean(sess: Session, *, force: bool = False) -> dict[str, Any]:
+    """clean without the lock (the caller holds it)."""
+    site, a = snapshot(sess)
+    doomed = {a.staging_group.name} if a.staging_group else set()
+    if force:  # clean --force also deletes every group behind staging or behind no balancer
+        doomed = {g.name for g in site.groups if not (a.live is not None and g.attached_to(a.live))}
+    in_use = _in_use_elsewhere(sess, doomed)
+    intent = CleanIntent(
+        in_use, force, now=sess.gw.clock.now(), drain=_draining_timeout(sess, a, force)
+    )
+    plan = get(sess.settings.strategy).clean(site, a, sess.settings, intent)
+    return _execute(sess, with_pin_repairs(site, plan), a)
 
 
 def _draining_timeout(sess: Session, a: Assessment, force: bool) -> float:
@@ -288,6 +489,306 @@ def _draining_timeout(sess: Session, a: Assessment, force: bool) -> float:
         )
         return float(value) if value else 300.0
     return float(sess.gw.classic_draining_timeout(b.name))
+
+
+# -- release: deploy, checks, switch, [wait, clean] under one lock ---------------
+def _checks_before_switch(sess: Session, release: Release) -> None:
+    """Seam for the checks run against staging before traffic moves (none yet
+    beyond the traffic guard that switch applies itself)."""
+
+
+def _checks_after_switch(sess: Session, release: Release) -> None:
+    """Seam for the checks run against the live names after the switch: the
+    new release must be live and every instance of it healthy."""
+    from bluegreen.strategies.base import require_serving
+
+    site, a = snapshot(sess)
+    if a.live is None or a.live_group is None or a.live_group.name != release.name:
+        raise StateError(
+            f"release: {release.name} is not live after the switch",
+            found=f"live: {a.live_group.name if a.live_group else 'nothing'}",
+            fix="someone may have changed the site at the same time; run `bluegreen status`",
+        )
+    require_serving(site, a.live, a.live_group, "release")
+
+
+def release(
+    sess: Session,
+    *,
+    ami: str | None = None,
+    version: str | None = None,
+    replace: bool = False,
+    capacity: int | None = None,
+    clean_after: float | None = None,
+) -> dict[str, Any]:
+    """deploy, check, switch and (with ``clean_after``) wait and clean, holding
+    the domain's lock once for the whole release.
+
+    Any failure before the point of no return puts the site back the way it
+    was before the release (see README, "One-command releases"):
+
+    - the switch is undone if it happened, even half way (the switch plan's own
+      undo steps: the live names back to the old live load balancer, the
+      staging names back to staging);
+    - the new release is deleted if this release created it (a release that
+      was already in staging before is left there);
+    - a previous staging release that ``--replace`` deleted is deployed again
+      (same image, version, capacity and launch kind), so the quick rollback
+      path the operator had before is restored.
+
+    The point of no return is the start of the clean: once the previous
+    release is being deleted there is nothing to go back to, and a failure
+    then leaves the new release live and says so.
+    """
+    from bluegreen import images
+    from bluegreen.steps import Wait
+
+    if clean_after is None:
+        clean_after = sess.settings.clean_after
+    rel = images.resolve(sess.gw, sess.names, ami=ami, version=version)
+    label = rel.version or rel.ami
+    if sess.dry_run:
+        result = _deploy(sess, rel, replace=replace, capacity=capacity)
+        then = ["switch"]
+        if clean_after is not None:
+            then.append(f"wait {clean_after:.0f}s, then clean the previous release")
+        result["command"] = "release"
+        result["notes"] = [*result["notes"], "then: " + ", ".join(then)]
+        return result
+
+    with _locked(sess, "release"), _notified(sess, "release", release=label) as notifier:
+        started = sess.gw.clock.now()
+        site, before = snapshot(sess)
+        created = site.group(rel.name) is None
+        old = before.staging_group
+        old_staging = old if old is not None and old.name != rel.name else None
+        if old_staging is not None and not replace:
+            raise StateError(
+                f"release: staging ({before.staging.name if before.staging else '?'}) already "
+                f"holds release {old_staging.version or old_staging.ami} ({old_staging.name})",
+                fix="pass --replace to release over it (it is deployed again if the release "
+                "fails), clean it first (`bluegreen clean`), or switch it live",
+            )
+        phases: list[dict[str, Any]] = []
+        phase = "deploy"
+        switch_plan: Plan | None = None
+        sess.inner = True
+        try:
+            phases.append(_deploy(sess, rel, replace=replace, capacity=capacity))
+            phase = "checks before switch"
+            _checks_before_switch(sess, rel)
+            phase = "switch"
+            switch_plan, a = _switch_plan(sess)
+            phases.append(_execute(sess, switch_plan, a))
+            phase = "checks after switch"
+            _checks_after_switch(sess, rel)
+            if clean_after is not None:
+                phase = "wait before clean"
+                Executor(sess.ctx).run(
+                    [Wait(clean_after, f"the previous release stays ready for {clean_after:.0f}s")]
+                )
+                phase = "checks before clean"
+                _checks_after_switch(sess, rel)
+        except BaseException as e:
+            sess.inner = False
+            undone = _undo_release(sess, rel, created, old_staging, switch_plan, notifier)
+            _finish_release(sess, rel, before, started, phases, phase, e, undone)
+            raise  # unreachable: _finish_release raises
+        if clean_after is not None:
+            phase = "clean"
+            try:
+                phases.append(_clean(sess, force=True))
+            except BaseException as e:
+                sess.inner = False
+                _save(
+                    sess,
+                    _entry(
+                        sess,
+                        "release",
+                        before,
+                        started,
+                        "failed",
+                        e,
+                        _summary(rel, phases),
+                        phase=phase,
+                        release=rel.name,
+                        version=rel.version,
+                        ami=rel.ami,
+                    ),
+                )
+                if isinstance(e, BluegreenError):
+                    e.fix = (
+                        f"{label} is live; only the clean of the previous release failed. "
+                        f"Run `bluegreen clean` to finish. {e.fix or ''}"
+                    ).strip()
+                raise
+        sess.inner = False
+        entry = _entry(
+            sess,
+            "release",
+            before,
+            started,
+            "succeeded",
+            None,
+            _summary(rel, phases),
+            release=rel.name,
+            version=rel.version,
+            ami=rel.ami,
+            cleaned=clean_after is not None,
+        )
+        _save(sess, entry)
+        sess.reporter.info(f"release {label} is live")
+        return {
+            "command": "release",
+            "result": "succeeded",
+            "summary": entry["summary"],
+            "release": rel.name,
+            "version": rel.version,
+            "ami": rel.ami,
+            "phases": phases,
+            **_side_public(entry),
+        }
+
+
+def _summary(rel: Release, phases: list[dict[str, Any]]) -> str:
+    done = [p["command"] for p in phases if p.get("result") != "nothing to do"]
+    return f"release {rel.version or rel.ami} ({rel.ami}): {', '.join(done) or 'nothing done'}"
+
+
+def _side_public(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: entry.get(k) for k in _VERSION_KEYS}
+
+
+def _undo_release(
+    sess: Session,
+    rel: Release,
+    created: bool,
+    old_staging: Group | None,
+    switch_plan: Plan | None,
+    notifier: Notifier,
+) -> list[str] | BaseException:
+    """Put the site back as it was before the release. Returns what was done,
+    or the error that stopped the undo."""
+    from bluegreen import images
+    from bluegreen.steps import DeleteLaunchConfiguration, DeleteLaunchTemplate
+    from bluegreen.strategies.base import delete_release
+
+    r = sess.reporter
+    r.warn(f"release of {rel.version or rel.ami} failed: rolling back to the state before it")
+    notifier.send("rollback", "release", iso(sess.gw.clock.now()), release=rel.name)
+    done: list[str] = []
+    sess.inner = True
+    try:
+        site, a = snapshot(sess)
+        moved = a.live_group is not None and a.live_group.name == rel.name
+        half = a.staging is None and a.live is not None  # a switch stopped between batches
+        if switch_plan is not None and (moved or half) and switch_plan.on_failure:
+            Executor(sess.ctx).run(switch_plan.on_failure)
+            done.append("undid the switch")
+        elif moved or half:
+            for _ in range(3):
+                _switch(sess)
+                site, a = snapshot(sess)
+                if a.staging is not None and not (a.live_group and a.live_group.name == rel.name):
+                    break
+            done.append("switched back")
+        site, a = snapshot(sess)
+        g = site.group(rel.name)
+        if created and g is not None:
+            if a.live is not None and g.attached_to(a.live):
+                raise StateError(
+                    f"{g.name} still serves the live names: not deleting it",
+                    fix="run `bluegreen status`, switch back by hand, then `bluegreen clean`",
+                )
+            Executor(sess.ctx).run(delete_release(g, _in_use_elsewhere(sess, {g.name})))
+            done.append(f"deleted the new release {g.name}")
+        elif created and rel.name not in _in_use_elsewhere(sess, {rel.name}):
+            # The deploy stopped before its group existed: its launch template
+            # (or configuration) may be there on its own.
+            ex = Executor(sess.ctx)
+            ex.run([DeleteLaunchTemplate(rel.name), DeleteLaunchConfiguration(rel.name)])
+            if any(o == "deleted" for _, o in ex.done):
+                done.append(f"deleted the launch template or configuration {rel.name}")
+        if old_staging is not None and snapshot(sess)[0].group(old_staging.name) is None:
+            if old_staging.ami is None:
+                raise StateError(
+                    f"cannot deploy the previous staging release {old_staging.name} again: "
+                    "its image is not recorded on it",
+                    fix="deploy it again by hand with `bluegreen deploy --ami ID`",
+                )
+            back = images.resolve(
+                sess.gw, sess.names, ami=old_staging.ami, version=old_staging.version
+            )
+            saved = sess.settings
+            try:
+                sess.settings = dataclasses.replace(
+                    saved, launch_configuration=old_staging.launch_configuration is not None
+                )
+                _deploy(sess, back, capacity=old_staging.desired)
+            finally:
+                sess.settings = saved
+            done.append(f"deployed the previous staging release {old_staging.name} again")
+    except BaseException as e:
+        return e
+    finally:
+        sess.inner = False
+    return done or ["nothing had changed"]
+
+
+def _finish_release(
+    sess: Session,
+    rel: Release,
+    before: Assessment,
+    started: float,
+    phases: list[dict[str, Any]],
+    phase: str,
+    error: BaseException,
+    undone: list[str] | BaseException,
+) -> None:
+    ok = not isinstance(undone, BaseException)
+    outcome = "rolled back" if ok else "rollback failed"
+    _save(
+        sess,
+        _entry(
+            sess,
+            "release",
+            before,
+            started,
+            outcome,
+            error,
+            _summary(rel, phases),
+            phase=phase,
+            release=rel.name,
+            version=rel.version,
+            ami=rel.ami,
+            undo=undone if ok else f"failed: {getattr(undone, 'message', undone)}",
+        ),
+    )
+    what = getattr(error, "message", None) or type(error).__name__
+    if isinstance(undone, BaseException):
+        raise RollbackFailed(
+            f"release of {rel.version or rel.ami} failed at {phase} ({what}), and rolling "
+            f"back failed too: {getattr(undone, 'message', undone)}",
+            found=getattr(error, "found", None),
+            fix="run `bluegreen status` now: it shows what is live and what is in staging; "
+            "switch or clean by hand to reach a safe state",
+        ) from error
+    note = "; ".join(undone)
+    if isinstance(error, StateError) and phase.startswith("checks"):
+        raise RolledBack(
+            f"release of {rel.version or rel.ami}: {phase} failed: {error.message}",
+            found=error.found,
+            fix=f"the site is back as it was before the release ({note}). {error.fix or ''}",
+        ) from error
+    if isinstance(error, BluegreenError):
+        error.message = f"release of {rel.version or rel.ami} failed at {phase}: {error.message}"
+        error.fix = f"the site is back as it was before the release ({note}). {error.fix or ''}"
+        error.fix = error.fix.strip()
+        raise error
+    raise Interrupted(
+        f"release of {rel.version or rel.ami} interrupted at {phase}",
+        fix=f"the site is back as it was before the release ({note}); run the release again",
+    ) from error
 
 
 def init(sess: Session) -> dict[str, Any]:

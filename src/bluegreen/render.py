@@ -46,8 +46,84 @@ def history_text(entries: list[dict[str, Any]]) -> str:
         return "no history yet"
     rows = []
     for e in entries:
+        change = f"{e.get('live_before') or '-'} -> {e.get('live_after') or '-'}"
         rows.append(
-            f"{e.get('when', '?'):20} {e.get('command', '?'):9} {e.get('result', '?'):10} "
-            f"{e.get('who', '?'):10} {e.get('duration', 0):>7}s  {e.get('summary', '')}"
+            f"{e.get('when', '?'):20} {e.get('command', '?'):9} {e.get('result', '?'):12} "
+            f"{e.get('who', '?'):10} {float(e.get('duration') or 0):>6.0f}s  live {change:14} "
+            f"{e.get('summary', '')}"
         )
     return "\n".join(rows)
+
+
+# -- rich tables, for text output to a terminal --------------------------------------
+def status_table(r: dict[str, Any]) -> Any:
+    """The status as a rich table (only called when stdout is a terminal)."""
+    from rich.console import Group
+    from rich.table import Table
+
+    t = Table(title=f"{r['domain']} (strategy {r['strategy']})", title_justify="left")
+    for col in ("", "load balancer", "version", "image", "group", "healthy"):
+        t.add_column(col)
+    for label in ("live", "staging"):
+        env = r.get(label)
+        if env is None:
+            t.add_row(label, "unknown", "", "", "", "")
+            continue
+        t.add_row(
+            label,
+            env["load_balancer"],
+            env["version"] or ("-" if env["asg"] else "no release"),
+            env["ami"] or "",
+            env["asg"] or "",
+            f"{env['healthy']}/{env['desired']}" if env["asg"] else "",
+        )
+    return Group(t, *status_text(r).splitlines()[3:])
+
+
+def history_table(entries: list[dict[str, Any]]) -> Any:
+    from rich.table import Table
+
+    if not entries:
+        return "no history yet"
+    t = Table()
+    for col in ("when", "command", "result", "who", "live before", "live after", "took", "summary"):
+        t.add_column(col)
+    for e in entries:
+        t.add_row(
+            str(e.get("when", "?")),
+            str(e.get("command", "?")),
+            str(e.get("result", "?")),
+            str(e.get("who", "?")),
+            str(e.get("live_before") or "-"),
+            str(e.get("live_after") or "-"),
+            f"{float(e.get('duration') or 0):.0f}s",
+            str(e.get("summary", "")),
+        )
+    return t
+
+
+def config_text(r: dict[str, Any]) -> str:
+    lines = [f"config file: {r['config_file'] or 'none'}"]
+    width = max(len(k) for k in r["settings"])
+    for key, item in r["settings"].items():
+        lines.append(f"{key:{width}}  {_value(item['value']):30}  {item['source']}")
+    return "\n".join(lines)
+
+
+def config_table(r: dict[str, Any]) -> Any:
+    from rich.table import Table
+
+    t = Table(title=f"config file: {r['config_file'] or 'none'}", title_justify="left")
+    for col in ("setting", "value", "from"):
+        t.add_column(col)
+    for key, item in r["settings"].items():
+        t.add_row(key, _value(item["value"]), item["source"])
+    return t
+
+
+def _value(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, (list, tuple)):
+        return ",".join(str(x) for x in v) or "(none)"
+    return str(v)

@@ -118,7 +118,17 @@ class AutoScalingCalls(BaseGateway):
         self.call("autoscaling", "create_or_update_tags", Tags=_tags(tags, name, propagate))
 
     def delete_group(self, name: str) -> None:
-        """Delete, terminating its instances. Already gone is success."""
+        """Delete, terminating its instances. Already gone is success.
+
+        The group is detached from its load balancers and target groups first,
+        so that only its own instances leave them (moto 5.2 otherwise
+        deregisters every instance of a classic load balancer that another
+        group shares, e.g. during ``deploy --replace``)."""
+        for g in self.groups_named([name]):
+            if g.get("LoadBalancerNames"):
+                self.detach_load_balancers(name, g["LoadBalancerNames"])
+            if g.get("TargetGroupARNs"):
+                self.detach_target_groups(name, g["TargetGroupARNs"])
         try:
             self.call(
                 "autoscaling",
