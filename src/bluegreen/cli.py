@@ -561,6 +561,32 @@ def clean(rt: Runtime, force: bool, yes: bool, notify_url: str | None, dry_run: 
     rt.emit(operations.clean(sess, force=force), _summary)
 
 
+# -- teardown ---------------------------------------------------------------------
+@cli.command()
+@yes_option
+@notify_option
+@dry_run_option
+@pass_rt
+def teardown(rt: Runtime, yes: bool, notify_url: str | None, dry_run: bool) -> None:
+    """Delete everything init and the deploys created for the domain.
+
+    Asks for confirmation on a terminal; elsewhere needs --yes. Release images
+    are kept. Safe to run again after an interruption: it finishes the job.
+    """
+    from bluegreen import operations
+
+    confirm = rt.confirmer(yes, dry_run, "teardown")
+    sess = rt.session(dry_run=dry_run, notify_url=notify_url)
+    sess.confirm = confirm
+
+    def text(r: dict[str, Any]) -> str:
+        lines = [f"teardown: {r['result']}: {r['summary']}"]
+        lines += [f"kept: {k}" for k in r["kept"]]
+        return "\n".join(lines)
+
+    rt.emit(operations.teardown(sess), text)
+
+
 # -- config -----------------------------------------------------------------------
 @cli.command("config")
 @pass_rt

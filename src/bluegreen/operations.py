@@ -791,10 +791,56 @@ def _finish_release(
     ) from error
 
 
+# -- teardown -------------------------------------------------------------------
+def teardown(sess: Session) -> dict[str, Any]:
+    """Delete everything init and the deploys created for the domain (see
+    ``bluegreen.teardown``). Idempotent: run it again to finish."""
+    from bluegreen import teardown as td
+
+    plan, kept = td.discover(sess.gw, sess.names)
+    final = td.final_steps(sess.names)
+    whole = dataclasses.replace(plan, steps=plan.steps + final)
+    r = sess.reporter
+    r.info(plan.summary)
+    for note in plan.notes:
+        r.info(f"note: {note}")
+    result = {
+        "command": "teardown",
+        "domain": sess.names.domain,
+        "summary": plan.summary,
+        "steps": whole.describe(),
+        "kept": kept,
+    }
+    if sess.dry_run:
+        DryRunExecutor(sess.ctx).run(whole.steps)
+        return {**result, "result": "dry run", "outcomes": []}
+    _check_confirmed(sess, whole)
+    has_table = sess.gw.table_exists(sess.names.lock_table)
+    executor = Executor(sess.ctx)
+    started = sess.gw.clock.now()
+    with _notified(sess, "teardown"):
+        try:
+            with (
+                lock.DomainLock(sess.gw, sess.names, "teardown", sess.reporter)
+                if has_table
+                else nullcontext()
+            ):
+                executor.run(plan.steps)
+            executor.run(final)
+        except BaseException as e:
+            if sess.gw.table_exists(sess.names.lock_table):
+                _save(sess, _entry(sess, "teardown", None, started, "failed", e, plan.summary))
+            raise
+        sess.entries.append({"command": "teardown", "result": "succeeded", "summary": plan.summary})
+    r.info(f"{sess.names.domain} is torn down")
+    return {**result, "result": "succeeded", "outcomes": [o for _, o in executor.done]}
+
+
 def init(sess: Session) -> dict[str, Any]:
     from bluegreen.provision import Provisioner
 
-    report = Provisioner(sess.gw, sess.settings, sess.reporter, dry_run=sess.dry_run).run()
+    with _notified(sess, "init"):
+        report = Provisioner(sess.gw, sess.settings, sess.reporter, dry_run=sess.dry_run).run()
     if not report.created:
         sess.reporter.info(f"{sess.names.domain} is set up already: nothing changed")
     return {"domain": sess.names.domain, "dry_run": sess.dry_run, **report.to_json()}

@@ -11,6 +11,7 @@ from bluegreen.aws.iam import IamCalls
 from bluegreen.aws.route53 import Route53Calls
 from bluegreen.aws.ssm import SsmCalls
 from bluegreen.aws.sts import StsCalls
+from bluegreen.aws.teardown import TeardownCalls
 
 
 class Gateway(
@@ -23,6 +24,7 @@ class Gateway(
     CloudWatchCalls,
     SsmCalls,
     StsCalls,
+    TeardownCalls,
 ):
     """Typed calls for every AWS service bluegreen uses, one mixin per service."""
 
