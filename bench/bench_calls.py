@@ -16,7 +16,7 @@ COMMANDS: list[tuple[str, tuple[str, ...]]] = [
     ("deploy", ("deploy", "--version", "v2")),
     ("switch", ("switch",)),
     ("rollback", ("rollback",)),
-    ("clean", ("clean",)),
+    ("clean", ("clean", "--yes")),
 ]
 TARGETS = {
     "status": "<= 10 calls",

@@ -72,7 +72,7 @@ def bluegreen_cycle(url: str, version: str, hooks: list[Hook]) -> dict[str, floa
     for label, args in (
         ("deploy", ("deploy", "--version", version)),
         ("switch", ("switch",)),
-        ("clean", ("clean", "--force")),
+        ("clean", ("clean", "--force", "--yes")),
     ):
         out[label] = bluegreen(url, *args, hooks=hooks).seconds
     out["cycle"] = sum(out.values())

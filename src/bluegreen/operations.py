@@ -269,8 +269,36 @@ def _side(a: Assessment | None, when: str) -> dict[str, Any]:
     return out
 
 
-def _after(sess: Session) -> dict[str, Any]:
-    """The state after a command, read again (failures included: that is when it matters)."""
+def _after(
+    sess: Session, before: Assessment | None = None, plan: Plan | None = None
+) -> dict[str, Any]:
+    """The state after a command, for history.
+
+    After a success the roles are known (a switch swaps them, nothing else
+    moves them) and one read of the site's groups tells what runs where. After
+    a failure, or without a ``before``, the whole site is read again: that is
+    when it matters most, and it is rare."""
+    if before is not None and before.live is not None and plan is not None:
+        from bluegreen.naming import TAG_DOMAIN
+        from bluegreen.observe import group_from_aws
+
+        live, staging = before.live, before.staging
+        moved = plan.command in ("switch", "rollback") and plan.facts.get("live")
+        if staging is not None and moved == staging.name:
+            live, staging = staging, live
+        try:
+            groups = [
+                group_from_aws(g) for g in sess.gw.groups_tagged(TAG_DOMAIN, sess.names.domain)
+            ]
+        except BluegreenError:
+            groups = None
+        if groups is not None:
+
+            def only(b: Balancer | None) -> Group | None:
+                gs = [g for g in groups if b is not None and g.attached_to(b)]
+                return gs[0] if len(gs) == 1 else None
+
+            return _side(Assessment(live, staging, only(live), only(staging), ()), "after")
     try:
         _, a = snapshot(sess)
     except BluegreenError as e:
@@ -333,6 +361,7 @@ def _entry(
     outcome: str,
     error: BaseException | None,
     summary: str,
+    plan: Plan | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """One history record: who, when, the command, versions and AMIs of both
@@ -355,7 +384,7 @@ def _entry(
         **_side(before, "before"),
         **extra,
     }
-    entry.update(_after(sess))
+    entry.update(_after(sess, before, plan if outcome == "succeeded" else None))
     entry["duration"] = round(sess.gw.clock.now() - started, 3)
     return entry
 
@@ -378,10 +407,12 @@ def _record(
     outcome: str,
     error: BluegreenError | None,
 ) -> None:
-    _save(
-        sess,
-        _entry(sess, plan.command, before, started, outcome, error, plan.summary, facts=plan.facts),
+    if sess.inner:  # the composite command records itself
+        return
+    entry = _entry(
+        sess, plan.command, before, started, outcome, error, plan.summary, plan, facts=plan.facts
     )
+    _save(sess, entry)
 
 
 def deploy(
