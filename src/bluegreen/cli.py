@@ -45,7 +45,9 @@ class Runtime:
     def settings(self, **flags: Any) -> Settings:
         from bluegreen import config
 
-        return config.load({**self.flags, **flags}, config_file=self.config_file)
+        merged = dict(self.flags)  # a command's own option wins over the global one
+        merged.update({k: v for k, v in flags.items() if v is not None})
+        return config.load(merged, config_file=self.config_file)
 
     def reporter(self) -> Reporter:
         from bluegreen.ui import Reporter
@@ -813,9 +815,10 @@ def main(
 ) -> int:
     """Run the command line; returns (or exits with) the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    output_json = "--output" in args and args[
-        args.index("--output") + 1 : args.index("--output") + 2
-    ] == ["json"]
+    output_json = "--output=json" in args or (
+        "--output" in args
+        and args[args.index("--output") + 1 : args.index("--output") + 2] == ["json"]
+    )
     rt = Runtime(hooks=hooks, clock=clock)
     previous = signal.getsignal(signal.SIGTERM)
     try:
@@ -842,6 +845,15 @@ def main(
         click.echo("interrupted: run the same command again to finish", err=True)
     except click.ClickException as e:
         code = e.exit_code
+        if output_json:  # one JSON document on stdout, whatever went wrong
+            doc = {
+                "error": "bad input",
+                "message": e.format_message(),
+                "found": None,
+                "fix": "see `bluegreen COMMAND --help`",
+                "exit_code": code,
+            }
+            click.echo(json.dumps(doc, indent=2))
         e.show()
     except click.exceptions.Exit as e:
         code = e.exit_code
