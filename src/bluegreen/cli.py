@@ -846,6 +846,8 @@ def main(
     except click.ClickException as e:
         code = e.exit_code
         if output_json:  # one JSON document on stdout, whatever went wrong
+            import json
+
             doc = {
                 "error": "bad input",
                 "message": e.format_message(),

@@ -269,36 +269,49 @@ def _side(a: Assessment | None, when: str) -> dict[str, Any]:
     return out
 
 
+def _derived_after(before: Assessment, plan: Plan) -> dict[str, Any] | None:
+    """After a successful ``dns`` command the state follows from the plan, so
+    history costs no extra AWS call: deploy puts the release in staging, a
+    switch swaps the roles, clean empties staging. None when it does not follow."""
+    Side = tuple[str | None, str | None, str | None]  # version, ami, group name
+
+    def side(g: Group | None) -> Side:
+        return (g.version, g.ami, g.name) if g else (None, None, None)
+
+    live, staging = side(before.live_group), side(before.staging_group)
+    f = plan.facts
+    if plan.command == "deploy" and f.get("release"):
+        staging = (_opt(f.get("version")), _opt(f.get("ami")), _opt(f["release"]))
+    elif plan.command in ("switch", "rollback") and before.staging is not None:
+        if f.get("live") != before.staging.name:
+            return None
+        live, staging = staging, live
+    elif plan.command == "clean":
+        staging = (None, None, None)
+    else:
+        return None
+    out: dict[str, Any] = {}
+    for role, (version, ami, name) in (("live", live), ("staging", staging)):
+        out[f"{role}_after"] = version
+        out[f"{role}_ami_after"] = ami
+        out[f"{role}_group_after"] = name
+    return out
+
+
+def _opt(v: object) -> str | None:
+    return None if v is None else str(v)
+
+
 def _after(
     sess: Session, before: Assessment | None = None, plan: Plan | None = None
 ) -> dict[str, Any]:
-    """The state after a command, for history.
-
-    After a success the roles are known (a switch swaps them, nothing else
-    moves them) and one read of the site's groups tells what runs where. After
-    a failure, or without a ``before``, the whole site is read again: that is
-    when it matters most, and it is rare."""
-    if before is not None and before.live is not None and plan is not None:
-        from bluegreen.naming import TAG_DOMAIN
-        from bluegreen.observe import group_from_aws
-
-        live, staging = before.live, before.staging
-        moved = plan.command in ("switch", "rollback") and plan.facts.get("live")
-        if staging is not None and moved == staging.name:
-            live, staging = staging, live
-        try:
-            groups = [
-                group_from_aws(g) for g in sess.gw.groups_tagged(TAG_DOMAIN, sess.names.domain)
-            ]
-        except BluegreenError:
-            groups = None
-        if groups is not None:
-
-            def only(b: Balancer | None) -> Group | None:
-                gs = [g for g in groups if b is not None and g.attached_to(b)]
-                return gs[0] if len(gs) == 1 else None
-
-            return _side(Assessment(live, staging, only(live), only(staging), ()), "after")
+    """The state after a command, for history: derived from the plan after a
+    success of the ``dns`` strategy, else read again (after a failure that is
+    when it matters most, and it is rare)."""
+    if before is not None and plan is not None and sess.settings.strategy == "dns":
+        derived = _derived_after(before, plan)
+        if derived is not None:
+            return derived
     try:
         _, a = snapshot(sess)
     except BluegreenError as e:

@@ -290,9 +290,10 @@ class DeleteGroup(Step):
         return f"delete autoscaling group {self.group} and its instances, and wait until it is gone"
 
     def apply(self, ctx: Context) -> str:
-        if not ctx.gw.groups_named([self.group]):
+        found = ctx.gw.groups_named([self.group])
+        if not found:
             return "already gone"
-        ctx.gw.delete_group(self.group)
+        ctx.gw.delete_group(self.group, found[0])
 
         def check() -> tuple[bool, float, float, str]:
             left = ctx.gw.groups_named([self.group])
