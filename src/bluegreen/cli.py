@@ -685,15 +685,23 @@ def bake(
         validate_ami(base_ami)
     if not version and not base:
         raise click.UsageError("bake needs --version V, or --base for the base image")
-    sess = rt.session(dry_run=dry_run, instance_type=instance_type)
+    sess = rt.session(
+        dry_run=dry_run,
+        instance_type=instance_type,
+        base_ami=base_ami,
+        provision=scripts or None,
+        packer_template=template,
+        packer=packer,
+    )
+    s = sess.settings  # each of these may also come from bluegreen.toml
     result = operations.bake(
         sess,
         version=version,
         base=base,
-        base_ami=base_ami,
-        scripts=scripts,
-        template=template,
-        packer=packer,
+        base_ami=s.base_ami,
+        scripts=s.provision,
+        template=s.packer_template,
+        packer=s.packer,
     )
     rt.emit(result, lambda r: f"bake: {r['result']}: {r['summary']}")
 

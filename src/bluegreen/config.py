@@ -288,6 +288,10 @@ class Settings:
     # with endpoint_url: sign with the usual credentials instead of fixed dummy ones
     endpoint_credentials: bool = False
     clean_after: float | None = None
+    base_ami: str | None = None  # bake: the image to build on
+    provision: tuple[str, ...] = ()  # bake: provisioning scripts, in order
+    packer_template: str | None = None  # bake: your own Packer template
+    packer: str | None = None  # bake: the Packer executable
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def names(self) -> Names:
@@ -341,6 +345,10 @@ _VALIDATORS: dict[str, Callable[[object, str], Any]] = {
     "notify_url": _url,
     "key_dir": _str,
     "clean_after": lambda v, k: None if v is None else _seconds(0, 24 * 3600)(v, k),
+    "base_ami": _opt_str,
+    "provision": _str_list,
+    "packer_template": _opt_str,
+    "packer": _opt_str,
 }
 KEYS = tuple(f.name for f in fields(Settings) if f.name != "sources")
 assert set(KEYS) == set(_VALIDATORS), "every setting needs a validator"
