@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from botocore.awsrequest import AWSResponse
 
 from bluegreen.clock import FakeClock
@@ -228,3 +229,13 @@ def test_release_holds_the_lock_once(live_v1: dict[str, str]) -> None:
     st = status()
     assert st["lock"] is None and st["live"]["version"] == "v2"
     assert st["domain"] == DOMAIN
+
+
+@pytest.mark.parametrize("strategy", ["rolling", "weighted"])
+def test_release_with_other_strategies(site: dict[str, str], strategy: str) -> None:
+    for version in ("v1", "v2"):
+        r = run("--strategy", strategy, "release", "--version", version, "--replace")
+        assert r.code == 0, r.err
+    st = run("--strategy", strategy, "--output", "json", "status").json()
+    assert st["live"]["version"] == "v2" and st["live"]["healthy"] == 2
+    assert st["problems"] == []

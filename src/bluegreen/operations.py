@@ -547,7 +547,7 @@ def _checks_after_switch(sess: Session, release: Release) -> None:
     from bluegreen.strategies.base import require_serving
 
     site, a = snapshot(sess)
-    if a.live is None or a.live_group is None or a.live_group.name != release.name:
+    if a.live is None or a.live_group is None or not _runs(a.live_group, release):
         raise StateError(
             f"release: {release.name} is not live after the switch",
             found=f"live: {a.live_group.name if a.live_group else 'nothing'}",
@@ -603,9 +603,12 @@ def release(
     with _locked(sess, "release"), _notified(sess, "release", release=label) as notifier:
         started = sess.gw.clock.now()
         site, before = snapshot(sess)
-        created = site.group(rel.name) is None
+        # rolling keeps one group per environment for good and updates it in
+        # place: there is no new group to delete, nor an old one to restore.
+        fixed = sess.settings.strategy == "rolling"
+        created = site.group(rel.name) is None and not fixed
         old = before.staging_group
-        old_staging = old if old is not None and old.name != rel.name else None
+        old_staging = old if old is not None and old.name != rel.name and not fixed else None
         if old_staging is not None and not replace:
             raise StateError(
                 f"release: staging ({before.staging.name if before.staging else '?'}) already "
@@ -694,6 +697,12 @@ def release(
         }
 
 
+def _runs(g: Group, rel: Release) -> bool:
+    """Whether group ``g`` holds release ``rel``: its own group (dns, weighted)
+    or a long-lived group now on its image (rolling)."""
+    return g.name == rel.name or (g.ami == rel.ami and g.version == rel.version)
+
+
 def _summary(rel: Release, phases: list[dict[str, Any]]) -> str:
     done = [p["command"] for p in phases if p.get("result") != "nothing to do"]
     return f"release {rel.version or rel.ami} ({rel.ami}): {', '.join(done) or 'nothing done'}"
@@ -724,18 +733,14 @@ def _undo_release(
     sess.inner = True
     try:
         site, a = snapshot(sess)
-        moved = a.live_group is not None and a.live_group.name == rel.name
+        moved = a.live_group is not None and _runs(a.live_group, rel)
         half = a.staging is None and a.live is not None  # a switch stopped between batches
         if switch_plan is not None and (moved or half) and switch_plan.on_failure:
             Executor(sess.ctx).run(switch_plan.on_failure)
             done.append("undid the switch")
-        elif moved or half:
-            for _ in range(3):
-                _switch(sess)
-                site, a = snapshot(sess)
-                if a.staging is not None and not (a.live_group and a.live_group.name == rel.name):
-                    break
-            done.append("switched back")
+        elif moved:
+            _switch(sess, rollback=True)  # strategies without undo steps: their rollback
+            done.append("rolled the switch back")
         site, a = snapshot(sess)
         g = site.group(rel.name)
         if created and g is not None:
