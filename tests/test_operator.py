@@ -298,3 +298,59 @@ def test_a_failing_notification_warns_and_never_fails_the_command(
     assert "could not send the start notification of deploy" in r.err
     assert "could not send the success notification" in r.err
     assert "secret-path" not in r.err  # webhook URLs carry secrets: only the host is named
+
+
+# -- on a terminal -------------------------------------------------------------------
+def _on_a_terminal(url: str, cwd: Path, *args: str, answer: bytes = b"") -> tuple[int, str]:
+    """Run the installed ``bluegreen`` with a pseudo-terminal as stdin, stdout
+    and stderr; answer the first question with ``answer``."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    exe = str(Path(sys.executable).parent / "bluegreen")
+    env = dict(os.environ, BLUEGREEN_ENDPOINT_URL=url, COLUMNS="160")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [exe, "--domain", "londontamed.com", *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=cwd,
+        env=env,
+        close_fds=True,
+    )
+    os.close(slave)
+    out = b""
+    answered = False
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+        if answer and not answered and b"Go ahead?" in out:
+            os.write(master, answer)
+            answered = True
+    os.close(master)
+    return proc.wait(timeout=60), out.decode(errors="replace")
+
+
+def test_tables_and_a_question_on_a_terminal(
+    both: dict[str, str], aws: str, tmp_path: Path, unchanged: Any
+) -> None:
+    code, out = _on_a_terminal(aws, tmp_path, "status")
+    assert code == 0, out
+    assert "┃" in out and "│ live" in out  # a rich table
+    with unchanged():
+        code, out = _on_a_terminal(aws, tmp_path, "clean", answer=b"n\n")
+    assert code == 2, out
+    assert "clean will:" in out and "delete autoscaling group" in out
+    assert "not confirmed; nothing was changed" in out

@@ -239,3 +239,22 @@ def test_release_with_other_strategies(site: dict[str, str], strategy: str) -> N
     st = run("--strategy", strategy, "--output", "json", "status").json()
     assert st["live"]["version"] == "v2" and st["live"]["healthy"] == 2
     assert st["problems"] == []
+
+
+class _StopDuringCountdown(FakeClock):
+    """Ctrl-C one minute into a long wait (the --clean-after countdown)."""
+
+    def sleep(self, seconds: float) -> None:
+        super().sleep(seconds)
+        if sum(self.slept) > 60:
+            raise KeyboardInterrupt
+
+
+def test_stopping_the_countdown_rolls_back(live_v1: dict[str, str], aws: str) -> None:
+    before = status()
+    r = run("release", "--version", "v2", "--clean-after", "10m", clock=_StopDuringCountdown())
+    assert r.code == 130, r.err
+    assert "interrupted at wait before clean" in r.err
+    after = status()
+    assert after["live"] == before["live"] and after["staging"]["asg"] is None
+    assert groups(aws) == [f"londontamed-com-v1-{live_v1['v1']}"]

@@ -63,7 +63,7 @@ def status_table(r: dict[str, Any]) -> Any:
 
     t = Table(title=f"{r['domain']} (strategy {r['strategy']})", title_justify="left")
     for col in ("", "load balancer", "version", "image", "group", "healthy"):
-        t.add_column(col)
+        t.add_column(col, overflow="fold")
     for label in ("live", "staging"):
         env = r.get(label)
         if env is None:
@@ -87,7 +87,7 @@ def history_table(entries: list[dict[str, Any]]) -> Any:
         return "no history yet"
     t = Table()
     for col in ("when", "command", "result", "who", "live before", "live after", "took", "summary"):
-        t.add_column(col)
+        t.add_column(col, overflow="fold")
     for e in entries:
         t.add_row(
             str(e.get("when", "?")),
@@ -115,7 +115,7 @@ def config_table(r: dict[str, Any]) -> Any:
 
     t = Table(title=f"config file: {r['config_file'] or 'none'}", title_justify="left")
     for col in ("setting", "value", "from"):
-        t.add_column(col)
+        t.add_column(col, overflow="fold")
     for key, item in r["settings"].items():
         t.add_row(key, _value(item["value"]), item["source"])
     return t
