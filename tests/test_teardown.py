@@ -193,3 +193,19 @@ def test_teardown_keeps_a_zone_it_did_not_create(aws: str) -> None:
         x["Name"] for x in r53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
     }
     assert names == {A + "."}  # the www and api aliases went, the MX stayed
+
+
+def test_teardown_of_an_alb_site(aws: str, tmp_path: Path) -> None:
+    (tmp_path / "bluegreen.toml").write_text('load_balancer = "alb"\n')
+    assert run("init").code == 0
+    sess = session(aws, domain=A, load_balancer="alb")
+    images.register_demo_image(sess.gw, sess.names, "v1")
+    r = run("release", "--version", "v1")
+    assert r.code == 0, r.err
+    elbv2 = client(aws, "elbv2")
+    assert elbv2.describe_load_balancers()["LoadBalancers"]
+    r = run("teardown", "--yes")
+    assert r.code == 0, r.err
+    assert leftovers(aws, A) == []
+    assert elbv2.describe_load_balancers()["LoadBalancers"] == []
+    assert elbv2.describe_target_groups()["TargetGroups"] == []
