@@ -783,17 +783,24 @@ def iam_policy(rt: Runtime, purpose: str, account_id: str | None, offline: bool)
 # -- sandbox and demo -------------------------------------------------------------
 @cli.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
-def sandbox(port: int) -> None:
+@pass_rt
+def sandbox(rt: Runtime, port: int) -> None:
     """Run the embedded AWS emulator on 127.0.0.1 until Ctrl-C."""
     import threading
 
     from bluegreen import sandbox as sb
 
     emu = sb.start(port)
-    click.echo(f"AWS emulator listening on {emu.url}")
-    click.echo(f"use it with:  bluegreen --endpoint-url {emu.url} --domain londontamed.com status")
-    click.echo(f"         or:  export BLUEGREEN_ENDPOINT_URL={emu.url}")
-    click.echo("state lives in memory; Ctrl-C stops it")
+    if rt.output == "json":  # one document, at once, for the script that started it
+        rt.emit({"url": emu.url, "env": {"BLUEGREEN_ENDPOINT_URL": emu.url}})
+        sys.stdout.flush()
+    else:
+        click.echo(f"AWS emulator listening on {emu.url}")
+        click.echo(
+            f"use it with:  bluegreen --endpoint-url {emu.url} --domain londontamed.com status"
+        )
+        click.echo(f"         or:  export BLUEGREEN_ENDPOINT_URL={emu.url}")
+        click.echo("state lives in memory; Ctrl-C stops it")
     try:
         threading.Event().wait()
     finally:
