@@ -644,7 +644,9 @@ def release(
         if clean_after is not None:
             phase = "clean"
             try:
-                phases.append(_clean(sess, force=True))
+                # Not forced: clean waits for whatever is left of the draining
+                # time (none, after a --clean-after at least that long).
+                phases.append(_clean(sess))
             except BaseException as e:
                 sess.inner = False
                 _save(
