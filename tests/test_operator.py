@@ -145,9 +145,16 @@ NOT_SETTINGS = {
     "help",
     "base",
     "keep",
+    "purpose",  # iam-policy --for
+    "account_id",
+    "offline",
 }
 # Flags whose setting has another name in bluegreen.toml.
-FLAG_KEYS = {"scripts": "provision", "template": "packer_template", "admin_cidrs": "admin_cidrs"}
+FLAG_KEYS = {
+    "scripts": "provision",
+    "template": "packer_template",
+    "user_data_file": "user_data",  # the file's content is the setting
+}
 
 
 def test_every_flag_is_a_setting_or_a_per_run_choice() -> None:
