@@ -7,8 +7,15 @@ the difference matters to the ``lb`` strategy (moto 5.2.5):
   between two classic load balancers (attach to live, then detach from staging)
   would otherwise empty the live one on the emulator only.
 
-Used by ``tests/test_lb.py`` for its own emulator; the rest of the suite runs
-on plain moto. Usage: ``python tests/moto_fixed.py -H 127.0.0.1 -p PORT``.
+- ``update_attached_elbs`` (run whenever a group's size changes, e.g. when it
+  is deleted) deregisters from each of its classic load balancers every
+  instance that is not the group's own, including the instances of another
+  group behind the same balancer. AWS leaves other groups' instances alone.
+  ``deploy --replace`` (two groups behind staging while the old one is
+  deleted) would otherwise empty staging on the emulator only.
+
+Used by ``tests/test_lb.py`` and ``tests/test_release.py`` for their own
+emulators; the rest of the suite runs on plain moto. Usage: ``python tests/moto_fixed.py -H 127.0.0.1 -p PORT``.
 """
 
 from __future__ import annotations
@@ -31,7 +38,31 @@ def detach_load_balancers(self: Any, group_name: str, load_balancer_names: list[
     ]
 
 
+def update_attached_elbs(self: Any, group_name: str) -> None:
+    group = self.autoscaling_groups[group_name]
+    own = {state.instance.id for state in group.active_instances()}
+    if not group.load_balancer_names:
+        return
+    try:
+        elbs = self.elb_backend.describe_load_balancers(names=group.load_balancer_names)
+    except Exception:  # deleted before their group, as in moto
+        return
+    for elb in elbs:
+        others = {
+            state.instance.id
+            for g in self.autoscaling_groups.values()
+            if g.name != group_name and elb.name in g.load_balancer_names
+            for state in g.active_instances()
+        }
+        registered = set(elb.instance_ids)
+        self.elb_backend.register_instances(elb.name, own - registered, from_autoscaling=True)
+        self.elb_backend.deregister_instances(
+            elb.name, registered - own - others, from_autoscaling=True
+        )
+
+
 models.AutoScalingBackend.detach_load_balancers = detach_load_balancers  # type: ignore[method-assign]
+models.AutoScalingBackend.update_attached_elbs = update_attached_elbs  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     main(sys.argv[1:])

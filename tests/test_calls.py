@@ -72,8 +72,7 @@ def test_deploy_and_clean_call_ceilings(live_v1: dict[str, str]) -> None:
     deploy = counted("deploy", "--version", "v2")
     assert deploy() - deploy("dynamodb") <= 14
     clean = counted("clean", "--yes")
-    # +1 since the group is detached from its load balancer before it is deleted
-    assert clean() - clean("dynamodb") <= 14
+    assert clean() - clean("dynamodb") <= 13
 
 
 def test_a_health_poll_costs_the_same_for_any_fleet(site: dict[str, str]) -> None:

@@ -290,7 +290,7 @@ def test_release_cycle_with_only_the_printed_policies(iam: IamEmulator) -> None:
         ("deploy", "--version", "v2"),
         ("switch",),
         ("rollback",),
-        ("clean",),
+        ("clean", "--yes"),
         ("status",),
         ("history",),
     ):
@@ -358,7 +358,7 @@ CYCLE: list[tuple[str, ...]] = [
     ("switch",),
     ("deploy", "--version", "v2"),
     ("switch",),
-    ("clean",),
+    ("clean", "--yes"),
 ]
 
 

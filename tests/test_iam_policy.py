@@ -195,7 +195,7 @@ CYCLE = [
     ("switch",),
     ("rollback",),
     ("switch",),
-    ("clean",),
+    ("clean", "--yes"),
     ("status",),
     ("history",),
 ]
@@ -232,7 +232,7 @@ def test_every_call_of_a_full_cycle_is_covered(aws: str) -> None:
 
 def test_launch_configuration_cycle_is_covered(site: dict[str, str], tmp_path: Path) -> None:
     (tmp_path / "bluegreen.toml").write_text("launch_configuration = true\n")
-    calls = [c for args in [*CYCLE[:4], ("clean",)] for c in record(*args)]
+    calls = [c for args in [*CYCLE[:4], ("clean", "--yes")] for c in record(*args)]
     assert any(c.operation == "CreateLaunchConfiguration" for c in calls)
     operate = json.loads(run("iam-policy").out)
     assert "autoscaling:CreateLaunchConfiguration" in policies.actions(operate)
@@ -429,7 +429,9 @@ def test_other_strategies_cycles_are_covered(
         f'strategy = "{strategy}"\ntimeout = "120s"\ninterval = "0s"\n'
     )
     calls = [
-        c for args in [*CYCLE[:4], ("rollback",), ("clean",), ("status",)] for c in record(*args)
+        c
+        for args in [*CYCLE[:4], ("rollback",), ("clean", "--yes"), ("status",)]
+        for c in record(*args)
     ]
     operate = json.loads(run("iam-policy").out)
     requests = sim.requests(calls)

@@ -4,14 +4,25 @@ and the roll back to the state before the release on any failure."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
 
 from bluegreen.clock import FakeClock
-from conftest import DOMAIN, client, run
+from conftest import DOMAIN, client, run, start_emulator
+
+
+@pytest.fixture(scope="module")
+def emulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """This module's own emulator, with moto's shared-balancer bug fixed
+    (tests/moto_fixed.py): ``--replace`` keeps two groups behind staging."""
+    fixed = Path(__file__).parent / "moto_fixed.py"
+    yield from start_emulator(tmp_path_factory, [sys.executable, str(fixed)])
+
 
 Unchanged = Callable[..., contextlib.AbstractContextManager[None]]
 LB1 = "londontamed-com-production-1"

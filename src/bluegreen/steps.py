@@ -290,10 +290,9 @@ class DeleteGroup(Step):
         return f"delete autoscaling group {self.group} and its instances, and wait until it is gone"
 
     def apply(self, ctx: Context) -> str:
-        found = ctx.gw.groups_named([self.group])
-        if not found:
+        if not ctx.gw.groups_named([self.group]):
             return "already gone"
-        ctx.gw.delete_group(self.group, found[0])
+        ctx.gw.delete_group(self.group)
 
         def check() -> tuple[bool, float, float, str]:
             left = ctx.gw.groups_named([self.group])

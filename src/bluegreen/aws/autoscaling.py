@@ -117,19 +117,8 @@ class AutoScalingCalls(BaseGateway):
     def tag_group(self, name: str, tags: dict[str, str], *, propagate: bool = True) -> None:
         self.call("autoscaling", "create_or_update_tags", Tags=_tags(tags, name, propagate))
 
-    def delete_group(self, name: str, described: dict[str, Any] | None = None) -> None:
-        """Delete, terminating its instances. Already gone is success.
-
-        The group is detached from its load balancers and target groups first
-        (``described``: the group as just read, to save a call), so that only
-        its own instances leave them: moto 5.2 otherwise deregisters every
-        instance of a classic load balancer that another group shares, as
-        during ``deploy --replace``. In AWS the detach is harmless."""
-        for g in [described] if described else self.groups_named([name]):
-            if g.get("LoadBalancerNames"):
-                self.detach_load_balancers(name, g["LoadBalancerNames"])
-            if g.get("TargetGroupARNs"):
-                self.detach_target_groups(name, g["TargetGroupARNs"])
+    def delete_group(self, name: str) -> None:
+        """Delete, terminating its instances. Already gone is success."""
         try:
             self.call(
                 "autoscaling",
