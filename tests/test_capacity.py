@@ -97,7 +97,7 @@ def test_a_pin_left_by_a_killed_deploy_is_shown_and_restored_by_the_next_command
     )
     st = run("--output", "json", "status").json()
     assert any("pinned at 3" in p and "own min is 1" in p for p in st["problems"])
-    r = run("clean")  # staging is empty: nothing to clean, but the pin is repaired
+    r = run("clean", "--yes")  # staging is empty: nothing to clean, but the pin is repaired
     assert r.code == 0, r.err
     assert "restore the min size of" in r.err
     live = group_named(aws, "v1")

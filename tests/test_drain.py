@@ -57,7 +57,7 @@ def test_switch_records_when_a_release_leaves_traffic(both: dict[str, str], aws:
 def test_clean_waits_until_drained(both: dict[str, str], aws: str) -> None:
     left_traffic_at(aws, "v1", T0)
     clock = FakeClock(start=T0 + 50)  # 50 s after: 60 + 30 - 50 = 40 s to go
-    r = run("clean", clock=clock)
+    r = run("clean", "--yes", clock=clock)
     assert r.code == 0, r.err
     assert "waiting 40s: out of traffic since" in r.err
     assert "alias TTL 60s + connection draining 30s" in r.err
@@ -80,7 +80,7 @@ def test_clean_dry_run_shows_the_wait(both: dict[str, str], aws: str, unchanged:
 def test_clean_after_draining_does_not_wait(both: dict[str, str], aws: str) -> None:
     left_traffic_at(aws, "v1", T0)
     clock = FakeClock(start=T0 + 91)
-    r = run("clean", clock=clock)
+    r = run("clean", "--yes", clock=clock)
     assert r.code == 0, r.err
     assert "drained" in r.err
     assert clock.slept == []
@@ -90,7 +90,7 @@ def test_clean_after_draining_does_not_wait(both: dict[str, str], aws: str) -> N
 def test_clean_force_does_not_wait(both: dict[str, str], aws: str) -> None:
     left_traffic_at(aws, "v1", T0)
     clock = FakeClock(start=T0 + 1)
-    r = run("clean", "--force", clock=clock)
+    r = run("clean", "--force", "--yes", clock=clock)
     assert r.code == 0, r.err
     assert "--force: not waiting for the alias TTL and connection draining" in r.err
     assert "1s ago" in r.err
@@ -101,7 +101,7 @@ def test_clean_force_does_not_wait(both: dict[str, str], aws: str) -> None:
 def test_a_release_that_never_served_is_cleaned_at_once(live_v1: dict[str, str], aws: str) -> None:
     assert run("deploy", "--version", "v2").code == 0
     clock = FakeClock()
-    r = run("clean", clock=clock)
+    r = run("clean", "--yes", clock=clock)
     assert r.code == 0, r.err
     assert "never served the live names" in r.err
     assert clock.slept == []
@@ -118,7 +118,7 @@ def test_a_switch_undone_by_its_checks_leaves_a_drain_wait(
     v2 = group_named(aws, "v2")
     assert v2 is not None and SINCE in tags(v2)
     clock = FakeClock(start=FakeClock().now())
-    r = run("clean", clock=clock)
+    r = run("clean", "--yes", clock=clock)
     assert r.code == 0, r.err
     assert 85 <= sum(clock.slept) <= 90
 

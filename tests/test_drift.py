@@ -20,7 +20,12 @@ from conftest import DOMAIN, client, records, run
 Unchanged = Callable[..., contextlib.AbstractContextManager[None]]
 LB1 = "londontamed-com-production-1"  # live in ``both``
 LB2 = "londontamed-com-production-2"  # staging in ``both``
-COMMANDS = (("deploy", "--version", "v3", "--replace"), ("switch",), ("rollback",), ("clean",))
+COMMANDS = (
+    ("deploy", "--version", "v3", "--replace"),
+    ("switch",),
+    ("rollback",),
+    ("clean", "--yes"),
+)
 
 
 def problems() -> list[str]:
@@ -132,7 +137,11 @@ def test_two_groups_behind_the_live_balancer(
     assert any(f"2 autoscaling groups are behind {LB1}" in p for p in problems())
     # clean refuses too, even with --force: the staging release is the way back while
     # nobody knows which of the live groups serves
-    refuses(unchanged, f"2 autoscaling groups are behind {LB1}", (*COMMANDS, ("clean", "--force")))
+    refuses(
+        unchanged,
+        f"2 autoscaling groups are behind {LB1}",
+        (*COMMANDS, ("clean", "--force", "--yes")),
+    )
 
 
 def test_two_groups_behind_staging_refused_then_cleaned_with_force(
@@ -140,8 +149,8 @@ def test_two_groups_behind_staging_refused_then_cleaned_with_force(
 ) -> None:
     intruder(aws, "intruder", [LB2])
     assert any(f"2 autoscaling groups are behind {LB2}" in p for p in problems())
-    refuses(unchanged, f"2 autoscaling groups are behind {LB2}", (("switch",), ("clean",)))
-    r = run("clean", "--force")
+    refuses(unchanged, f"2 autoscaling groups are behind {LB2}", (("switch",), ("clean", "--yes")))
+    r = run("clean", "--force", "--yes")
     assert r.code == 0, r.err
     names = [g["AutoScalingGroupName"] for g in a_groups(aws)]
     assert names == [f"londontamed-com-v2-{both['v2']}"]
@@ -161,7 +170,7 @@ def test_group_behind_no_balancer_refused_then_cleaned_with_force(
     intruder(aws, "londontamed-com-orphan", [])
     assert any("londontamed-com-orphan is behind no load balancer" in p for p in problems())
     refuses(unchanged, "is behind no load balancer")
-    r = run("clean", "--force")
+    r = run("clean", "--force", "--yes")
     assert r.code == 0, r.err
     assert "behind no load balancer" in r.err
     names = [g["AutoScalingGroupName"] for g in a_groups(aws)]
@@ -182,7 +191,7 @@ def test_stray_instance_in_the_live_balancer(
     )
     assert any(stray in p and "belong to no autoscaling group" in p for p in problems())
     refuses(unchanged, "does not deregister them itself")
-    r = run("clean", "--force")
+    r = run("clean", "--force", "--yes")
     assert r.code == 3 and f"--instances {stray}" in r.err  # not even with --force
 
 
@@ -206,5 +215,5 @@ def test_stale_lock(both: dict[str, str], aws: str, unchanged: Unchanged, age_ho
     assert any("a stale lock is held" in p and "0123456789abcdef" in p for p in problems())
     refuses(unchanged, "looks stale", code=6)
     with unchanged():
-        r = run("clean", "--force")
+        r = run("clean", "--force", "--yes")
     assert r.code == 6 and "bluegreen unlock --lock-id 0123456789abcdef" in r.err

@@ -91,7 +91,12 @@ def test_bad_arguments_are_refused_before_any_aws_call(
             assert words in r.err, (args, r.err)
         for text, words in BAD_FILES:
             (tmp_path / "bluegreen.toml").write_text(text)
-            for args in (("status",), ("deploy", "--version", "v1"), ("switch",), ("clean",)):
+            for args in (
+                ("status",),
+                ("deploy", "--version", "v1"),
+                ("switch",),
+                ("clean", "--yes"),
+            ):
                 spy = NoAws()
                 r = run(*args, hooks=spy.hook, domain=None)
                 assert r.code == 2, (text, args, r.err)

@@ -313,7 +313,7 @@ def test_lb_switch_is_undone_when_a_check_fails_after_it(lb: dict[str, str], aws
         )
         expected = 180.0
     clock = FakeClock()
-    r = run("clean", clock=clock)
+    r = run("clean", "--yes", clock=clock)
     assert r.code == 0, r.err
     assert expected - 15 <= sum(clock.slept) <= expected, (clock.slept, r.err)
     assert status()["staging"]["asg"] is None

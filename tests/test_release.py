@@ -33,6 +33,9 @@ def status() -> dict[str, Any]:
     r = run("--output", "json", "status")
     assert r.code == 0, r.err
     data: dict[str, Any] = r.json()
+    for role in ("live", "staging"):  # when a group left traffic: not part of "the state"
+        if isinstance(data.get(role), dict):
+            data[role].pop("out_of_traffic_since", None)
     return data
 
 
