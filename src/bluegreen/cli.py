@@ -573,7 +573,7 @@ def main(
         click.echo(redact(e.render()), err=True)
     except click.exceptions.Abort:
         code = 130
-        click.echo("interrupted", err=True)
+        click.echo("interrupted: run the same command again to finish", err=True)
     except KeyboardInterrupt:
         code = 130
         click.echo("interrupted: run the same command again to finish", err=True)

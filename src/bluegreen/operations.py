@@ -15,8 +15,9 @@ call them directly and handle ``BluegreenError``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,22 +137,28 @@ def status(sess: Session) -> dict[str, Any]:
 
 # -- changing commands ----------------------------------------------------------
 @contextmanager
-def _locked(sess: Session, command: str) -> Iterator[None]:
+def _locked(sess: Session, command: str) -> Iterator[lock.DomainLock | None]:
     if sess.dry_run:
-        with nullcontext():
-            yield
+        yield None
         return
-    with lock.DomainLock(sess.gw, sess.names, command, sess.reporter):
-        yield
+    lk = lock.DomainLock(sess.gw, sess.names, command, sess.reporter)
+    with lk:
+        yield lk
 
 
-def _execute(sess: Session, plan: Plan, before: Assessment) -> dict[str, Any]:
+def _execute(
+    sess: Session, plan: Plan, before: Assessment, lk: lock.DomainLock | None = None
+) -> dict[str, Any]:
     r = sess.reporter
     r.info(plan.summary)
     for note in plan.notes:
         r.info(f"note: {note}")
     if not plan.steps:
         return _result(plan, "nothing to do", [])
+    if lk is not None and not sess.dry_run:
+        # Crash safety: a command that takes over this lock after a kill
+        # finishes this plan instead of starting another (see ``lock``).
+        lk.record_intent({"command": plan.command, **plan.facts})
     executor = DryRunExecutor(sess.ctx) if sess.dry_run else Executor(sess.ctx)
     started = sess.gw.clock.now()
     outcome = "dry run" if sess.dry_run else "succeeded"
@@ -160,6 +167,9 @@ def _execute(sess: Session, plan: Plan, before: Assessment) -> dict[str, Any]:
         executor.run(plan.steps)
     except BluegreenError as e:
         outcome, error = "failed", e
+        raise
+    except BaseException:  # Ctrl-C
+        outcome = "interrupted"
         raise
     finally:
         if not sess.dry_run:
@@ -218,39 +228,104 @@ def deploy(
     from bluegreen import images
 
     release = images.resolve(sess.gw, sess.names, ami=ami, version=version)
-    with _locked(sess, "deploy"):
+    with _locked(sess, "deploy") as lk:
         site, a = snapshot(sess)
         strategy = get(sess.settings.strategy)
         plan = strategy.deploy(site, a, sess.settings, DeployIntent(release, replace, capacity))
-        return _execute(sess, plan, a)
+        return _execute(sess, plan, a, lk)
 
 
 def switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
     command = "rollback" if rollback else "switch"
-    with _locked(sess, command):
+    with _locked(sess, command) as lk:
         site, a = snapshot(sess)
+        done = _finished_before_kill(lk, command, a)
+        if done is not None:
+            return _execute(sess, done, a)
         plan = get(sess.settings.strategy).switch(site, a, sess.settings, rollback=rollback)
-        return _execute(sess, plan, a)
+        return _execute(sess, plan, a, lk)
+
+
+def _finished_before_kill(lk: lock.DomainLock | None, command: str, a: Assessment) -> Plan | None:
+    """An empty plan when this lock replaced the lock of the same command,
+    killed after its work was done (the live names already point where it
+    meant them to and staging is consistent): running it again must not swap
+    back. An interrupted switch that is half done is finished by the strategy."""
+    prev = lk.taken_over if lk else None
+    if prev is None or prev.command != command:
+        return None
+    meant = prev.intended().get("live")
+    if not meant or a.live is None or a.staging is None or a.live.name != meant:
+        return None
+    return Plan(
+        command,
+        (),
+        summary=f"the interrupted {command} had finished: {meant} is live and "
+        f"{a.staging.name} is staging",
+        facts={"live": meant, "staging": a.staging.name, "resumed": True},
+    )
 
 
 def clean(sess: Session, *, force: bool = False) -> dict[str, Any]:
-    with _locked(sess, "clean"):
+    with _locked(sess, "clean") as lk:
         site, a = snapshot(sess)
         doomed = {a.staging_group.name} if a.staging_group else set()
-        in_use: frozenset[str] = frozenset()
-        if doomed:
-            in_use = frozenset(
+        groups = sess.gw.all_groups()
+        used = {
+            g["AutoScalingGroupName"]: {
                 src
-                for g in sess.gw.all_groups()
-                if g["AutoScalingGroupName"] not in doomed
                 for src in (
                     (g.get("LaunchTemplate") or {}).get("LaunchTemplateName"),
                     g.get("LaunchConfigurationName"),
                 )
                 if src
-            )
+            }
+            for g in groups
+        }
+        in_use = frozenset(src for name, srcs in used.items() if name not in doomed for src in srcs)
         plan = get(sess.settings.strategy).clean(site, a, sess.settings, CleanIntent(in_use, force))
-        return _execute(sess, plan, a)
+        plan = _with_leftovers(sess, plan, lk, frozenset().union(*used.values()))
+        return _execute(sess, plan, a, lk)
+
+
+def _with_leftovers(
+    sess: Session, plan: Plan, lk: lock.DomainLock | None, used: frozenset[str]
+) -> Plan:
+    """Add the deletion of launch templates (and configurations) of the site
+    that no group uses: what a clean killed between deleting a group and its
+    template leaves, or a deploy abandoned after creating its template.
+
+    Launch templates are found by the site's tag; launch configurations carry
+    no tags, so only the one named in the intent of a killed clean is found."""
+    from bluegreen.naming import TAG_DOMAIN
+    from bluegreen.steps import DeleteLaunchConfiguration, DeleteLaunchTemplate, Step
+
+    planned = {
+        getattr(s, "name", None)
+        for s in plan.steps
+        if isinstance(s, DeleteLaunchTemplate | DeleteLaunchConfiguration)
+    }
+    extra: list[Step] = [
+        DeleteLaunchTemplate(name)
+        for name in sorted(sess.gw.launch_templates_tagged(TAG_DOMAIN, sess.names.domain))
+        if name not in used and name not in planned
+    ]
+    prev = lk.taken_over if lk else None
+    meant = prev.intended().get("release") if prev and prev.command == "clean" else None
+    if (
+        isinstance(meant, str)
+        and meant not in used
+        and meant not in planned
+        and sess.gw.launch_configurations([meant])
+    ):
+        extra.append(DeleteLaunchConfiguration(meant))
+    if not extra:
+        return plan
+    names = ", ".join(getattr(s, "name", "") for s in extra)
+    summary = f"delete what no group uses any more: {names}"
+    if plan.steps:
+        summary = f"{plan.summary}; {summary}"
+    return dataclasses.replace(plan, steps=plan.steps + tuple(extra), summary=summary)
 
 
 def init(sess: Session) -> dict[str, Any]:
