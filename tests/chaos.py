@@ -249,7 +249,7 @@ class Faults:
     def _before_send(self, request: Any, event_name: str, **_: Any) -> Any:
         from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
 
-        _, service, operation = event_name.split(".", 2)
+        service, operation = event_name.split(".", 2)[1:]
         with self._mutex:
             self.requests += 1
             if f"{service}.{operation}" in self.denied:
