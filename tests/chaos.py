@@ -108,17 +108,20 @@ def run_killed(argv: Sequence[str], k: int) -> bool:
     return False
 
 
-def count_calls(argv: Sequence[str]) -> tuple[int, int]:
-    """Run ``bluegreen ARGV`` in this process: (exit code, AWS calls made)."""
-    calls = Counter[str]()
+def count_calls(argv: Sequence[str]) -> tuple[int, list[str]]:
+    """Run ``bluegreen ARGV`` in this process: (exit code, the operations it
+    called, in order; reads made concurrently may come in either order)."""
+    calls: list[str] = []
+    mutex = threading.Lock()
 
     def tally(event_name: str, **_: Any) -> None:
-        calls[event_name] += 1
+        with mutex:
+            calls.append(event_name.split(".", 2)[2])
 
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
         code = main(list(argv), hooks=[("before-call", tally)], clock=FakeClock(), standalone=False)
-    return code, sum(calls.values())
+    return code, calls
 
 
 # -- state ---------------------------------------------------------------------
@@ -231,6 +234,7 @@ class Faults:
     seed: int = 0
     rate: float = 0.2
     denied: frozenset[str] = frozenset()
+    lose_first_response: bool = False  # of every request that changes something
     injected: Counter[str] = field(default_factory=Counter)
     requests: int = 0
     by_operation: Counter[str] = field(default_factory=Counter)
@@ -252,9 +256,14 @@ class Faults:
         service, operation = event_name.split(".", 2)[1:]
         with self._mutex:
             self.requests += 1
+            first = b"attempt=1;" in (request.headers.get("amz-sdk-request") or b"")
             if f"{service}.{operation}" in self.denied:
                 self.injected["denied"] += 1
                 kind = "denied"
+            elif self.lose_first_response and first and operation.startswith(MUTATING_PREFIXES):
+                kind = "lost-response"
+                self.injected[kind] += 1
+                self.by_operation[f"{service}.{operation}"] += 1
             elif self._random.random() < self.rate:
                 mutating = operation.startswith(MUTATING_PREFIXES)
                 kinds = ["throttle", "5xx", "connect-timeout"]
