@@ -125,15 +125,28 @@ def count_calls(argv: Sequence[str]) -> tuple[int, list[str]]:
 
 
 # -- state ---------------------------------------------------------------------
+# Load balancers and zones do not change while a crash loop runs: it reads
+# them once (``_fixed``), which keeps each kill point a few calls cheaper.
+_fixed: dict[str, tuple[dict[str, str], list[dict[str, Any]]]] = {}
+
+
 def _balancer_names(url: str) -> dict[str, str]:
+    if url in _fixed:
+        return _fixed[url][0]
     lbs = aws(url, "elb").describe_load_balancers()["LoadBalancerDescriptions"]
     return {lb["DNSName"].lower().rstrip("."): lb["LoadBalancerName"] for lb in lbs}
+
+
+def _zones(url: str) -> list[dict[str, Any]]:
+    if url in _fixed:
+        return _fixed[url][1]
+    return list(aws(url, "route53").list_hosted_zones()["HostedZones"])
 
 
 def _records(url: str, by_dns: dict[str, str]) -> dict[str, dict[str, str]]:
     r53 = aws(url, "route53")
     out: dict[str, dict[str, str]] = {"public": {}, "private": {}}
-    for z in r53.list_hosted_zones()["HostedZones"]:
+    for z in _zones(url):
         which = "private" if z.get("Config", {}).get("PrivateZone") else "public"
         sets = r53.list_resource_record_sets(HostedZoneId=z["Id"], MaxItems="1000")
         for rr in sets["ResourceRecordSets"]:
@@ -299,3 +312,93 @@ def _forward(request: Any) -> None:
         session.send(request)
     finally:
         session.close()
+
+
+# -- the crash loop ----------------------------------------------------------------
+@dataclass
+class CrashResult:
+    """Kill points of one command: how many were tried and converged."""
+
+    calls: int = 0  # AWS calls of an uninterrupted run
+    tried: int = 0
+    converged: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def _diff(got: dict[str, Any], want: dict[str, Any]) -> str:
+    return "\n".join(
+        f"  {key}: got {got.get(key)!r}\n  {' ' * len(key)}  want {want.get(key)!r}"
+        for key in sorted(set(got) | set(want))
+        if got.get(key) != want.get(key)
+    )
+
+
+def crash_pair(
+    url: str,
+    domain: str,
+    first: Sequence[str],
+    second: Sequence[str],
+    rerun: Callable[[Sequence[str]], tuple[int, str]],
+) -> dict[str, CrashResult]:
+    """Kill ``first`` before its k-th AWS call, check that no live name lost
+    its healthy instances, re-run it with ``rerun`` (argv without --domain ->
+    exit code, stderr) and compare the site with an uninterrupted run's; then
+    the same for ``second``, which must undo ``first``; for k = 1, 2, ...
+    until neither is killed any more. Stops at the first failure."""
+    cmds = [tuple(first), tuple(second)]
+    argv = {c: ["--domain", domain, *c] for c in cmds}
+    results = {" ".join(c): CrashResult() for c in cmds}
+    start = shape(url)
+    expected: dict[tuple[str, ...], dict[str, Any]] = {}
+    for c in cmds:
+        code, seq = count_calls(argv[c])
+        if code != 0:
+            raise RuntimeError(f"{' '.join(c)} failed without any fault: exit {code}")
+        results[" ".join(c)].calls = len(seq)
+        expected[c] = shape(url)
+    if expected[cmds[1]] != start:
+        raise RuntimeError(f"{cmds[1]} does not undo {cmds[0]}:\n{_diff(expected[cmds[1]], start)}")
+    _fixed[url] = (_balancer_names(url), _zones(url))
+    try:
+        _kill_everywhere(url, cmds, argv, expected, results, rerun)
+    finally:
+        _fixed.pop(url, None)
+    return results
+
+
+def _kill_everywhere(
+    url: str,
+    cmds: list[tuple[str, ...]],
+    argv: dict[tuple[str, ...], list[str]],
+    expected: dict[tuple[str, ...], dict[str, Any]],
+    results: dict[str, CrashResult],
+    rerun: Callable[[Sequence[str]], tuple[int, str]],
+) -> None:
+    k = 1
+    while True:
+        killed_any = False
+        for c in cmds:
+            res = results[" ".join(c)]
+            where = f"{' '.join(c)} killed before call {k}"
+            killed = run_killed(argv[c], k)
+            killed_any |= killed
+            if killed:
+                res.tried += 1
+            unserved = unserved_live_names(url)
+            if unserved:
+                res.failures.append(f"{where}: live names without healthy instances: {unserved}")
+                return
+            if killed:
+                code, err = rerun(c)
+                if code != 0:
+                    res.failures.append(f"{where}, then re-run: exit {code}\n{err}")
+                    return
+            got = shape(url)
+            if got != expected[c]:
+                res.failures.append(f"{where}: the state differs:\n{_diff(got, expected[c])}")
+                return
+            if killed:
+                res.converged += 1
+        if not killed_any:
+            return
+        k += 1

@@ -16,70 +16,31 @@ rollback / switch), so no set-up is repeated between kill points.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from chaos import count_calls, run_killed, shape, unserved_live_names
+from chaos import CrashResult, count_calls, crash_pair, run_killed, shape
 from conftest import DOMAIN, run
 
 
-def _crash_loop(
-    url: str, first: Sequence[str], second: Sequence[str]
-) -> tuple[dict[str, int], dict[str, int]]:
-    """Kill ``first`` at every call k, re-run it, compare; the same for
-    ``second``; k = 1, 2, ... until neither is killed any more.
-    Returns the kill points tried and the calls of an uninterrupted run."""
-    argv = {c: ["--domain", DOMAIN, *c] for c in (tuple(first), tuple(second))}
-    start = shape(url)
-    code, seq = count_calls(argv[tuple(first)])
-    assert code == 0
-    n_first = len(seq)
-    after_first = shape(url)
-    code, seq = count_calls(argv[tuple(second)])
-    assert code == 0
-    n_second = len(seq)
-    assert shape(url) == start, "the two commands do not undo each other"
-    expected = {tuple(first): after_first, tuple(second): start}
-    calls = {" ".join(first): n_first, " ".join(second): n_second}
-    tried = {" ".join(first): 0, " ".join(second): 0}
-    k = 1
-    while True:
-        killed_any = False
-        for cmd in (tuple(first), tuple(second)):
-            killed = run_killed(argv[cmd], k)
-            killed_any |= killed
-            where = f"{' '.join(cmd)} killed before call {k}"
-            assert unserved_live_names(url) == [], where
-            if killed:
-                tried[" ".join(cmd)] += 1
-                r = run(*cmd)
-                assert r.code == 0, f"{where}, then re-run: exit {r.code}\n{r.err}"
-            got = shape(url)
-            assert got == expected[cmd], f"{where}: state differs:\n{_diff(got, expected[cmd])}"
-        if not killed_any:
-            break
-        k += 1
-    return tried, calls
+def rerun(argv: Sequence[str]) -> tuple[int, str]:
+    r = run(*argv)
+    return r.code, r.err
 
 
-def _diff(got: dict[str, Any], want: dict[str, Any]) -> str:
-    return "\n".join(
-        f"  {key}: got {got.get(key)!r}\n  {' ' * len(key)}  want {want.get(key)!r}"
-        for key in sorted(set(got) | set(want))
-        if got.get(key) != want.get(key)
-    )
+def every_kill_point_converged(results: dict[str, CrashResult]) -> None:
+    for cmd, res in results.items():
+        assert res.failures == [], res.failures[0]
+        # every call of an uninterrupted run was a kill point, and each converged
+        assert res.tried == res.calls == res.converged, (cmd, res)
 
 
 def test_deploy_and_clean_killed_at_every_call(live_v1: dict[str, str], aws: str) -> None:
-    tried, calls = _crash_loop(aws, ("deploy", "--version", "v2"), ("clean", "--force"))
-    # Every call of an uninterrupted run was a kill point.
-    assert tried["deploy --version v2"] == calls["deploy --version v2"]
-    assert tried["clean --force"] == calls["clean --force"]
+    every_kill_point_converged(
+        crash_pair(aws, DOMAIN, ("deploy", "--version", "v2"), ("clean", "--force"), rerun)
+    )
 
 
 def test_rollback_and_switch_killed_at_every_call(both: dict[str, str], aws: str) -> None:
-    tried, calls = _crash_loop(aws, ("rollback",), ("switch",))
-    assert tried["rollback"] == calls["rollback"]
-    assert tried["switch"] == calls["switch"]
+    every_kill_point_converged(crash_pair(aws, DOMAIN, ("rollback",), ("switch",), rerun))
 
 
 def test_clean_killed_between_group_and_launch_configuration(

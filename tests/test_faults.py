@@ -14,8 +14,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
-
 from bluegreen.clock import FakeClock
 from chaos import Faults, shape
 from conftest import run
@@ -30,35 +28,30 @@ def cycle(steps: tuple[tuple[str, ...], ...], hooks: list[Any] | None = None) ->
         assert r.code == 0, f"{args}: exit {r.code}\n{r.err}"
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_release_cycle_completes_under_a_20_percent_fault_rate(
-    live_v1: dict[str, str], aws: str, seed: int
-) -> None:
+def test_release_cycle_completes_under_faults(live_v1: dict[str, str], aws: str) -> None:
+    """The cycle without faults gives the expected state (and the way back
+    returns to the start); then the same cycle twice more: with 20% of all
+    requests failing (seeded), and with the first response of every request
+    that changes something lost after AWS acted on it."""
     start = shape(aws)
     cycle(CYCLE)
     expected = shape(aws)
     cycle(BACK)
     assert shape(aws) == start
-    faults = Faults(seed=seed, rate=0.2)
+
+    faults = Faults(seed=1, rate=0.2)
     cycle(CYCLE, hooks=[faults.hook()])
     assert shape(aws) == expected
     assert faults.total >= 0.1 * faults.requests, (faults.injected, faults.requests)
     assert {"throttle", "5xx", "connect-timeout"} <= set(faults.injected), faults.injected
-
-
-def test_every_change_survives_losing_its_first_response(live_v1: dict[str, str], aws: str) -> None:
-    """Every request that changes something reaches AWS, which acts on it,
-    and its response is lost; the retry meets its own success: lock put and
-    delete, intent, launch template, group, record changes, deletes, history."""
-    start = shape(aws)
-    cycle(CYCLE)
-    expected = shape(aws)
     cycle(BACK)
     assert shape(aws) == start
-    faults = Faults(rate=0.0, lose_first_response=True)
-    cycle(CYCLE, hooks=[faults.hook()])
+
+    # The retry of every change meets its own success: lock put and delete,
+    # intent, launch template, group, record changes, deletes, history.
+    lost = Faults(rate=0.0, lose_first_response=True)
+    cycle(CYCLE, hooks=[lost.hook()])
     assert shape(aws) == expected
-    lost = set(faults.by_operation)
     assert {
         "dynamodb.PutItem",
         "dynamodb.DeleteItem",
@@ -67,7 +60,7 @@ def test_every_change_survives_losing_its_first_response(live_v1: dict[str, str]
         "route-53.ChangeResourceRecordSets",
         "auto-scaling.DeleteAutoScalingGroup",
         "ec2.DeleteLaunchTemplate",
-    } <= lost, lost
+    } <= set(lost.by_operation), lost.by_operation
 
 
 def test_back_off_sleeps_on_the_gateway_clock(live_v1: dict[str, str], aws: str) -> None:
