@@ -158,7 +158,16 @@ def _execute(
     if lk is not None and not sess.dry_run:
         # Crash safety: a command that takes over this lock after a kill
         # finishes this plan instead of starting another (see ``lock``).
-        lk.record_intent({"command": plan.command, **plan.facts})
+        lk.record_intent(
+            {
+                "command": plan.command,
+                **plan.facts,
+                "groups_before": {
+                    "live": before.live_group.name if before.live_group else None,
+                    "staging": before.staging_group.name if before.staging_group else None,
+                },
+            }
+        )
     executor = DryRunExecutor(sess.ctx) if sess.dry_run else Executor(sess.ctx)
     started = sess.gw.clock.now()
     outcome = "dry run" if sess.dry_run else "succeeded"
@@ -248,21 +257,27 @@ def switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
 
 def _finished_before_kill(lk: lock.DomainLock | None, command: str, a: Assessment) -> Plan | None:
     """An empty plan when this lock replaced the lock of the same command,
-    killed after its work was done (the live names already point where it
-    meant them to and staging is consistent): running it again must not swap
-    back. An interrupted switch that is half done is finished by the strategy."""
+    killed after its work was done: the release that was in staging when it
+    planned is live now and the one that was live is in staging. Running it
+    again must not swap back. A switch stopped half way (for any strategy) does
+    not look like that and is finished by the strategy's own plan."""
     prev = lk.taken_over if lk else None
     if prev is None or prev.command != command:
         return None
-    meant = prev.intended().get("live")
-    if not meant or a.live is None or a.staging is None or a.live.name != meant:
+    before = prev.intended().get("groups_before")
+    if not isinstance(before, dict) or before.get("staging") is None:
+        return None
+    if a.live is None or a.staging is None or a.live_group is None:
+        return None
+    now_staging = a.staging_group.name if a.staging_group else None
+    if a.live_group.name != before["staging"] or now_staging != before.get("live"):
         return None
     return Plan(
         command,
         (),
-        summary=f"the interrupted {command} had finished: {meant} is live and "
-        f"{a.staging.name} is staging",
-        facts={"live": meant, "staging": a.staging.name, "resumed": True},
+        summary=f"the interrupted {command} had finished: {a.live_group.name} is live "
+        f"({a.live.name}) and {now_staging or 'nothing'} is in staging ({a.staging.name})",
+        facts={"live": a.live.name, "staging": a.staging.name, "resumed": True},
     )
 
 
