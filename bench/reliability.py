@@ -442,7 +442,9 @@ def main() -> int:
             table(
                 ["cycle", "requests", "faults injected", "survived", "same final state", "time"],
                 rows,
-            ),
+            )
+            + "\n\nfaults by kind: "
+            + ", ".join(f"{k} {n}" for k, n in sorted(data["by_kind"].items())),
             data,
         )
         summary.append(
