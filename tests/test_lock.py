@@ -261,3 +261,19 @@ def test_two_processes_at_the_same_moment(live_v1: dict[str, str], aws: str) -> 
     codes = sorted(p.returncode for p in procs)
     assert codes in ([0, 6], [0, 3]), (codes, outs)
     assert lock_item(aws) is None
+
+
+def test_unlock_says_what_the_killed_command_had_planned(live_v1: dict[str, str], aws: str) -> None:
+    put_lock(aws)
+    client(aws, "dynamodb").update_item(
+        TableName="bluegreen",
+        Key=KEY,
+        UpdateExpression="SET intent = :i",
+        ExpressionAttributeValues={
+            ":i": {"S": '{"command": "switch", "live": "londontamed-com-production-1"}'}
+        },
+    )
+    r = run("--output", "json", "unlock", "--lock-id", "abc123")
+    assert r.code == 0, r.err
+    assert "had planned: command=switch, live=londontamed-com-production-1" in r.err
+    assert r.json()["was_doing"] == {"command": "switch", "live": "londontamed-com-production-1"}

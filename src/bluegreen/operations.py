@@ -361,7 +361,18 @@ def history_entries(sess: Session, limit: int) -> list[dict[str, Any]]:
 
 def unlock(sess: Session, lock_id: str) -> dict[str, Any]:
     info = lock.break_lock(sess.gw, sess.names, lock_id)
-    return {"unlocked": info.lock_id, "holder": info.describe(sess.gw.clock.now())}
+    doing = info.intended()
+    if doing:  # the intent goes with the lock: say what the killed command was doing
+        sess.reporter.warn(
+            f"the {info.command} that held it had planned: "
+            + ", ".join(f"{k}={v}" for k, v in sorted(doing.items()) if k != "groups_before")
+            + "; run `bluegreen status` before running it again"
+        )
+    return {
+        "unlocked": info.lock_id,
+        "holder": info.describe(sess.gw.clock.now()),
+        "was_doing": doing,
+    }
 
 
 # -- images (docs/IMAGES.md) -------------------------------------------------------
