@@ -222,7 +222,11 @@ def test_every_call_of_a_full_cycle_is_covered(aws: str) -> None:
     # and nothing in the policies that the cycle does not use, except what AWS
     # needs once per account (the service-linked roles)
     once = {"iam:CreateServiceLinkedRole"}
-    assert policies.actions(operate) - {q.action for q in operate_requests} == once
+    # resizing only happens when capacity differs: the live min below its desired
+    # (deploy pins it) or a rollback to a release with fewer instances (docs/SAFETY.md)
+    resizes = {"autoscaling:UpdateAutoScalingGroup"}
+    unused = policies.actions(operate) - {q.action for q in operate_requests}
+    assert once <= unused <= once | resizes
     assert policies.actions(init) - {q.action for q in init_requests} == once
 
 
@@ -440,4 +444,8 @@ def test_other_strategies_cycles_are_covered(
         "iam:CreateServiceLinkedRole",
         "autoscaling:DeleteTags",
         "cloudwatch:DescribeAlarms",
+        # the safety features' paths (docs/SAFETY.md): resizing when capacity differs,
+        # the draining timeout when clean deletes a release that served
+        "autoscaling:UpdateAutoScalingGroup",
+        "elasticloadbalancing:DescribeLoadBalancerAttributes",
     }

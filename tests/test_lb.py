@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bluegreen import operations
+from bluegreen.clock import FakeClock
 from conftest import client, records, register_images, run, session, start_emulator
 from observer import Observer
 
@@ -285,3 +286,34 @@ def test_detach_from_live_is_refused_when_nothing_else_serves_there(
     )
     with unchanged(), pytest.raises(StateError, match="no other healthy instance"):
         step.apply(sess.ctx)
+
+
+def test_lb_switch_is_undone_when_a_check_fails_after_it(lb: dict[str, str], aws: str) -> None:
+    """Health gates work for the lb strategy too: a check that passes against
+    staging and fails once live undoes the switch (exit 7). The release that
+    briefly served is then drained before clean deletes it: alias TTL plus the
+    classic balancer's connection draining (30 s) or the target group's
+    deregistration delay (set to 120 s here)."""
+    for args in (("deploy", "--version", "v1"), ("switch",), ("deploy", "--version", "v2")):
+        ok(*args)
+    before = serving(lb["kind"])
+    r = run("switch", "--check", 'test "$BLUEGREEN_PHASE" = before-switch')
+    assert r.code == 7, r.err
+    assert serving(lb["kind"]) == before
+    data = status()
+    assert (data["live"]["version"], data["staging"]["version"]) == ("v1", "v2")
+    assert data["staging"]["out_of_traffic_since"] is not None  # v2 served, briefly
+    expected = 90.0
+    if lb["kind"] == "alb":
+        elbv2 = client(aws, "elbv2")
+        tg = elbv2.describe_target_groups(Names=[serving("alb")[1]])["TargetGroups"][0]
+        elbv2.modify_target_group_attributes(
+            TargetGroupArn=tg["TargetGroupArn"],
+            Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "120"}],
+        )
+        expected = 180.0
+    clock = FakeClock()
+    r = run("clean", clock=clock)
+    assert r.code == 0, r.err
+    assert expected - 15 <= sum(clock.slept) <= expected, (clock.slept, r.err)
+    assert status()["staging"]["asg"] is None

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from bluegreen.errors import StateError
 from bluegreen.model import Alias, Balancer, Group, Site
+from bluegreen.naming import TAG_PINNED_MIN
 
 # Target states of instances on their way out of a target group (ALB).
 LEAVING = frozenset({"draining", "unused"})
@@ -138,6 +139,15 @@ def _with_groups(
             problems.append(
                 f"{b.name} has instances that belong to no autoscaling group of the site: "
                 f"{', '.join(strays)}"
+            )
+
+    for g in site.groups:
+        pinned = g.tags.get(TAG_PINNED_MIN)
+        if pinned:  # an empty value means "not pinned" (see steps.RestoreMinSize)
+            problems.append(
+                f"the min size of {g.name} is pinned at {g.min_size} by a deploy that is running "
+                f"or was interrupted (its own min is {pinned}): the next changing command "
+                "restores it"
             )
 
     def only(b: Balancer | None) -> Group | None:

@@ -309,6 +309,39 @@ def _summary(r: dict[str, Any]) -> str:
 
 
 # -- switch / rollback ----------------------------------------------------------
+def check_options(f: F) -> F:
+    """--check, --check-url, --check-timeout: the health gates (docs/SAFETY.md)."""
+    f = click.option(
+        "--check-timeout",
+        help="How long each check may take (default 60s; `check_timeout` in bluegreen.toml).",
+    )(f)
+    f = click.option(
+        "--check-url",
+        "check_urls",
+        multiple=True,
+        help="Require HTTP 2xx from URL before and after the switch (repeatable; "
+        "{lb_dns}, {host}, {domain} are filled in; `check_urls` in bluegreen.toml).",
+    )(f)
+    f = click.option(
+        "--check",
+        "checks",
+        multiple=True,
+        help="Run CMD (sh -c) before and after the switch; it must exit 0 (repeatable; "
+        "gets BLUEGREEN_HOSTS, BLUEGREEN_LB_DNS...; `checks` in bluegreen.toml).",
+    )(f)
+    return f
+
+
+def _check_flags(
+    checks: tuple[str, ...], check_urls: tuple[str, ...], check_timeout: str | None
+) -> dict[str, Any]:
+    return {
+        "checks": checks or None,
+        "check_urls": check_urls or None,
+        "check_timeout": check_timeout,
+    }
+
+
 @cli.command()
 @click.option("--steps", help="weighted: percentages of traffic to move, e.g. 10,50,100.")
 @click.option("--interval", help="weighted: how long to hold each step, e.g. 5m (default 60s).")
@@ -318,26 +351,51 @@ def _summary(r: dict[str, Any]) -> str:
     multiple=True,
     help="weighted: a CloudWatch alarm that stops the shift when in ALARM (repeatable).",
 )
+@check_options
 @dry_run_option
 @pass_rt
 def switch(
-    rt: Runtime, steps: str | None, interval: str | None, alarms: tuple[str, ...], dry_run: bool
+    rt: Runtime,
+    steps: str | None,
+    interval: str | None,
+    alarms: tuple[str, ...],
+    checks: tuple[str, ...],
+    check_urls: tuple[str, ...],
+    check_timeout: str | None,
+    dry_run: bool,
 ) -> None:
-    """Make staging live and live staging (running it again swaps back)."""
+    """Make staging live and live staging (running it again swaps back).
+
+    With checks, they run against staging first (a failure refuses), then
+    against the new live environment (a failure undoes the switch: exit 7)."""
     from bluegreen import operations
 
-    sess = rt.session(dry_run=dry_run, steps=steps, interval=interval, alarms=alarms or None)
+    sess = rt.session(
+        dry_run=dry_run,
+        steps=steps,
+        interval=interval,
+        alarms=alarms or None,
+        **_check_flags(checks, check_urls, check_timeout),
+    )
     rt.emit(operations.switch(sess), _summary)
 
 
 @cli.command()
+@check_options
 @dry_run_option
 @pass_rt
-def rollback(rt: Runtime, dry_run: bool) -> None:
+def rollback(
+    rt: Runtime,
+    checks: tuple[str, ...],
+    check_urls: tuple[str, ...],
+    check_timeout: str | None,
+    dry_run: bool,
+) -> None:
     """Swap back to the release that was live before, while it still runs."""
     from bluegreen import operations
 
-    rt.emit(operations.switch(rt.session(dry_run=dry_run), rollback=True), _summary)
+    sess = rt.session(dry_run=dry_run, **_check_flags(checks, check_urls, check_timeout))
+    rt.emit(operations.switch(sess, rollback=True), _summary)
 
 
 # -- clean ----------------------------------------------------------------------

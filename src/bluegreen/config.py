@@ -313,7 +313,7 @@ _VALIDATORS: dict[str, Callable[[object, str], Any]] = {
     "profile": _opt_str,
     "endpoint_url": _url,
     "hosts": _hosts,
-    "capacity": _opt_int(0, 1000),
+    "capacity": _opt_int(1, 1000),
     "max_capacity": _opt_int(1, 1000),
     "instance_type": _instance_type,
     "strategy": _choice(STRATEGIES),
@@ -353,7 +353,8 @@ def _validate(key: str, value: object, source: str) -> Any:
     try:
         return _VALIDATORS[key](value, key)
     except InputError as e:
-        e.message = f"{e.message} (in {source})"
+        prefix = "" if e.message.startswith(f"{key}:") else f"{key}: "
+        e.message = f"{prefix}{e.message} (in {source})"
         raise
 
 

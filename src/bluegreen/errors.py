@@ -69,6 +69,14 @@ class StateError(BluegreenError):
     kind = "refused"
 
 
+class CheckFailed(StateError):
+    """A health check (``--check`` or ``--check-url``) failed. Before a switch
+    this is a refusal (nothing changed); after it, the executor undoes the
+    switch and raises ``RolledBack`` or ``RollbackFailed`` instead."""
+
+    kind = "check failed"
+
+
 class AwsError(BluegreenError):
     """An AWS call failed after retries."""
 

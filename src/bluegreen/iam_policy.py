@@ -129,8 +129,8 @@ NEEDS: tuple[Need, ...] = (
     Need("ec2:DescribeInstances", "Read", OPERATE, rolling),
     Need("elasticloadbalancing:DescribeLoadBalancers", "Read", (*OPERATE, *INIT, *TEARDOWN)),
     Need("elasticloadbalancing:DescribeInstanceHealth", "Read", OPERATE, classic),
-    Need("elasticloadbalancing:DescribeLoadBalancerAttributes", "Read", OPERATE,
-         both(classic, attaches_classic)),
+    # clean reads the connection-draining timeout it waits for (docs/SAFETY.md)
+    Need("elasticloadbalancing:DescribeLoadBalancerAttributes", "Read", OPERATE, classic),
     Need("elasticloadbalancing:DescribeTargetGroups", "Read", (*OPERATE, *INIT, *TEARDOWN), alb),
     Need("elasticloadbalancing:DescribeTargetHealth", "Read", OPERATE, alb),
     Need("elasticloadbalancing:DescribeListeners", "Read", (*OPERATE, *INIT, *TEARDOWN), alb),
@@ -171,8 +171,10 @@ NEEDS: tuple[Need, ...] = (
     Need("iam:CreateServiceLinkedRole", "AutoScalingServiceRole", OPERATE),
     Need("autoscaling:DeleteAutoScalingGroup", "ChangeOwnGroups", TEARDOWN),
     Need("autoscaling:DeleteAutoScalingGroup", "ChangeOwnGroups", OPERATE, deletes_releases),
-    Need("autoscaling:UpdateAutoScalingGroup", "ChangeOwnGroups", OPERATE, resizes),
-    Need("autoscaling:CreateOrUpdateTags", "RetagOwnGroups", OPERATE, rolling),
+    # every strategy: deploy pins the live min size (tag bluegreen:pinned-min), a
+    # switch tags the group leaving traffic, rollback scales the old release back up
+    Need("autoscaling:UpdateAutoScalingGroup", "ChangeOwnGroups", OPERATE),
+    Need("autoscaling:CreateOrUpdateTags", "RetagOwnGroups", OPERATE),
     Need("autoscaling:DeleteTags", "UntagOwnGroups", OPERATE, rolling),
     Need("autoscaling:TerminateInstanceInAutoScalingGroup", "ChangeOwnGroups", OPERATE, rolling),
     Need("autoscaling:AttachLoadBalancers", "ChangeOwnGroups", OPERATE, attaches_classic),

@@ -103,7 +103,7 @@ def resolve(gw: Gateway, names: Names, *, ami: str | None, version: str | None) 
             validate_version(version)
         except InputError:
             version = None
-    name = names.release(version, ami) if version else f"{names.slug}-{ami}"
+    name = names.release(version, ami)
     root = str(image.get("RootDeviceName") or "/dev/xvda")
     size = next(
         (

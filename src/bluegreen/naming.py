@@ -1,7 +1,8 @@
 """Convention over configuration: every AWS name derives from the domain.
 
 The slug is the domain with dots replaced by hyphens (``londontamed.com`` ->
-``londontamed-com``). Every name below is built from it, so the commands need
+``londontamed-com``); hyphens of the domain are doubled (``my-site.com`` ->
+``my--site-com``) so that two distinct domains never share a slug. Every name below is built from it, so the commands need
 only ``--domain``.
 
 Names with a hard AWS length limit (classic and application load balancers and
@@ -30,8 +31,13 @@ TAG_VERSION = "bluegreen:version"
 TAG_AMI = "bluegreen:ami"
 TAG_ROLE = "bluegreen:role"
 TAG_STRATEGY = "bluegreen:strategy"
+# Safety state kept on the autoscaling groups themselves (docs/SAFETY.md):
+TAG_PINNED_MIN = "bluegreen:pinned-min"  # the live group's own min size, while a deploy pins it
+TAG_OUT_OF_TRAFFIC = "bluegreen:out-of-traffic-since"  # when the live names left this group
+TAG_DESIRED_WHEN_LIVE = "bluegreen:desired-when-live"  # its desired capacity at that moment
 
 ELB_NAME_MAX = 32
+NAME_MAX = 128  # launch templates, AMI names and Route 53 caller references: 128 characters
 _ELB_SUFFIX_MAX = len("-production-2")  # the longest suffix bluegreen appends
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -100,7 +106,12 @@ def validate_host(host: str) -> str:
 
 
 def slug(domain: str) -> str:
-    return normalise_domain(domain).replace(".", "-")
+    """Dots become hyphens; a hyphen of the domain is doubled first, so that
+    distinct domains always get distinct slugs (``a-b.com`` -> ``a--b-com``,
+    ``a.b.com`` -> ``a-b-com``). Labels never start or end with a hyphen, so a
+    run of one hyphen in a slug is always a dot and a run of 2k hyphens is k
+    hyphens of the domain: the mapping can be undone, hence is injective."""
+    return normalise_domain(domain).replace("-", "--").replace(".", "-")
 
 
 def _hash10(domain: str) -> str:
@@ -186,9 +197,18 @@ class Names:
         """The DynamoDB table holding the lock and the history of every site."""
         return "bluegreen"
 
-    def release(self, version: str, ami: str) -> str:
-        """Name of a release's ASG and its launch template or configuration."""
-        return f"{self.slug}-{validate_version(version)}-{ami}"
+    def release(self, version: str | None, ami: str) -> str:
+        """Name of a release's ASG and its launch template or configuration
+        (at most 128 characters: the launch template limit)."""
+        tail = f"{validate_version(version)}-{ami}" if version else ami
+        return _fit(f"{self.slug}-{tail}", NAME_MAX, self.domain, f"-{tail}")
+
+    def caller_reference(self, label: str, stamp: str) -> str:
+        """A Route 53 CallerReference (at most 128 characters)."""
+        tail = f"-{label}-{stamp}"
+        return "bluegreen-" + _fit(
+            self.slug + tail, NAME_MAX - len("bluegreen-"), self.domain, tail
+        )
 
     def live_fqdn(self, host: str) -> str:
         return f"{host}.{self.domain}."
@@ -205,7 +225,8 @@ class Names:
         return tuple(self.staging_fqdn(h) for h in self.hosts)
 
     def image_name(self, version: str) -> str:
-        return f"{self.slug}-{validate_version(version)}"
+        tail = f"-{validate_version(version)}"
+        return _fit(self.slug + tail, NAME_MAX, self.domain, tail)
 
     def tags(self, **extra: str) -> dict[str, str]:
         t = {TAG_DOMAIN: self.domain}

@@ -30,10 +30,11 @@ from bluegreen.config import Settings
 from bluegreen.errors import BluegreenError, PermissionDenied
 from bluegreen.executor import DryRunExecutor, Executor, Plan
 from bluegreen.model import Balancer, Group, Site
-from bluegreen.naming import Names
+from bluegreen.naming import TAG_OUT_OF_TRAFFIC, Names
 from bluegreen.observe import layout, observe
 from bluegreen.steps import Context
 from bluegreen.strategies import CleanIntent, DeployIntent, get
+from bluegreen.strategies.base import with_pin_repairs
 from bluegreen.ui import Reporter
 
 
@@ -98,6 +99,7 @@ def _env(site: Site, b: Balancer | None, g: Group | None) -> dict[str, Any] | No
         "instances": len(g.instances) if g else 0,
         "healthy": healthy_count(b, g),
         "launch": g.launch_source if g else None,
+        "out_of_traffic_since": g.tags.get(TAG_OUT_OF_TRAFFIC) if g else None,
     }
 
 
@@ -173,7 +175,7 @@ def _execute(
     outcome = "dry run" if sess.dry_run else "succeeded"
     error: BluegreenError | None = None
     try:
-        executor.run(plan.steps)
+        executor.run_plan(plan)
     except BluegreenError as e:
         outcome, error = "failed", e
         raise
@@ -241,18 +243,29 @@ def deploy(
         site, a = snapshot(sess)
         strategy = get(sess.settings.strategy)
         plan = strategy.deploy(site, a, sess.settings, DeployIntent(release, replace, capacity))
-        return _execute(sess, plan, a, lk)
+        return _execute(sess, with_pin_repairs(site, plan), a, lk)
+
+
+GATED_STRATEGIES = ("dns", "lb")  # strategies whose switch runs --check/--check-url
 
 
 def switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
     command = "rollback" if rollback else "switch"
+    s = sess.settings
+    if (s.checks or s.check_urls) and s.strategy not in GATED_STRATEGIES:
+        from bluegreen.errors import InputError
+
+        raise InputError(  # a gate that would be skipped must not look as if it ran
+            f"checks (--check, --check-url) are not supported by the {s.strategy} strategy",
+            fix=f"use the {' or '.join(GATED_STRATEGIES)} strategy, or remove the checks",
+        )
     with _locked(sess, command) as lk:
         site, a = snapshot(sess)
         done = _finished_before_kill(lk, command, a)
         if done is not None:
             return _execute(sess, done, a)
         plan = get(sess.settings.strategy).switch(site, a, sess.settings, rollback=rollback)
-        return _execute(sess, plan, a, lk)
+        return _execute(sess, with_pin_repairs(site, plan), a, lk)
 
 
 def _finished_before_kill(lk: lock.DomainLock | None, command: str, a: Assessment) -> Plan | None:
@@ -285,6 +298,10 @@ def clean(sess: Session, *, force: bool = False) -> dict[str, Any]:
     with _locked(sess, "clean") as lk:
         site, a = snapshot(sess)
         doomed = {a.staging_group.name} if a.staging_group else set()
+        if force:  # clean --force also deletes every group behind staging or behind no balancer
+            doomed = {
+                g.name for g in site.groups if not (a.live is not None and g.attached_to(a.live))
+            }
         groups = sess.gw.all_groups()  # AWS has no "groups using template X" filter
         used = {
             g["AutoScalingGroupName"]: {
@@ -298,10 +315,13 @@ def clean(sess: Session, *, force: bool = False) -> dict[str, Any]:
             for g in groups
         }
         in_use = frozenset(src for name, srcs in used.items() if name not in doomed for src in srcs)
-        plan = get(sess.settings.strategy).clean(site, a, sess.settings, CleanIntent(in_use, force))
+        intent = CleanIntent(
+            in_use, force, now=sess.gw.clock.now(), drain=_draining_timeout(sess, a, force)
+        )
+        plan = get(sess.settings.strategy).clean(site, a, sess.settings, intent)
         if not plan.steps:  # nothing in staging: what did an interrupted run leave?
             plan = _with_leftovers(sess, plan, lk, frozenset().union(*used.values()))
-        return _execute(sess, plan, a, lk)
+        return _execute(sess, with_pin_repairs(site, plan), a, lk)
 
 
 def _with_leftovers(
@@ -344,6 +364,23 @@ def _with_leftovers(
     if plan.steps:
         summary = f"{plan.summary}; {summary}"
     return dataclasses.replace(plan, steps=plan.steps + tuple(extra), summary=summary)
+
+
+def _draining_timeout(sess: Session, a: Assessment, force: bool) -> float:
+    """The staging load balancer's connection-draining time (classic) or its
+    target group's deregistration delay (ALB), or the ``drain`` setting when
+    given. Read only when clean may have to wait for it."""
+    g, b = a.staging_group, a.staging
+    if force or g is None or b is None or TAG_OUT_OF_TRAFFIC not in g.tags:
+        return 0.0
+    if sess.settings.drain is not None:
+        return sess.settings.drain
+    if b.kind == "alb" and b.target_group_arn:
+        value = sess.gw.target_group_attribute(
+            b.target_group_arn, "deregistration_delay.timeout_seconds"
+        )
+        return float(value) if value else 300.0
+    return float(sess.gw.classic_draining_timeout(b.name))
 
 
 def init(sess: Session) -> dict[str, Any]:

@@ -407,14 +407,14 @@ class Provisioner:
         pub_id = self._ensure(
             f"public hosted zone {n.zone_name}",
             public and public["Id"],
-            lambda: gw.create_zone(n.zone_name, f"bluegreen-{n.slug}-public-{stamp}"),
+            lambda: gw.create_zone(n.zone_name, n.caller_reference("public", stamp)),
         )
         priv_id = self._ensure(
             f"private hosted zone {n.zone_name} (bound to {n.vpc})",
             private and private["Id"],
             lambda: gw.create_zone(
                 n.zone_name,
-                f"bluegreen-{n.slug}-private-{stamp}",
+                n.caller_reference("private", stamp),
                 vpc_id=str(vpc_id),
                 region=gw.region,
             ),

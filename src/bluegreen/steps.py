@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bluegreen.aws import Gateway
-from bluegreen.errors import StateError, WaitTimeout
+from bluegreen.errors import NotFound, StateError, WaitTimeout
 from bluegreen.model import HEALTHY
 from bluegreen.naming import bare
 from bluegreen.ui import Reporter
@@ -586,3 +586,246 @@ class SetForward(Step):
         else:
             gw.set_listener_forward(self.arn, self.targets)
         return "changed"
+
+
+# -- health gates -------------------------------------------------------------
+CHECK_RETRY_INTERVAL = 2.0  # seconds between attempts of a URL check
+
+
+def expand_url(url: str, *, lb_dns: str, hosts: tuple[str, ...], domain: str) -> list[str]:
+    """``{lb_dns}``, ``{domain}`` and ``{host}`` placeholders filled in; a URL
+    with ``{host}`` gives one URL per host name of the environment."""
+    base = url.replace("{lb_dns}", lb_dns).replace("{domain}", domain)
+    if "{host}" not in base:
+        return [base]
+    return [base.replace("{host}", h) for h in hosts]
+
+
+def _http_status(url: str, timeout: float) -> tuple[int, str]:
+    """(status, detail); status 0 when no HTTP answer came."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=max(timeout, 0.1)) as resp:
+            return int(resp.status), f"HTTP {resp.status}"
+    except urllib.error.HTTPError as e:
+        return int(e.code), f"HTTP {e.code}"
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        reason = getattr(e, "reason", e)
+        return 0, f"no answer ({reason})"
+
+
+@dataclass(frozen=True)
+class RunChecks(Step):
+    """The health gate: run the operator's smoke tests against one environment.
+
+    Each command runs once with ``sh -c`` and must exit 0 within ``timeout``
+    seconds; its environment names what to test (``BLUEGREEN_*``, see
+    docs/SAFETY.md). Each URL must answer HTTP 2xx within ``timeout`` seconds;
+    it is retried every few seconds (through the clock) until then.
+
+    ``after_switch`` marks the checks that run once traffic has moved: when
+    they fail, the executor runs the plan's ``on_failure`` steps (the undo).
+    """
+
+    environment: str  # "staging" (before a switch) or "live" (after it)
+    balancer: str
+    lb_dns: str
+    hosts: tuple[str, ...]  # the environment's host names, without the final dot
+    commands: tuple[str, ...]
+    urls: tuple[str, ...]
+    timeout: float
+    domain: str
+    version: str | None = None
+    ami: str | None = None
+    after_switch: bool = False
+
+    def _urls(self) -> list[str]:
+        return [
+            u
+            for url in self.urls
+            for u in expand_url(url, lb_dns=self.lb_dns, hosts=self.hosts, domain=self.domain)
+        ]
+
+    def describe(self) -> str:
+        what = [f"`{c}`" for c in self.commands] + [f"GET {u}" for u in self._urls()]
+        when = "after the switch" if self.after_switch else "before the switch"
+        return (
+            f"check {self.environment} ({self.balancer}) {when}, each within "
+            f"{self.timeout:.0f}s: {', '.join(what)}"
+        )
+
+    def environ(self) -> dict[str, str]:
+        """The variables every check command gets (on top of bluegreen's own environment)."""
+        return {
+            "BLUEGREEN_ENVIRONMENT": self.environment,
+            "BLUEGREEN_PHASE": "after-switch" if self.after_switch else "before-switch",
+            "BLUEGREEN_DOMAIN": self.domain,
+            "BLUEGREEN_HOSTS": " ".join(self.hosts),
+            "BLUEGREEN_HOST": self.hosts[0] if self.hosts else "",
+            "BLUEGREEN_LB_NAME": self.balancer,
+            "BLUEGREEN_LB_DNS": self.lb_dns,
+            "BLUEGREEN_VERSION": self.version or "",
+            "BLUEGREEN_AMI": self.ami or "",
+        }
+
+    def _command(self, ctx: Context, cmd: str) -> str | None:
+        import os
+        import subprocess
+
+        env = {**os.environ, **self.environ()}
+        try:
+            p = subprocess.run(
+                ["/bin/sh", "-c", cmd],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=self.timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return f"`{cmd}` did not finish within {self.timeout:.0f}s"
+        except OSError as e:
+            return f"`{cmd}` could not run: {e}"
+        if p.returncode == 0:
+            ctx.reporter.detail(f"`{cmd}`: passed")
+            return None
+        tail = (p.stderr or p.stdout).strip().splitlines()[-3:]
+        said = f": {' | '.join(tail)}" if tail else ""
+        return f"`{cmd}` exited with {p.returncode}{said}"
+
+    def _url(self, ctx: Context, url: str) -> str | None:
+        clock = ctx.gw.clock
+        start = clock.monotonic()
+        attempts = 0
+        while True:
+            left = self.timeout - (clock.monotonic() - start)
+            status, detail = _http_status(url, min(10.0, max(left, 0.1)))
+            attempts += 1
+            if 200 <= status < 300:
+                ctx.reporter.detail(f"GET {url}: {detail}")
+                return None
+            left = self.timeout - (clock.monotonic() - start)
+            if left <= 0:
+                return f"GET {url}: {detail} (after {attempts} attempts in {self.timeout:.0f}s)"
+            clock.sleep(min(CHECK_RETRY_INTERVAL, left))
+
+    def apply(self, ctx: Context) -> str:
+        from bluegreen.errors import CheckFailed
+
+        failures = [f for c in self.commands if (f := self._command(ctx, c))]
+        failures += [f for u in self._urls() if (f := self._url(ctx, u))]
+        total = len(self.commands) + len(self._urls())
+        if failures:
+            when = "after the switch" if self.after_switch else "before the switch"
+            raise CheckFailed(
+                f"{len(failures)} of {total} checks failed against {self.environment} "
+                f"({self.balancer}) {when}",
+                found="; ".join(failures),
+                fix="fix the release (or the check) and deploy again; nothing was switched"
+                if not self.after_switch
+                else "the switch is being undone",
+            )
+        return f"{total} checks passed"
+
+
+# -- capacity and traffic bookkeeping -----------------------------------------
+def _group(ctx: Context, name: str) -> dict[str, Any] | None:
+    found = ctx.gw.groups_named([name])
+    return found[0] if found else None
+
+
+def _tag(g: dict[str, Any], key: str) -> str | None:
+    return next((t["Value"] for t in g.get("Tags", []) if t["Key"] == key), None)
+
+
+@dataclass(frozen=True)
+class PinMinSize(Step):
+    """Raise the live group's min size to ``min_size`` (its desired) while a
+    deploy runs, so that it cannot scale in under the deploy. The original min
+    is first kept in the group's tag ``bluegreen:pinned-min``: if bluegreen is
+    killed, the next command finds the tag and restores it (``RestoreMinSize``)."""
+
+    group: str
+    min_size: int
+
+    def describe(self) -> str:
+        return f"pin the min size of {self.group} at {self.min_size} while the deploy runs"
+
+    def apply(self, ctx: Context) -> str:
+        from bluegreen.naming import TAG_PINNED_MIN
+
+        g = _group(ctx, self.group)
+        if g is None:
+            return "group gone: nothing to pin"
+        current = int(g["MinSize"])
+        if not _tag(g, TAG_PINNED_MIN):
+            ctx.gw.tag_group(self.group, {TAG_PINNED_MIN: str(current)}, propagate=False)
+        if current >= self.min_size:
+            return f"min already {current}"
+        ctx.gw.set_group_size(self.group, min_size=self.min_size)
+        return f"min {current} -> {self.min_size}"
+
+
+@dataclass(frozen=True)
+class RestoreMinSize(Step):
+    """Give a group back the min size recorded in its ``bluegreen:pinned-min`` tag."""
+
+    group: str
+    why: str = "after the deploy"
+
+    def describe(self) -> str:
+        return f"restore the min size of {self.group} ({self.why})"
+
+    def apply(self, ctx: Context) -> str:
+        from bluegreen.naming import TAG_PINNED_MIN
+
+        g = _group(ctx, self.group)
+        if g is None:
+            return "group gone"
+        original = _tag(g, TAG_PINNED_MIN)
+        if not original:
+            return "not pinned"
+        try:
+            want = max(0, min(int(original), int(g["DesiredCapacity"])))
+        except ValueError:
+            want = int(g["MinSize"])  # a tag we did not write: leave the size alone
+        if int(g["MinSize"]) != want:
+            ctx.gw.set_group_size(self.group, min_size=want)
+        # the tag is cleared last: killed before this line, the next command restores
+        # again. Cleared, not deleted: an empty value means "not pinned", and the
+        # credentials then need no autoscaling:DeleteTags (docs/SECURITY.md)
+        ctx.gw.tag_group(self.group, {TAG_PINNED_MIN: ""}, propagate=False)
+        return f"min {g['MinSize']} -> {want}"
+
+
+@dataclass(frozen=True)
+class MarkOutOfTraffic(Step):
+    """Record on a group that the live names just left it: the time (for
+    ``clean``'s drain wait) and its desired capacity (so a rollback to it
+    restores at least that much). Composed right after the live names move,
+    before the staging names do: a switch killed before this step leaves both
+    zones on one balancer, which every command but ``switch``/``rollback``
+    refuses, and their resumed plan writes the mark."""
+
+    group: str
+    desired: int  # its desired capacity, as observed before the switch
+
+    def describe(self) -> str:
+        return f"record on {self.group} that it is out of traffic from now"
+
+    def apply(self, ctx: Context) -> str:
+        from bluegreen.clock import iso
+        from bluegreen.naming import TAG_DESIRED_WHEN_LIVE, TAG_OUT_OF_TRAFFIC
+
+        now = iso(ctx.gw.clock.now())
+        try:  # one write, no read: a switch stays at one call more than its record changes
+            ctx.gw.tag_group(
+                self.group,
+                {TAG_OUT_OF_TRAFFIC: now, TAG_DESIRED_WHEN_LIVE: str(self.desired)},
+                propagate=False,
+            )
+        except NotFound:
+            return "group gone"
+        return f"out of traffic since {now}, desired {self.desired}"

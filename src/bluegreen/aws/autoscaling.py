@@ -9,14 +9,14 @@ from bluegreen.aws.base import BaseGateway
 from bluegreen.errors import AwsError
 
 
-def _tags(tags: dict[str, str], group: str) -> list[dict[str, Any]]:
+def _tags(tags: dict[str, str], group: str, propagate: bool = True) -> list[dict[str, Any]]:
     return [
         {
             "ResourceId": group,
             "ResourceType": "auto-scaling-group",
             "Key": k,
             "Value": v,
-            "PropagateAtLaunch": True,
+            "PropagateAtLaunch": propagate,
         }
         for k, v in tags.items()
     ]
@@ -114,8 +114,8 @@ class AutoScalingCalls(BaseGateway):
             params["MaxSize"] = max_size
         self.call("autoscaling", "update_auto_scaling_group", **params)
 
-    def tag_group(self, name: str, tags: dict[str, str]) -> None:
-        self.call("autoscaling", "create_or_update_tags", Tags=_tags(tags, name))
+    def tag_group(self, name: str, tags: dict[str, str], *, propagate: bool = True) -> None:
+        self.call("autoscaling", "create_or_update_tags", Tags=_tags(tags, name, propagate))
 
     def delete_group(self, name: str) -> None:
         """Delete, terminating its instances. Already gone is success."""

@@ -24,9 +24,14 @@ from bluegreen.strategies.base import (
     alias_to,
     delete_release,
     deploy_new_group,
+    drain_wait,
+    gate,
     groups_behind_one,
+    mark_out_of_traffic,
+    orphan_groups,
     require_serving,
     require_site,
+    restore_capacity,
 )
 
 
@@ -41,9 +46,10 @@ class DnsStrategy:
         resumed = _interrupted_switch(site, a)
         if resumed is not None:
             live, staging = resumed
+            left = tuple(st for g in site.groups_behind(staging) for st in mark_out_of_traffic(g))
             return Plan(
                 command,
-                (self._point_staging(site, s, staging, command),),
+                (*left, self._point_staging(site, s, staging, command)),
                 summary=f"finish an interrupted switch: staging names to {staging.name}",
                 notes=(
                     f"the live names already point at {live.name}; only the staging names "
@@ -58,8 +64,12 @@ class DnsStrategy:
             _require_rollback(staging, new_live, old_live)
         group = require_serving(site, staging, new_live, command)
         steps: tuple[Step, ...] = (
+            *restore_capacity(site, s, staging, group, old_live),
+            *gate(site, s, staging, group, "staging", after_switch=False),
             self._point_live(site, s, staging, command),
+            *mark_out_of_traffic(old_live),
             self._point_staging(site, s, live, command),
+            *gate(site, s, staging, group, "live", after_switch=True),
         )
         return Plan(
             command,
@@ -68,6 +78,7 @@ class DnsStrategy:
             f"{live.name} ({(old_live.version or old_live.ami) if old_live else 'empty'}) staging",
             on_failure=(
                 self._point_live(site, s, live, command + " undo"),
+                *mark_out_of_traffic(group),
                 self._point_staging(site, s, staging, command + " undo"),
             ),
             facts={
@@ -103,23 +114,58 @@ class DnsStrategy:
         )
 
     def clean(self, site: Site, a: Assessment, s: Settings, intent: CleanIntent) -> Plan:
-        live, staging = require_site(site, a, "clean")
-        group = groups_behind_one(site, staging, "clean")
-        if group is None:
+        live, staging = require_site(site, a, "clean", allow_orphans=intent.force)
+        # The staging release is the way back: keep it while the live side is in doubt.
+        groups_behind_one(site, live, "clean")
+        orphans = orphan_groups(site) if intent.force else ()
+        staged = site.groups_behind(staging)
+        if len(staged) > 1 and not intent.force:
+            groups_behind_one(site, staging, "clean")  # refuses, naming them
+        for g in staged:
+            if g.attached_to(live):
+                raise StateError(
+                    f"clean: {g.name} is also behind the live load balancer {live.name}",
+                    fix="refusing to remove capacity that serves live traffic",
+                )
+        if not staged and not orphans:
             return Plan(
                 "clean", (), summary=f"staging {staging.name} holds no release: nothing to clean"
             )
-        if group.attached_to(live):
-            raise StateError(
-                f"clean: {group.name} is also behind the live load balancer {live.name}",
-                fix="refusing to remove capacity that serves live traffic",
+        steps: list[Step] = []
+        notes: list[str] = []
+        for g in orphans:
+            notes.append(f"--force: deleting {g.name}, which is behind no load balancer")
+            steps += delete_release(g, intent.in_use_elsewhere)
+        if len(staged) > 1:
+            notes.append(
+                f"--force: deleting all {len(staged)} groups behind staging {staging.name}: "
+                "staging takes no live traffic"
             )
+        for g in staged:
+            wait, why = drain_wait(g, intent)
+            steps = [*wait, *steps, *delete_release(g, intent.in_use_elsewhere)]
+            notes += why
+        what = ", ".join(f"{g.version or g.ami} ({g.name})" for g in staged)
+        gone = ", ".join(g.name for g in orphans)
+        summary = " and ".join(
+            x
+            for x in (
+                f"delete release {what} from staging {staging.name}" if staged else "",
+                f"delete {gone} (behind no load balancer)" if orphans else "",
+            )
+            if x
+        )
+        group = staged[0] if len(staged) == 1 else None
         return Plan(
             "clean",
-            tuple(delete_release(group, intent.in_use_elsewhere)),
-            summary=f"delete release {group.version or group.ami} ({group.name}) from staging "
-            f"{staging.name}",
-            facts={"release": group.name, "version": group.version},
+            tuple(steps),
+            summary=summary,
+            notes=tuple(notes),
+            facts={
+                "release": group.name if group else None,
+                "version": group.version if group else None,
+                "deleted": [g.name for g in (*staged, *orphans)],
+            },
         )
 
 

@@ -47,7 +47,10 @@ from bluegreen.strategies.base import (
     CleanIntent,
     DeployIntent,
     deploy_new_group,
+    gate,
     groups_behind_one,
+    mark_out_of_traffic,
+    require_no_drift,
     require_serving,
     require_site,
 )
@@ -127,6 +130,7 @@ def _moves(
     if old is not None:
         steps += [
             DetachGroup(old.name, live.name, live.kind, live.target_group_arn, guard=True),
+            *mark_out_of_traffic(old),  # clean's drain wait starts here
             AttachGroup(old.name, staging.name, staging.kind, staging.target_group_arn),
         ]
     steps.append(DetachGroup(new.name, staging.name, staging.kind, staging.target_group_arn))
@@ -135,8 +139,11 @@ def _moves(
 
 def _switch_groups(site: Site, a: Assessment, s: Settings, rollback: bool) -> Plan:
     command = "rollback" if rollback else "switch"
-    live, staging = require_site(site, a, command)
+    # between steps 3 and 4 the old group is behind no balancer: not drift here
+    live, staging = require_site(site, a, command, allow_orphans=True)
     new = _interrupted_group(site, live, staging)
+    if new is None:
+        require_no_drift(site, a, command)
     notes: tuple[str, ...] = ()
     if new is not None:
         others = [g for g in site.groups if g.name != new.name]
@@ -159,7 +166,11 @@ def _switch_groups(site: Site, a: Assessment, s: Settings, rollback: bool) -> Pl
         if rollback:
             _require_rollback(staging, new, old)
         new = require_serving(site, staging, new, command)
-    steps = _moves(s, live, staging, new, old)
+    steps = [
+        *gate(site, s, staging, new, "staging", after_switch=False),
+        *_moves(s, live, staging, new, old),
+        *gate(site, s, live, new, "live", after_switch=True),
+    ]
     undo = _moves(s, live, staging, old, new) if old is not None else []
     return Plan(
         command,
@@ -234,13 +245,25 @@ def _switch_listeners(site: Site, a: Assessment, s: Settings, rollback: bool) ->
             _require_rollback(target, new_group, old_group)
         require_serving(site, target, new_group, command)
     assert new_group is not None
-    steps = _forwards(site, target, other, command)
+    moves = _forwards(site, target, other, command)
+    live_moves = len(site.routes)  # the listeners' default actions come first
+    steps = [
+        *(() if notes else gate(site, s, target, new_group, "staging", after_switch=False)),
+        *moves[:live_moves],
+        *mark_out_of_traffic(old_group),  # clean's drain wait starts here
+        *moves[live_moves:],
+        *(() if notes else gate(site, s, target, new_group, "live", after_switch=True)),
+    ]
     return Plan(
         command,
         tuple(steps),
         summary=f"forward the live names of {alb.name} to {target.name} "
         f"({_label(new_group)}) and the staging names to {other.name} ({_label(old_group)})",
-        on_failure=tuple(_forwards(site, other, target, command + " undo")),
+        on_failure=(
+            *(back := _forwards(site, other, target, command + " undo"))[:live_moves],
+            *mark_out_of_traffic(new_group),
+            *back[live_moves:],
+        ),
         notes=notes,
         facts={
             "live": target.name,
