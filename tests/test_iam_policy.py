@@ -449,3 +449,31 @@ def test_other_strategies_cycles_are_covered(
         "autoscaling:UpdateAutoScalingGroup",
         "elasticloadbalancing:DescribeLoadBalancerAttributes",
     }
+
+
+@pytest.mark.parametrize("kind", ["classic", "alb"])
+def test_lb_strategy_init_and_cycle_are_covered(aws: str, tmp_path: Path, kind: str) -> None:
+    (tmp_path / "bluegreen.toml").write_text(
+        f'strategy = "lb"\nload_balancer = "{kind}"\ntimeout = "120s"\n'
+    )
+    init_calls = record("init")
+    register_images(aws, "v1", "v2")
+    calls = [
+        c for args in [*CYCLE[:4], ("rollback",), ("clean",), ("status",)] for c in record(*args)
+    ]
+    operate = json.loads(run("iam-policy").out)
+    init = json.loads(run("iam-policy", "--for", "init", "--account-id", sim.ACCOUNT).out)
+    world = sim.World()
+    init_requests = sim.requests(init_calls, world)
+    requests = sim.requests(calls, world)
+    denied = [q for q in init_requests if not sim.allowed(init, q)]
+    denied += [q for q in requests if not sim.allowed(operate, q)]
+    assert denied == [], "\n".join(map(str, denied))
+    unused = policies.actions(operate) - {q.action for q in requests}
+    print(f"\nlb {kind}: {len(calls)} calls, {len(requests)} authorizations, unused {unused}")
+    # Attach...TargetGroups: only on the path that puts a group back behind the ALB
+    assert unused <= {
+        "dynamodb:Query",
+        "iam:CreateServiceLinkedRole",
+        "autoscaling:AttachLoadBalancerTargetGroups",
+    }

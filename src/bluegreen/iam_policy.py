@@ -68,13 +68,13 @@ def alarms(s: Settings) -> bool:
 
 
 def resizes(s: Settings) -> bool:
-    """Strategies that change a group in place (lb resizes; rolling repoints it)."""
-    return s.strategy in ("lb", "rolling")
+    """Strategies that change a group in place (rolling repoints it)."""
+    return s.strategy == "rolling"
 
 
 def moves_records(s: Settings) -> bool:
-    """Every strategy but ``rolling`` (whose alias records never move)."""
-    return s.strategy != "rolling"
+    """dns and weighted (with rolling and lb the alias records never move)."""
+    return s.strategy in ("dns", "weighted")
 
 
 def deletes_releases(s: Settings) -> bool:
@@ -135,7 +135,6 @@ NEEDS: tuple[Need, ...] = (
     Need("elasticloadbalancing:DescribeTargetHealth", "Read", OPERATE, alb),
     Need("elasticloadbalancing:DescribeListeners", "Read", (*OPERATE, *INIT, *TEARDOWN), alb),
     Need("elasticloadbalancing:DescribeRules", "Read", OPERATE, modifies_listener),
-    Need("elasticloadbalancing:DescribeTargetGroupAttributes", "Read", OPERATE, alb),
     Need("route53:ListHostedZonesByName", "Read", (*OPERATE, *INIT, *TEARDOWN)),
     Need("route53:GetChange", "Read", (*INIT, *TEARDOWN)),
     Need("route53:GetChange", "Read", OPERATE, moves_records),
@@ -225,6 +224,8 @@ NEEDS: tuple[Need, ...] = (
     Need("elasticloadbalancing:CreateTargetGroup", "OwnLoadBalancers", INIT, alb),
     Need("elasticloadbalancing:ModifyTargetGroupAttributes", "OwnLoadBalancers", INIT, alb),
     Need("elasticloadbalancing:CreateListener", "OwnLoadBalancers", INIT, alb),
+    Need("elasticloadbalancing:CreateRule", "OwnLoadBalancers", INIT, alb),
+    Need("elasticloadbalancing:DescribeRules", "Read", INIT, alb),
     # -- init: lock table and hosted zones ----------------------------------------------------
     Need("dynamodb:DescribeTable", "ReadTable", INIT),
     Need("dynamodb:CreateTable", "OwnTable", INIT),
@@ -357,6 +358,7 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
             t.arn("elasticloadbalancing", f"loadbalancer/app/{base}-production-*/*"),
             t.arn("elasticloadbalancing", f"targetgroup/{base}-tg-*/*"),
             t.arn("elasticloadbalancing", f"listener/app/{base}-production-*/*"),
+            t.arn("elasticloadbalancing", f"listener-rule/app/{base}-production-*/*"),
         ]
     else:
         lbs = [t.arn("elasticloadbalancing", f"loadbalancer/{base}-production-*")]
