@@ -421,13 +421,18 @@ def test_conditions_refuse_what_is_not_the_sites(request_: sim.Request, allowed:
     assert sim.allowed(build(), request_) is allowed
 
 
-@pytest.mark.parametrize("strategy", ["rolling", "weighted"])
+@pytest.mark.parametrize(
+    ("strategy", "kind"),
+    [("rolling", "classic"), ("rolling", "alb"), ("weighted", "classic"), ("weighted", "alb")],
+)
 def test_other_strategies_cycles_are_covered(
-    site: dict[str, str], tmp_path: Path, strategy: str
+    aws: str, tmp_path: Path, strategy: str, kind: str
 ) -> None:
     (tmp_path / "bluegreen.toml").write_text(
-        f'strategy = "{strategy}"\ntimeout = "120s"\ninterval = "0s"\n'
+        f'strategy = "{strategy}"\nload_balancer = "{kind}"\ntimeout = "120s"\ninterval = "0s"\n'
     )
+    assert run("init").code == 0
+    register_images(aws, "v1", "v2")
     calls = [
         c for args in [*CYCLE[:4], ("rollback",), ("clean",), ("status",)] for c in record(*args)
     ]
@@ -436,7 +441,9 @@ def test_other_strategies_cycles_are_covered(
     denied = [q for q in requests if not sim.allowed(operate, q)]
     assert denied == [], "\n".join(map(str, denied))
     unused = policies.actions(operate) - {q.action for q in requests}
-    print(f"\n{strategy}: {len(calls)} calls, {len(requests)} authorizations, unused {unused}")
+    print(
+        f"\n{strategy} {kind}: {len(calls)} calls, {len(requests)} authorizations, unused {unused}"
+    )
     # used only on some paths: history's Query, the first group's service-linked
     # role, rolling's untagging of a version-less release, alarms when configured
     assert unused <= {

@@ -92,8 +92,8 @@ def attaches_target_groups(s: Settings) -> bool:
 
 
 def modifies_listener(s: Settings) -> bool:
-    """``lb`` and ``weighted`` on ALBs switch by changing the listener's forward action."""
-    return s.strategy in ("lb", "weighted") and alb(s)
+    """``lb`` on an ALB switches by changing the listeners' and rules' forward actions."""
+    return s.strategy == "lb" and alb(s)
 
 
 def rolling(s: Settings) -> bool:
@@ -133,7 +133,8 @@ NEEDS: tuple[Need, ...] = (
     Need("elasticloadbalancing:DescribeLoadBalancerAttributes", "Read", OPERATE, classic),
     Need("elasticloadbalancing:DescribeTargetGroups", "Read", (*OPERATE, *INIT, *TEARDOWN), alb),
     Need("elasticloadbalancing:DescribeTargetHealth", "Read", OPERATE, alb),
-    Need("elasticloadbalancing:DescribeListeners", "Read", (*OPERATE, *INIT, *TEARDOWN), alb),
+    Need("elasticloadbalancing:DescribeListeners", "Read", (*INIT, *TEARDOWN), alb),
+    Need("elasticloadbalancing:DescribeListeners", "Read", OPERATE, modifies_listener),
     Need("elasticloadbalancing:DescribeRules", "Read", OPERATE, modifies_listener),
     Need("route53:ListHostedZonesByName", "Read", (*OPERATE, *INIT, *TEARDOWN)),
     Need("route53:GetChange", "Read", (*INIT, *TEARDOWN)),
@@ -180,11 +181,14 @@ NEEDS: tuple[Need, ...] = (
     Need("autoscaling:DetachLoadBalancers", "ChangeOwnGroups", OPERATE, attaches_classic),
     Need("autoscaling:AttachLoadBalancerTargetGroups", "ChangeOwnGroups", OPERATE,
          attaches_target_groups),
+    # a release leaves its target group before its group is deleted (ALB, all but rolling)
     Need("autoscaling:DetachLoadBalancerTargetGroups", "ChangeOwnGroups", OPERATE,
-         attaches_target_groups),
+         both(alb, deletes_releases)),
     # -- ALB listeners (lb and weighted strategies switch there) ----------------------------
     Need("elasticloadbalancing:ModifyListener", "OwnListeners", OPERATE, modifies_listener),
     Need("elasticloadbalancing:ModifyRule", "OwnListeners", OPERATE, modifies_listener),
+    # rolling on an ALB takes an instance out of its target group before terminating it
+    Need("elasticloadbalancing:DeregisterTargets", "OwnTargetGroups", OPERATE, both(rolling, alb)),
     # -- init: network ------------------------------------------------------------------
     Need("ec2:DescribeVpcs", "Read", (*INIT, *TEARDOWN)),
     Need("ec2:DescribeSubnets", "Read", (*INIT, *TEARDOWN, *BAKE)),
@@ -478,6 +482,7 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
             {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}},
         ),
         "OwnLoadBalancers": (lbs, None),
+        "OwnTargetGroups": ([t.arn("elasticloadbalancing", f"targetgroup/{base}-tg-*/*")], None),
         "OwnTable": ([table], None),
         # CreateHostedZone has no resource-level permission: AWS accepts only "*".
         "CreateZones": (["*"], None),
