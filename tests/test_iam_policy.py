@@ -421,6 +421,23 @@ def test_conditions_refuse_what_is_not_the_sites(request_: sim.Request, allowed:
     assert sim.allowed(build(), request_) is allowed
 
 
+# Actions a cycle may leave unused: history's Query, the first group's
+# service-linked role, rolling's untagging of a version-less release, weighted's
+# alarms when none is configured, re-attaching a target group, and the safety
+# features' paths (docs/SAFETY.md): resizing when capacity differs, the draining
+# timeout or deregistration delay when clean deletes a release that served.
+PATH_DEPENDENT = {
+    "dynamodb:Query",
+    "iam:CreateServiceLinkedRole",
+    "autoscaling:DeleteTags",
+    "cloudwatch:DescribeAlarms",
+    "autoscaling:AttachLoadBalancerTargetGroups",
+    "autoscaling:UpdateAutoScalingGroup",
+    "elasticloadbalancing:DescribeLoadBalancerAttributes",
+    "elasticloadbalancing:DescribeTargetGroupAttributes",
+}
+
+
 @pytest.mark.parametrize(
     ("strategy", "kind"),
     [("rolling", "classic"), ("rolling", "alb"), ("weighted", "classic"), ("weighted", "alb")],
@@ -446,16 +463,7 @@ def test_other_strategies_cycles_are_covered(
     )
     # used only on some paths: history's Query, the first group's service-linked
     # role, rolling's untagging of a version-less release, alarms when configured
-    assert unused <= {
-        "dynamodb:Query",
-        "iam:CreateServiceLinkedRole",
-        "autoscaling:DeleteTags",
-        "cloudwatch:DescribeAlarms",
-        # the safety features' paths (docs/SAFETY.md): resizing when capacity differs,
-        # the draining timeout when clean deletes a release that served
-        "autoscaling:UpdateAutoScalingGroup",
-        "elasticloadbalancing:DescribeLoadBalancerAttributes",
-    }
+    assert unused <= PATH_DEPENDENT
 
 
 @pytest.mark.parametrize("kind", ["classic", "alb"])
@@ -478,9 +486,4 @@ def test_lb_strategy_init_and_cycle_are_covered(aws: str, tmp_path: Path, kind: 
     assert denied == [], "\n".join(map(str, denied))
     unused = policies.actions(operate) - {q.action for q in requests}
     print(f"\nlb {kind}: {len(calls)} calls, {len(requests)} authorizations, unused {unused}")
-    # Attach...TargetGroups: only on the path that puts a group back behind the ALB
-    assert unused <= {
-        "dynamodb:Query",
-        "iam:CreateServiceLinkedRole",
-        "autoscaling:AttachLoadBalancerTargetGroups",
-    }
+    assert unused <= PATH_DEPENDENT

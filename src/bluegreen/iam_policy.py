@@ -133,6 +133,8 @@ NEEDS: tuple[Need, ...] = (
     Need("elasticloadbalancing:DescribeLoadBalancerAttributes", "Read", OPERATE, classic),
     Need("elasticloadbalancing:DescribeTargetGroups", "Read", (*OPERATE, *INIT, *TEARDOWN), alb),
     Need("elasticloadbalancing:DescribeTargetHealth", "Read", OPERATE, alb),
+    # clean reads the target groups' deregistration delay it waits for (docs/SAFETY.md)
+    Need("elasticloadbalancing:DescribeTargetGroupAttributes", "Read", OPERATE, alb),
     Need("elasticloadbalancing:DescribeListeners", "Read", (*INIT, *TEARDOWN), alb),
     Need("elasticloadbalancing:DescribeListeners", "Read", OPERATE, modifies_listener),
     Need("elasticloadbalancing:DescribeRules", "Read", OPERATE, modifies_listener),
