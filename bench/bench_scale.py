@@ -117,7 +117,7 @@ def fill_records(url: str, n: int) -> None:
 
 
 def main() -> None:
-    repeats = 1 if quick() else 3
+    repeats = 1 if quick() else 5
     n = 200 if quick() else N
     with emulator() as url:
         prepare_site(url)
