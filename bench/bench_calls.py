@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchlib import Calls, bluegreen, emulator, prepare_site, save, table
+from benchlib import Calls, Timeline, bluegreen, emulator, prepare_site, save, table
 
 COMMANDS: list[tuple[str, tuple[str, ...]]] = [
     ("status", ("status",)),
@@ -33,8 +33,8 @@ def main() -> None:
         bluegreen(url, "deploy", "--version", "v1")
         bluegreen(url, "switch")
         for label, args in COMMANDS:
-            calls = Calls()
-            r = bluegreen(url, *args, hooks=[calls.hook()])
+            calls, timeline = Calls(), Timeline()
+            r = bluegreen(url, *args, hooks=[calls.hook(), *timeline.hooks()])
             k = calls.by_kind()
             r53w = calls.matching("route-53", "Change")
             rows.append(
@@ -45,6 +45,7 @@ def main() -> None:
                     k["bookkeeping"],
                     k["total"],
                     r53w,
+                    timeline.sequential(),
                     f"{r.seconds:.2f}",
                     TARGETS.get(label, ""),
                 ]
@@ -52,6 +53,7 @@ def main() -> None:
             data[label] = {
                 **k,
                 "route53_writes": r53w,
+                "sequential": timeline.sequential(),
                 "seconds": r.seconds,
                 "calls": {f"{s}.{op}": n for (s, op), n in calls.snapshot().items()},
             }
@@ -66,12 +68,16 @@ def main() -> None:
             "bookkeeping",
             "total",
             "Route 53 writes",
+            "in sequence",
             "seconds",
             "target",
         ],
         rows,
     )
-    text += "\n\nCalls by operation:\n\n" + detail
+    text += (
+        "\n\nin sequence: the most calls of which none overlapped another (the critical "
+        "path; independent reads run concurrently).\n\nCalls by operation:\n\n" + detail
+    )
     save("calls", "API calls per command", text, data)
 
 

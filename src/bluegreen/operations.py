@@ -16,6 +16,7 @@ call them directly and handle ``BluegreenError``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -103,11 +104,13 @@ def _env(site: Site, b: Balancer | None, g: Group | None) -> dict[str, Any] | No
 
 
 def status(sess: Session) -> dict[str, Any]:
-    site, a = snapshot(sess)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        f_lock = pool.submit(lock.read, sess.gw, sess.names)  # while observing
+        site, a = snapshot(sess)
     problems = list(a.problems)
     held = None
     try:
-        info = lock.read(sess.gw, sess.names)
+        info = f_lock.result()
     except PermissionDenied:
         raise
     except BluegreenError:
