@@ -27,7 +27,7 @@ COMMANDS: list[tuple[str, tuple[str, ...]]] = [
     ("deploy", ("deploy", "--version", "v2")),
     ("switch", ("switch",)),
     ("rollback", ("rollback",)),
-    ("clean", ("clean",)),
+    ("clean", ("clean", "--force")),  # without --force it waits out the drain: time, not calls
 ]
 TARGETS = {
     "status": "<= 10 calls",

@@ -34,7 +34,7 @@ SEQUENCE: list[tuple[str, tuple[str, ...]]] = [
     ("deploy", ("deploy", "--version", "v2")),
     ("switch", ("switch",)),
     ("rollback", ("rollback",)),
-    ("clean", ("clean",)),
+    ("clean", ("clean", "--force")),  # without --force it waits out the drain: time, not calls
 ]
 
 
