@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -104,11 +105,13 @@ def _env(site: Site, b: Balancer | None, g: Group | None) -> dict[str, Any] | No
 
 
 def status(sess: Session) -> dict[str, Any]:
-    site, a = snapshot(sess)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        f_lock = pool.submit(lock.read, sess.gw, sess.names)  # while observing
+        site, a = snapshot(sess)
     problems = list(a.problems)
     held = None
     try:
-        info = lock.read(sess.gw, sess.names)
+        info = f_lock.result()
     except PermissionDenied:
         raise
     except BluegreenError:
