@@ -140,10 +140,6 @@ def test_strategy_and_load_balancer_kind_add_their_actions() -> None:
         "autoscaling:DeleteTags",
     } <= rolling
     assert not rolling & {"route53:ChangeResourceRecordSets", "autoscaling:DeleteAutoScalingGroup"}
-    assert "elasticloadbalancing:DeregisterTargets" not in rolling
-    assert "elasticloadbalancing:DeregisterTargets" in policies.actions(
-        build(strategy="rolling", load_balancer="alb")
-    )
     assert "cloudwatch:DescribeAlarms" in policies.actions(build(strategy="weighted"))
     assert "cloudwatch:DescribeAlarms" in policies.actions(build(alarms=["HighErrors"]))
     assert "autoscaling:CreateLaunchConfiguration" in policies.actions(

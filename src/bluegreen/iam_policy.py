@@ -179,9 +179,6 @@ NEEDS: tuple[Need, ...] = (
     Need("autoscaling:CreateOrUpdateTags", "RetagOwnGroups", OPERATE),
     Need("autoscaling:DeleteTags", "UntagOwnGroups", OPERATE, rolling),
     Need("autoscaling:TerminateInstanceInAutoScalingGroup", "ChangeOwnGroups", OPERATE, rolling),
-    # rolling on ALB takes an instance out of its target group before terminating it
-    Need("elasticloadbalancing:DeregisterTargets", "OwnTargetGroups", OPERATE,
-         both(rolling, alb)),
     Need("autoscaling:AttachLoadBalancers", "ChangeOwnGroups", OPERATE, attaches_classic),
     Need("autoscaling:DetachLoadBalancers", "ChangeOwnGroups", OPERATE, attaches_classic),
     Need("autoscaling:AttachLoadBalancerTargetGroups", "ChangeOwnGroups", OPERATE,
@@ -447,10 +444,6 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
                 "ForAllValues:StringLike": {"aws:TagKeys": [f"{TAG_PREFIX}*"]},
                 "ForAllValues:StringNotEquals": {"aws:TagKeys": [TAG_DOMAIN]},
             },
-        ),
-        "OwnTargetGroups": (
-            [t.arn("elasticloadbalancing", f"targetgroup/{base}-tg-*/*")],
-            None,
         ),
         "OwnListeners": (
             [
