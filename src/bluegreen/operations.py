@@ -249,7 +249,7 @@ def deploy(
         return _execute(sess, with_pin_repairs(site, plan), a, lk)
 
 
-GATED_STRATEGIES = ("dns", "lb")  # strategies whose switch runs --check/--check-url
+GATED_STRATEGIES = ("dns", "lb", "weighted")  # strategies whose switch runs --check/--check-url
 
 
 def switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
