@@ -54,3 +54,9 @@ bench: $(STAMP) $(AWSCLI)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The reliability report (crash points, API faults, concurrency, bad input);
+# `make bench` runs it too (bench/bench_reliability.py).
+.PHONY: reliability
+reliability: $(STAMP)
+	$(BIN)/python bench/reliability.py $(BENCH_ARGS)

@@ -17,6 +17,7 @@ import baseline
 from benchlib import (
     Calls,
     Hook,
+    Timeline,
     bluegreen,
     emulator,
     latency_hook,
@@ -44,10 +45,13 @@ class BaselineSite:
         self.live, self.staging = n.load_balancers
         self.current: str | None = None
         self.serial = 0
+        self.sequential = 0
 
     def cycle(self, hooks: list[Hook]) -> float:
         import time
 
+        tl = Timeline()
+        hooks = [*hooks, *tl.hooks()]
         self.serial += 1
         new = f"example-org-release-{self.serial}"
         t0 = time.perf_counter()
@@ -64,18 +68,24 @@ class BaselineSite:
         seconds = time.perf_counter() - t0
         self.current = new
         self.live, self.staging = self.staging, self.live
+        self.sequential = tl.sequential()
         return seconds
 
 
 def bluegreen_cycle(url: str, version: str, hooks: list[Hook]) -> dict[str, float]:
     out = {}
+    depth = 0
     for label, args in (
         ("deploy", ("deploy", "--version", version)),
         ("switch", ("switch",)),
         ("clean", ("clean", "--force", "--yes")),
     ):
-        out[label] = bluegreen(url, *args, hooks=hooks).seconds
-    out["cycle"] = sum(out.values())
+        tl = Timeline()
+        out[label] = bluegreen(url, *args, hooks=[*hooks, *tl.hooks()]).seconds
+        out[f"{label}_sequential"] = tl.sequential()
+        depth += tl.sequential()
+    out["cycle"] = out["deploy"] + out["switch"] + out["clean"]
+    out["cycle_sequential"] = depth
     return out
 
 
@@ -121,6 +131,11 @@ def measure(url: str, base: BaselineSite, rounds: int, latency: float) -> dict[s
         "clean": median([b["clean"] for b in bg]),
         "baseline_cycle": median(bl),
         "ratio": median(ratios),
+        "sequential": {
+            k: median([b[f"{k}_sequential"] for b in bg])
+            for k in ("deploy", "switch", "clean", "cycle")
+        },
+        "baseline_sequential": base.sequential,
         "bluegreen_calls": bg_calls.by_kind(),
         "baseline_calls": bl_calls.by_kind(),
         "raw": {"bluegreen": bg, "baseline": bl, "ratios": ratios},
@@ -174,6 +189,14 @@ def main() -> None:
         "\n\nMedians over the rounds; the ratio is the median of each round's "
         "bluegreen/baseline ratio. bk = bookkeeping calls (lock and history in DynamoDB). "
         "Target: ratio <= 1.3x with 50 ms latency."
+    )
+    seq = results[-1]["sequential"]
+    depth = [[k, int(seq[k])] for k in ("deploy", "switch", "clean", "cycle")]
+    depth.append(["baseline cycle", results[-1]["baseline_sequential"]])
+    text += (
+        "\n\nCalls in sequence (the critical path: the most calls of a command of which "
+        "none overlapped another; independent reads run concurrently):\n\n"
+        + table(["bluegreen", "calls in sequence"], depth)
     )
     save(
         "cycle",

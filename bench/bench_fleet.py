@@ -35,7 +35,7 @@ def main() -> None:
     with emulator() as url:
         prepare_site(url, ("v1",))
         bluegreen(url, "deploy", "--version", "v1", "--capacity", "1")  # warm-up
-        bluegreen(url, "clean", "--yes")
+        bluegreen(url, "clean", "--yes", "--force")
         for n in sizes:
             deploy_calls, status_calls = Calls(), Calls()
             r = bluegreen(
@@ -48,7 +48,7 @@ def main() -> None:
             staging = st["staging"]
             assert staging["healthy"] == n, staging
             poll = one_poll(url, staging["asg"], staging["load_balancer"], n)
-            bluegreen(url, "clean", "--yes")
+            bluegreen(url, "clean", "--yes", "--force")
             dk, pk, sk = deploy_calls.by_kind(), poll.by_kind(), status_calls.by_kind()
             rows.append(
                 [n, dk["total"], f"{r.seconds:.2f}", pk["total"], poll.detail(), sk["total"]]

@@ -34,7 +34,10 @@ SEQUENCE: list[tuple[str, tuple[str, ...]]] = [
     ("deploy", ("deploy", "--version", "v2")),
     ("switch", ("switch",)),
     ("rollback", ("rollback",)),
-    ("clean", ("clean", "--yes")),
+    (
+        "clean",
+        ("clean", "--yes", "--force"),
+    ),  # without --force it waits out the drain: time, not calls
 ]
 
 
@@ -50,14 +53,11 @@ def run_sequence(url: str, repeats: int) -> dict[str, dict[str, Any]]:
     return {label: {"seconds": median(seconds[label]), **calls[label]} for label, _ in SEQUENCE}
 
 
-def fill(url: str, n: int) -> None:
-    """Unrelated resources, created concurrently (this is set-up, not measured)."""
-    from bluegreen.naming import Names
-
-    names = Names.for_domain(DOMAIN)
+def fill_groups(url: str, n: int) -> None:
+    """Unrelated groups, templates and configurations, created concurrently
+    (set-up, not measured)."""
     ec2 = client(url, "ec2")
     asg = client(url, "autoscaling")
-    r53 = client(url, "route53")
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.0.0/20", AvailabilityZone="us-east-1a")[
         "Subnet"
@@ -91,6 +91,14 @@ def fill(url: str, n: int) -> None:
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(one, range(n)))
+
+
+def fill_records(url: str, n: int) -> None:
+    """``n`` unrelated A records in each of the site's zones, in one batch each."""
+    from bluegreen.naming import Names
+
+    names = Names.for_domain(DOMAIN)
+    r53 = client(url, "route53")
     zones = r53.list_hosted_zones_by_name(DNSName=names.zone_name)["HostedZones"]
     letters = string.ascii_lowercase
     for z in zones:
@@ -112,7 +120,7 @@ def fill(url: str, n: int) -> None:
 
 
 def main() -> None:
-    repeats = 1 if quick() else 3
+    repeats = 1 if quick() else 5
     n = 200 if quick() else N
     with emulator() as url:
         prepare_site(url)
@@ -120,22 +128,25 @@ def main() -> None:
         bluegreen(url, "switch")
         run_sequence(url, 1)  # warm-up
         empty = run_sequence(url, repeats)
-        print("empty account: done; filling", file=sys.stderr)
-        fill(url, n)
+        print("empty account: done; adding groups", file=sys.stderr)
+        fill_groups(url, n)
+        groups = run_sequence(url, repeats)
+        print("groups: done; adding records", file=sys.stderr)
+        fill_records(url, n)
         full = run_sequence(url, repeats)
     rows = []
     for label, _ in SEQUENCE:
-        e, f = empty[label], full[label]
-        growth = (f["total"] - e["total"]) / e["total"] * 100
+        e, g, f = empty[label], groups[label], full[label]
         rows.append(
             [
                 label,
-                f"{e['read']}/{e['write']}/{e['bookkeeping']}",
-                e["total"],
-                f"{f['read']}/{f['write']}/{f['bookkeeping']}",
-                f["total"],
-                f"{growth:+.0f}%",
+                f"{e['total']} ({e['read']}/{e['write']}/{e['bookkeeping']})",
+                f"{g['total']} ({g['read']}/{g['write']}/{g['bookkeeping']})",
+                f"{(g['total'] - e['total']) / e['total'] * 100:+.0f}%",
+                f"{f['total']} ({f['read']}/{f['write']}/{f['bookkeeping']})",
+                f"{(f['total'] - e['total']) / e['total'] * 100:+.0f}%",
                 e["seconds"],
+                g["seconds"],
                 f["seconds"],
                 f"{f['seconds'] / e['seconds']:.2f}x",
             ]
@@ -143,27 +154,31 @@ def main() -> None:
     text = table(
         [
             "command",
-            "empty r/w/bk",
-            "empty calls",
-            f"{n:,} r/w/bk",
-            f"{n:,} calls",
-            "call growth",
-            "empty s",
-            f"{n:,} s",
-            "time ratio",
+            "A: empty calls (r/w/bk)",
+            "B: +groups calls",
+            "B growth",
+            "C: +records calls",
+            "C growth",
+            "A s",
+            "B s",
+            "C s",
+            "C/A time",
         ],
         rows,
     )
     text += (
-        f"\n\nr/w/bk = reads/writes/bookkeeping (lock and history). Seconds are medians of "
-        f"{repeats} runs. Target: call growth <= 10%.\n\nCalls on the filled account:\n\n"
+        f"\n\nA: the site alone. B: plus {n:,} unrelated autoscaling groups (desired 0), "
+        f"{n:,} launch templates and {n:,} launch configurations. C: B plus {n:,} unrelated "
+        "A records in each of the site's two zones, named a0000..z0999 (most sort between the "
+        "site's api and www). r/w/bk = reads/writes/bookkeeping (lock and history). Seconds "
+        f"are medians of {repeats} runs. Target: call growth <= 10%.\n\nCalls in C:\n\n"
         + "\n".join(f"- {label}: {full[label]['detail']}" for label, _ in SEQUENCE)
     )
     save(
         "scale",
-        f"Scale: empty account against {n:,} unrelated groups",
+        f"Scale: empty account against {n:,} unrelated groups and {2 * n:,} records",
         text,
-        {"n": n, "empty": empty, "full": full},
+        {"n": n, "empty": empty, "groups": groups, "full": full},
     )
 
 

@@ -61,7 +61,7 @@ def heavy_imports() -> list[str]:
 
 
 def main() -> None:
-    runs = 5 if quick() else 21
+    runs = 5 if quick() else 31
     env = dict(os.environ)
     commands: dict[str, list[str]] = {
         "python -c pass": [sys.executable, "-c", "pass"],

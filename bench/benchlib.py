@@ -152,6 +152,36 @@ class Calls:
         return ", ".join(f"{s}.{op}={n}" for (s, op), n in sorted(self.snapshot().items()))
 
 
+class Timeline:
+    """When each API call started and ended (``before-call`` to ``after-call``),
+    to find how many calls ran one after another."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[float, float]] = []
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def hooks(self) -> list[Hook]:
+        def start(**_: Any) -> None:
+            self._local.__dict__.setdefault("stack", []).append(time.perf_counter())
+
+        def end(**_: Any) -> None:
+            t0 = self._local.stack.pop()
+            with self._lock:
+                self.spans.append((t0, time.perf_counter()))
+
+        return [("before-call", start), ("after-call", end), ("after-call-error", end)]
+
+    def sequential(self) -> int:
+        """The most calls of which none overlapped another: with calls made
+        concurrently wherever possible, the length of the critical path."""
+        count, free_at = 0, float("-inf")
+        for t0, t1 in sorted(self.spans, key=lambda s: s[1]):
+            if t0 >= free_at:
+                count, free_at = count + 1, t1
+        return count
+
+
 def latency_hook(seconds: float) -> Hook:
     """Sleep ``seconds`` before every HTTP request: a stand-in for the tens of
     milliseconds a real AWS call takes (the emulator answers in 2-5 ms)."""

@@ -193,6 +193,27 @@ class World:
             else:
                 need(a, "*")
             return out
+        if call.service == "elbv2" and not op.startswith("Describe"):
+            # ARNs come in the parameters (or the response, for a create)
+            created = {
+                "CreateLoadBalancer": ("LoadBalancers", "LoadBalancerArn"),
+                "CreateTargetGroup": ("TargetGroups", "TargetGroupArn"),
+                "CreateListener": ("Listeners", "ListenerArn"),
+                "CreateRule": ("Rules", "RuleArn"),
+            }.get(op)
+            arns: list[str] = []
+            if created:
+                arns = [str(x[created[1]]) for x in call.response.get(created[0], [])]
+            else:
+                for key in ("RuleArn", "ListenerArn", "TargetGroupArn", "LoadBalancerArn"):
+                    if key in p:
+                        arns = [str(p[key])]
+                        break
+            for resource in arns or ["*"]:
+                need(a, resource)
+                if created and p.get("Tags"):
+                    need("elasticloadbalancing:AddTags", resource)
+            return out
         if call.service in ("elb", "elbv2") and op in (
             "CreateLoadBalancer",
             "ConfigureHealthCheck",

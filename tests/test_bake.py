@@ -269,6 +269,54 @@ def test_packer_killed_mid_build_leaves_no_image(paws: str, tmp_path: Path) -> N
     assert states <= {"terminated", "shutting-down"}  # the build instance was stopped
 
 
+HCL_TEMPLATE = """
+variable "bluegreen_region" { type = string }
+variable "bluegreen_endpoint_url" { type = string }
+variable "bluegreen_source_ami" { type = string }
+variable "bluegreen_subnet_id" { type = string }
+variable "bluegreen_image_name" { type = string }
+variable "bluegreen_bake_id" { type = string }
+
+source "amazon-ebs" "release" {
+  region                     = var.bluegreen_region
+  custom_endpoint_ec2        = var.bluegreen_endpoint_url
+  access_key                 = "testing"
+  secret_key                 = "testing"
+  skip_credential_validation = true
+  skip_metadata_api_check    = true
+  skip_region_validation     = true
+  communicator               = "none"
+  source_ami                 = var.bluegreen_source_ami
+  instance_type              = "t3.nano"
+  subnet_id                  = var.bluegreen_subnet_id
+  ami_name                   = var.bluegreen_image_name
+  run_tags                   = { "bluegreen:bake-id" = var.bluegreen_bake_id }
+}
+
+build { sources = ["source.amazon-ebs.release"] }
+"""
+
+
+def test_operators_hcl2_template_gets_the_convention(paws: str, tmp_path: Path) -> None:
+    assert run("init").code == 0
+    src = source_image(paws)
+    tpl = tmp_path / "release.pkr.hcl"
+    tpl.write_text(HCL_TEMPLATE)
+    r = run(
+        "--output", "json", "bake", "--version", "7.0", "--base-ami", src, "--template", str(tpl)
+    )
+    assert r.code == 0, r.err
+    data = r.json()
+    assert data["template"] == str(tpl)
+    image = client(paws, "ec2").describe_images(ImageIds=[data["image"]])["Images"][0]
+    assert image["Name"] == "londontamed-com-7.0"
+    tags = tags_of(image)  # the template set none: bluegreen did
+    assert tags["bluegreen:version"] == "7.0"
+    assert tags["bluegreen:source-ami"] == src
+    assert tags["bluegreen:bake-id"] == data["bake_id"]
+    assert run("deploy", "--version", "7.0").code == 0
+
+
 def test_bad_base_image_is_refused_before_packer_runs(paws: str) -> None:
     assert run("init").code == 0
     r = run("bake", "--version", "v1", "--base-ami", "ami-0123456789abcdef0")

@@ -421,13 +421,35 @@ def test_conditions_refuse_what_is_not_the_sites(request_: sim.Request, allowed:
     assert sim.allowed(build(), request_) is allowed
 
 
-@pytest.mark.parametrize("strategy", ["rolling", "weighted"])
+# Actions a cycle may leave unused: history's Query, the first group's
+# service-linked role, rolling's untagging of a version-less release, weighted's
+# alarms when none is configured, re-attaching a target group, and the safety
+# features' paths (docs/SAFETY.md): resizing when capacity differs, the draining
+# timeout or deregistration delay when clean deletes a release that served.
+PATH_DEPENDENT = {
+    "dynamodb:Query",
+    "iam:CreateServiceLinkedRole",
+    "autoscaling:DeleteTags",
+    "cloudwatch:DescribeAlarms",
+    "autoscaling:AttachLoadBalancerTargetGroups",
+    "autoscaling:UpdateAutoScalingGroup",
+    "elasticloadbalancing:DescribeLoadBalancerAttributes",
+    "elasticloadbalancing:DescribeTargetGroupAttributes",
+}
+
+
+@pytest.mark.parametrize(
+    ("strategy", "kind"),
+    [("rolling", "classic"), ("rolling", "alb"), ("weighted", "classic"), ("weighted", "alb")],
+)
 def test_other_strategies_cycles_are_covered(
-    site: dict[str, str], tmp_path: Path, strategy: str
+    aws: str, tmp_path: Path, strategy: str, kind: str
 ) -> None:
     (tmp_path / "bluegreen.toml").write_text(
-        f'strategy = "{strategy}"\ntimeout = "120s"\ninterval = "0s"\n'
+        f'strategy = "{strategy}"\nload_balancer = "{kind}"\ntimeout = "120s"\ninterval = "0s"\n'
     )
+    assert run("init").code == 0
+    register_images(aws, "v1", "v2")
     calls = [
         c
         for args in [*CYCLE[:4], ("rollback",), ("clean", "--yes"), ("status",)]
@@ -438,16 +460,34 @@ def test_other_strategies_cycles_are_covered(
     denied = [q for q in requests if not sim.allowed(operate, q)]
     assert denied == [], "\n".join(map(str, denied))
     unused = policies.actions(operate) - {q.action for q in requests}
-    print(f"\n{strategy}: {len(calls)} calls, {len(requests)} authorizations, unused {unused}")
+    print(
+        f"\n{strategy} {kind}: {len(calls)} calls, {len(requests)} authorizations, unused {unused}"
+    )
     # used only on some paths: history's Query, the first group's service-linked
     # role, rolling's untagging of a version-less release, alarms when configured
-    assert unused <= {
-        "dynamodb:Query",
-        "iam:CreateServiceLinkedRole",
-        "autoscaling:DeleteTags",
-        "cloudwatch:DescribeAlarms",
-        # the safety features' paths (docs/SAFETY.md): resizing when capacity differs,
-        # the draining timeout when clean deletes a release that served
-        "autoscaling:UpdateAutoScalingGroup",
-        "elasticloadbalancing:DescribeLoadBalancerAttributes",
-    }
+    assert unused <= PATH_DEPENDENT
+
+
+@pytest.mark.parametrize("kind", ["classic", "alb"])
+def test_lb_strategy_init_and_cycle_are_covered(aws: str, tmp_path: Path, kind: str) -> None:
+    (tmp_path / "bluegreen.toml").write_text(
+        f'strategy = "lb"\nload_balancer = "{kind}"\ntimeout = "120s"\n'
+    )
+    init_calls = record("init")
+    register_images(aws, "v1", "v2")
+    calls = [
+        c
+        for args in [*CYCLE[:4], ("rollback",), ("clean", "--yes"), ("status",)]
+        for c in record(*args)
+    ]
+    operate = json.loads(run("iam-policy").out)
+    init = json.loads(run("iam-policy", "--for", "init", "--account-id", sim.ACCOUNT).out)
+    world = sim.World()
+    init_requests = sim.requests(init_calls, world)
+    requests = sim.requests(calls, world)
+    denied = [q for q in init_requests if not sim.allowed(init, q)]
+    denied += [q for q in requests if not sim.allowed(operate, q)]
+    assert denied == [], "\n".join(map(str, denied))
+    unused = policies.actions(operate) - {q.action for q in requests}
+    print(f"\nlb {kind}: {len(calls)} calls, {len(requests)} authorizations, unused {unused}")
+    assert unused <= PATH_DEPENDENT

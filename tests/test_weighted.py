@@ -269,3 +269,19 @@ def test_observer_sees_health_throughout_a_weighted_switch(
         frozenset({"v1", "v2"}),
         frozenset({"v2"}),
     ]
+
+
+def test_checks_gate_the_start_and_each_hold(
+    shiftable: dict[str, str], aws: str, tmp_path: Path, unchanged: Unchanged
+) -> None:
+    with unchanged(history=True):
+        r = run("switch", "--check", "false")
+    assert r.code == 3, r.err  # before any traffic moved: a refusal
+    # passes before the shift, fails at the end of the first hold
+    counter = tmp_path / "runs"
+    check = f"n=$(cat {counter} 2>/dev/null || echo 0); echo $((n+1)) > {counter}; [ $n -lt 1 ]"
+    seen, hook = recorder(aws)
+    r = run("switch", "--check", check, hooks=[hook])
+    assert r.code == 7, r.err
+    assert "stopped at 10%" in r.err and "check failed" in r.err
+    assert seen == [{LB2: 90, LB1: 10}, {LB2: None}]

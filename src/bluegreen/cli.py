@@ -206,11 +206,11 @@ def cli(
     rt.output = output
     rt.quiet = quiet
     rt.verbose = verbose
-    if verbose:
-        from bluegreen.secrets import debug_log
+    from bluegreen.secrets import debug_log
 
-        # botocore's debug log, every record redacted; undone when the command ends
-        ctx.with_resource(debug_log(sys.stderr))
+    # --verbose: botocore's debug log, every record redacted; otherwise none at
+    # all, whatever the root logger says. Undone when the command ends.
+    ctx.with_resource(debug_log(sys.stderr if verbose else None))
 
 
 # -- init -----------------------------------------------------------------------
@@ -854,7 +854,7 @@ def main(
         click.echo(redact(e.render()), err=True)
     except click.exceptions.Abort:
         code = 130
-        click.echo("interrupted", err=True)
+        click.echo("interrupted: run the same command again to finish", err=True)
     except KeyboardInterrupt:
         code = 130
         click.echo("interrupted: run the same command again to finish", err=True)

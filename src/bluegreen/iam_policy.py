@@ -68,13 +68,13 @@ def alarms(s: Settings) -> bool:
 
 
 def resizes(s: Settings) -> bool:
-    """Strategies that change a group in place (lb resizes; rolling repoints it)."""
-    return s.strategy in ("lb", "rolling")
+    """Strategies that change a group in place (rolling repoints it)."""
+    return s.strategy == "rolling"
 
 
 def moves_records(s: Settings) -> bool:
-    """Every strategy but ``rolling`` (whose alias records never move)."""
-    return s.strategy != "rolling"
+    """dns and weighted (with rolling and lb the alias records never move)."""
+    return s.strategy in ("dns", "weighted")
 
 
 def deletes_releases(s: Settings) -> bool:
@@ -92,8 +92,8 @@ def attaches_target_groups(s: Settings) -> bool:
 
 
 def modifies_listener(s: Settings) -> bool:
-    """``lb`` and ``weighted`` on ALBs switch by changing the listener's forward action."""
-    return s.strategy in ("lb", "weighted") and alb(s)
+    """``lb`` on an ALB switches by changing the listeners' and rules' forward actions."""
+    return s.strategy == "lb" and alb(s)
 
 
 def rolling(s: Settings) -> bool:
@@ -133,9 +133,11 @@ NEEDS: tuple[Need, ...] = (
     Need("elasticloadbalancing:DescribeLoadBalancerAttributes", "Read", OPERATE, classic),
     Need("elasticloadbalancing:DescribeTargetGroups", "Read", (*OPERATE, *INIT, *TEARDOWN), alb),
     Need("elasticloadbalancing:DescribeTargetHealth", "Read", OPERATE, alb),
-    Need("elasticloadbalancing:DescribeListeners", "Read", (*OPERATE, *INIT, *TEARDOWN), alb),
-    Need("elasticloadbalancing:DescribeRules", "Read", OPERATE, modifies_listener),
+    # clean reads the target groups' deregistration delay it waits for (docs/SAFETY.md)
     Need("elasticloadbalancing:DescribeTargetGroupAttributes", "Read", OPERATE, alb),
+    Need("elasticloadbalancing:DescribeListeners", "Read", (*INIT, *TEARDOWN), alb),
+    Need("elasticloadbalancing:DescribeListeners", "Read", OPERATE, modifies_listener),
+    Need("elasticloadbalancing:DescribeRules", "Read", OPERATE, modifies_listener),
     Need("route53:ListHostedZonesByName", "Read", (*OPERATE, *INIT, *TEARDOWN)),
     Need("route53:GetChange", "Read", (*INIT, *TEARDOWN)),
     Need("route53:GetChange", "Read", OPERATE, moves_records),
@@ -181,11 +183,14 @@ NEEDS: tuple[Need, ...] = (
     Need("autoscaling:DetachLoadBalancers", "ChangeOwnGroups", OPERATE, attaches_classic),
     Need("autoscaling:AttachLoadBalancerTargetGroups", "ChangeOwnGroups", OPERATE,
          attaches_target_groups),
+    # a release leaves its target group before its group is deleted (ALB, all but rolling)
     Need("autoscaling:DetachLoadBalancerTargetGroups", "ChangeOwnGroups", OPERATE,
-         attaches_target_groups),
+         both(alb, deletes_releases)),
     # -- ALB listeners (lb and weighted strategies switch there) ----------------------------
     Need("elasticloadbalancing:ModifyListener", "OwnListeners", OPERATE, modifies_listener),
     Need("elasticloadbalancing:ModifyRule", "OwnListeners", OPERATE, modifies_listener),
+    # rolling on an ALB takes an instance out of its target group before terminating it
+    Need("elasticloadbalancing:DeregisterTargets", "OwnTargetGroups", OPERATE, both(rolling, alb)),
     # -- init: network ------------------------------------------------------------------
     Need("ec2:DescribeVpcs", "Read", (*INIT, *TEARDOWN)),
     Need("ec2:DescribeSubnets", "Read", (*INIT, *TEARDOWN, *BAKE)),
@@ -225,6 +230,8 @@ NEEDS: tuple[Need, ...] = (
     Need("elasticloadbalancing:CreateTargetGroup", "OwnLoadBalancers", INIT, alb),
     Need("elasticloadbalancing:ModifyTargetGroupAttributes", "OwnLoadBalancers", INIT, alb),
     Need("elasticloadbalancing:CreateListener", "OwnLoadBalancers", INIT, alb),
+    Need("elasticloadbalancing:CreateRule", "OwnLoadBalancers", INIT, alb),
+    Need("elasticloadbalancing:DescribeRules", "Read", INIT, alb),
     # -- init: lock table and hosted zones ----------------------------------------------------
     Need("dynamodb:DescribeTable", "ReadTable", INIT),
     Need("dynamodb:CreateTable", "OwnTable", INIT),
@@ -357,6 +364,7 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
             t.arn("elasticloadbalancing", f"loadbalancer/app/{base}-production-*/*"),
             t.arn("elasticloadbalancing", f"targetgroup/{base}-tg-*/*"),
             t.arn("elasticloadbalancing", f"listener/app/{base}-production-*/*"),
+            t.arn("elasticloadbalancing", f"listener-rule/app/{base}-production-*/*"),
         ]
     else:
         lbs = [t.arn("elasticloadbalancing", f"loadbalancer/{base}-production-*")]
@@ -476,6 +484,7 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
             {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}},
         ),
         "OwnLoadBalancers": (lbs, None),
+        "OwnTargetGroups": ([t.arn("elasticloadbalancing", f"targetgroup/{base}-tg-*/*")], None),
         "OwnTable": ([table], None),
         # CreateHostedZone has no resource-level permission: AWS accepts only "*".
         "CreateZones": (["*"], None),

@@ -7,11 +7,24 @@ Ctrl-C/SIGTERM (the command line turns SIGTERM into an exception). A lock left
 by a process that was killed outright is broken with ``bluegreen unlock
 --lock-id ID``; a lock held by a process of this same host that no longer
 exists is taken over at once, with a warning.
+
+Crash safety: once a command has planned, it writes what it is about to do
+(its *intent*: the command and the plan's facts, e.g. which load balancer
+becomes live) into its lock item. A command that takes over the lock of a
+killed process sees that intent (``DomainLock.taken_over``), so running the
+same command again finishes the interrupted operation instead of, say,
+switching back a switch that had completed just before the kill.
+
+Every write here is safe to retry after a lost response: a retried acquire
+that finds its own lock id holds the lock; a retried release that finds no
+lock has released it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
+import json
 import os
 import socket
 import uuid
@@ -37,6 +50,15 @@ class LockInfo:
     pid: int
     command: str
     since: float
+    intent: str = ""  # JSON: the plan's command and facts, once planned
+
+    def intended(self) -> dict[str, Any]:
+        """What the holder was doing: its plan's facts (empty before it planned)."""
+        try:
+            data = json.loads(self.intent) if self.intent else {}
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
 
     def describe(self, now: float) -> str:
         return (
@@ -60,7 +82,7 @@ def whoami() -> str:
 
 
 def _item(info: LockInfo, names: Names) -> dict[str, Any]:
-    return {
+    item: dict[str, Any] = {
         "pk": {"S": pk(names)},
         "sk": {"S": LOCK_SK},
         "lock_id": {"S": info.lock_id},
@@ -70,6 +92,9 @@ def _item(info: LockInfo, names: Names) -> dict[str, Any]:
         "command": {"S": info.command},
         "since": {"N": repr(info.since)},
     }
+    if info.intent:
+        item["intent"] = {"S": info.intent}
+    return item
 
 
 def _from_item(item: dict[str, Any]) -> LockInfo:
@@ -80,6 +105,7 @@ def _from_item(item: dict[str, Any]) -> LockInfo:
         pid=int(item["pid"]["N"]),
         command=item["command"]["S"],
         since=float(item["since"]["N"]),
+        intent=item.get("intent", {}).get("S", ""),
     )
 
 
@@ -119,6 +145,7 @@ class DomainLock:
             since=gw.clock.now(),
         )
         self.held = False
+        self.taken_over: LockInfo | None = None  # the killed holder this lock replaced
 
     def acquire(self) -> LockInfo:
         table = self.names.lock_table
@@ -128,12 +155,18 @@ class DomainLock:
             holder = read(self.gw, self.names)
             if holder is None:  # released in between: try once more
                 return self.acquire()
+            if holder.lock_id == self.info.lock_id:
+                # Our own put succeeded, its response was lost and the retry
+                # found the item: we hold the lock.
+                self.held = True
+                return self.info
             if holder.host == self.info.host and not _pid_alive(holder.pid):
                 self.reporter.warn(
                     f"taking over the lock of {holder.command} (pid {holder.pid}), which is no "
                     "longer running on this host"
                 )
                 self._replace(holder)
+                self.taken_over = holder
             else:
                 now = self.gw.clock.now()
                 stale = " It looks stale." if holder.stale(now) else ""
@@ -161,10 +194,35 @@ class DomainLock:
                 {":old": {"S": holder.lock_id}},
             )
         except ConditionFailed:
+            now = read(self.gw, self.names)
+            if now is not None and now.lock_id == self.info.lock_id:
+                return  # a retried put whose first attempt succeeded
             raise LockedError(
                 f"{self.names.domain} was locked by another command at the same moment",
                 fix="run `bluegreen status` and try again",
             ) from None
+
+    def record_intent(self, intent: dict[str, Any]) -> None:
+        """Write what this command is about to do into its lock item."""
+        if not self.held:
+            return
+        text = json.dumps(intent, sort_keys=True, default=str)
+        info = dataclasses.replace(self.info, intent=text)
+        try:
+            self.gw.put_item(
+                self.names.lock_table,
+                _item(info, self.names),
+                "lock_id = :id",
+                {":id": {"S": self.info.lock_id}},
+            )
+        except ConditionFailed:
+            raise LockedError(
+                f"the lock of {self.names.domain} was broken while this command held it",
+                found=_holder_text(self.gw, self.names),
+                fix="someone ran `bluegreen unlock`; nothing was changed yet: run "
+                "`bluegreen status`, then the command again",
+            ) from None
+        self.info = info
 
     def release(self) -> None:
         if not self.held:
@@ -178,7 +236,10 @@ class DomainLock:
                 {":id": {"S": self.info.lock_id}},
             )
         except ConditionFailed:
-            self.reporter.warn("the lock had already been broken by someone else")
+            # Either a retried delete whose first attempt succeeded (no lock
+            # left: released), or someone broke the lock and took it.
+            if read(self.gw, self.names) is not None:
+                self.reporter.warn("the lock had already been broken by someone else")
         self.held = False
 
     def __enter__(self) -> LockInfo:
@@ -191,6 +252,11 @@ class DomainLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def _holder_text(gw: Gateway, names: Names) -> str:
+    holder = read(gw, names)
+    return holder.describe(gw.clock.now()) if holder else "no lock is held now"
 
 
 def break_lock(gw: Gateway, names: Names, lock_id: str) -> LockInfo:
@@ -208,5 +274,6 @@ def break_lock(gw: Gateway, names: Names, lock_id: str) -> LockInfo:
             names.lock_table, pk(names), LOCK_SK, "lock_id = :id", {":id": {"S": lock_id}}
         )
     except ConditionFailed:
-        raise StateError("the lock changed while breaking it", fix="run status again") from None
+        if read(gw, names) is not None:  # else: a retried delete that had succeeded
+            raise StateError("the lock changed while breaking it", fix="run status again") from None
     return holder

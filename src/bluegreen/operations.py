@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,8 @@ class Session:
     # record history nor notify; the composite does both, once.
     inner: bool = False
     entries: list[dict[str, Any]] = field(default_factory=list)  # recorded this run
+    # The domain's lock while a changing command holds it (crash-safety intent).
+    lock: lock.DomainLock | None = None
 
     @property
     def ctx(self) -> Context:
@@ -119,11 +122,13 @@ def _env(site: Site, b: Balancer | None, g: Group | None) -> dict[str, Any] | No
 
 
 def status(sess: Session) -> dict[str, Any]:
-    site, a = snapshot(sess)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        f_lock = pool.submit(lock.read, sess.gw, sess.names)  # while observing
+        site, a = snapshot(sess)
     problems = list(a.problems)
     held = None
     try:
-        info = lock.read(sess.gw, sess.names)
+        info = f_lock.result()
     except PermissionDenied:
         raise
     except BluegreenError:
@@ -177,13 +182,17 @@ def _made_live(sess: Session, a: Assessment) -> dict[str, Any]:
 
 # -- changing commands ----------------------------------------------------------
 @contextmanager
-def _locked(sess: Session, command: str) -> Iterator[None]:
+def _locked(sess: Session, command: str) -> Iterator[lock.DomainLock | None]:
     if sess.dry_run:
-        with nullcontext():
-            yield
+        yield None
         return
-    with lock.DomainLock(sess.gw, sess.names, command, sess.reporter):
-        yield
+    lk = lock.DomainLock(sess.gw, sess.names, command, sess.reporter)
+    with lk:
+        sess.lock = lk
+        try:
+            yield lk
+        finally:
+            sess.lock = None
 
 
 def _notifier(sess: Session) -> Notifier:
@@ -330,7 +339,9 @@ def _check_confirmed(sess: Session, plan: Plan) -> None:
         )
 
 
-def _execute(sess: Session, plan: Plan, before: Assessment) -> dict[str, Any]:
+def _execute(
+    sess: Session, plan: Plan, before: Assessment, lk: lock.DomainLock | None = None
+) -> dict[str, Any]:
     r = sess.reporter
     r.info(plan.summary)
     for note in plan.notes:
@@ -338,15 +349,30 @@ def _execute(sess: Session, plan: Plan, before: Assessment) -> dict[str, Any]:
     if not plan.steps:
         return _result(plan, "nothing to do", [])
     _check_confirmed(sess, plan)
+    if lk is not None and not sess.dry_run:
+        # Crash safety: a command that takes over this lock after a kill
+        # finishes this plan instead of starting another (see ``lock``).
+        lk.record_intent(
+            {
+                "command": plan.command,
+                **plan.facts,
+                "groups_before": {
+                    "live": before.live_group.name if before.live_group else None,
+                    "staging": before.staging_group.name if before.staging_group else None,
+                },
+            }
+        )
     executor = DryRunExecutor(sess.ctx) if sess.dry_run else Executor(sess.ctx)
     started = sess.gw.clock.now()
     outcome = "dry run" if sess.dry_run else "succeeded"
     error: BluegreenError | None = None
     try:
         executor.run_plan(plan)
-    except BaseException as e:
-        outcome = "failed"
-        error = e if isinstance(e, BluegreenError) else Interrupted(type(e).__name__)
+    except BluegreenError as e:
+        outcome, error = "failed", e
+        raise
+    except BaseException as e:  # Ctrl-C, SIGTERM
+        outcome, error = "interrupted", Interrupted(type(e).__name__)
         raise
     finally:
         if not sess.dry_run:
@@ -451,10 +477,12 @@ def _deploy(
     strategy = get(sess.settings.strategy)
     plan = strategy.deploy(site, a, sess.settings, DeployIntent(release, replace, capacity))
     facts = {"version": release.version, "ami": release.ami, **plan.facts}
-    return _execute(sess, with_pin_repairs(site, dataclasses.replace(plan, facts=facts)), a)
+    return _execute(
+        sess, with_pin_repairs(site, dataclasses.replace(plan, facts=facts)), a, sess.lock
+    )
 
 
-GATED_STRATEGIES = ("dns", "lb")  # strategies whose switch runs --check/--check-url
+GATED_STRATEGIES = ("dns", "lb", "weighted")  # strategies whose switch runs --check/--check-url
 
 
 def switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
@@ -472,7 +500,11 @@ def switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
 
 
 def _switch_plan(sess: Session, *, rollback: bool = False) -> tuple[Plan, Assessment]:
+    command = "rollback" if rollback else "switch"
     site, a = snapshot(sess)
+    done = _finished_before_kill(sess.lock, command, a)
+    if done is not None:
+        return done, a
     plan = get(sess.settings.strategy).switch(site, a, sess.settings, rollback=rollback)
     return with_pin_repairs(site, plan), a
 
@@ -480,7 +512,33 @@ def _switch_plan(sess: Session, *, rollback: bool = False) -> tuple[Plan, Assess
 def _switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
     """switch without the lock (the caller holds it)."""
     plan, a = _switch_plan(sess, rollback=rollback)
-    return _execute(sess, plan, a)
+    return _execute(sess, plan, a, sess.lock)
+
+
+def _finished_before_kill(lk: lock.DomainLock | None, command: str, a: Assessment) -> Plan | None:
+    """An empty plan when this lock replaced the lock of the same command,
+    killed after its work was done: the release that was in staging when it
+    planned is live now and the one that was live is in staging. Running it
+    again must not swap back. A switch stopped half way (for any strategy) does
+    not look like that and is finished by the strategy's own plan."""
+    prev = lk.taken_over if lk else None
+    if prev is None or prev.command != command:
+        return None
+    before = prev.intended().get("groups_before")
+    if not isinstance(before, dict) or before.get("staging") is None:
+        return None
+    if a.live is None or a.staging is None or a.live_group is None:
+        return None
+    now_staging = a.staging_group.name if a.staging_group else None
+    if a.live_group.name != before["staging"] or now_staging != before.get("live"):
+        return None
+    return Plan(
+        command,
+        (),
+        summary=f"the interrupted {command} had finished: {a.live_group.name} is live "
+        f"({a.live.name}) and {now_staging or 'nothing'} is in staging ({a.staging.name})",
+        facts={"live": a.live.name, "staging": a.staging.name, "resumed": True},
+    )
 
 
 def clean(sess: Session, *, force: bool = False) -> dict[str, Any]:
@@ -510,12 +568,68 @@ def _clean(sess: Session, *, force: bool = False) -> dict[str, Any]:
     doomed = {a.staging_group.name} if a.staging_group else set()
     if force:  # clean --force also deletes every group behind staging or behind no balancer
         doomed = {g.name for g in site.groups if not (a.live is not None and g.attached_to(a.live))}
-    in_use = _in_use_elsewhere(sess, doomed)
+    groups = sess.gw.all_groups()  # AWS has no "groups using template X" filter
+    used = {
+        g["AutoScalingGroupName"]: {
+            src
+            for src in (
+                (g.get("LaunchTemplate") or {}).get("LaunchTemplateName"),
+                g.get("LaunchConfigurationName"),
+            )
+            if src
+        }
+        for g in groups
+    }
+    in_use = frozenset(src for name, srcs in used.items() if name not in doomed for src in srcs)
     intent = CleanIntent(
         in_use, force, now=sess.gw.clock.now(), drain=_draining_timeout(sess, a, force)
     )
     plan = get(sess.settings.strategy).clean(site, a, sess.settings, intent)
-    return _execute(sess, with_pin_repairs(site, plan), a)
+    if not plan.steps:  # nothing in staging: what did an interrupted run leave?
+        plan = _with_leftovers(sess, plan, sess.lock, frozenset().union(*used.values()))
+    return _execute(sess, with_pin_repairs(site, plan), a, sess.lock)
+
+
+def _with_leftovers(
+    sess: Session, plan: Plan, lk: lock.DomainLock | None, used: frozenset[str]
+) -> Plan:
+    """With staging empty, add the deletion of launch templates (and
+    configurations) of the site that no group uses: what a clean killed
+    between deleting a group and its template leaves, or a deploy abandoned
+    after creating its template. (Not looked for when staging holds a
+    release: that clean costs no extra call.)
+
+    Launch templates are found by the site's tag; launch configurations carry
+    no tags, so only the one named in the intent of a killed clean is found."""
+    from bluegreen.naming import TAG_DOMAIN
+    from bluegreen.steps import DeleteLaunchConfiguration, DeleteLaunchTemplate, Step
+
+    planned = {
+        getattr(s, "name", None)
+        for s in plan.steps
+        if isinstance(s, DeleteLaunchTemplate | DeleteLaunchConfiguration)
+    }
+    extra: list[Step] = [
+        DeleteLaunchTemplate(name)
+        for name in sorted(sess.gw.launch_templates_tagged(TAG_DOMAIN, sess.names.domain))
+        if name not in used and name not in planned
+    ]
+    prev = lk.taken_over if lk else None
+    meant = prev.intended().get("release") if prev and prev.command == "clean" else None
+    if (
+        isinstance(meant, str)
+        and meant not in used
+        and meant not in planned
+        and sess.gw.launch_configurations([meant])
+    ):
+        extra.append(DeleteLaunchConfiguration(meant))
+    if not extra:
+        return plan
+    names = ", ".join(getattr(s, "name", "") for s in extra)
+    summary = f"delete what no group uses any more: {names}"
+    if plan.steps:
+        summary = f"{plan.summary}; {summary}"
+    return dataclasses.replace(plan, steps=plan.steps + tuple(extra), summary=summary)
 
 
 def _draining_timeout(sess: Session, a: Assessment, force: bool) -> float:
@@ -903,7 +1017,18 @@ def history_entries(sess: Session, limit: int) -> list[dict[str, Any]]:
 
 def unlock(sess: Session, lock_id: str) -> dict[str, Any]:
     info = lock.break_lock(sess.gw, sess.names, lock_id)
-    return {"unlocked": info.lock_id, "holder": info.describe(sess.gw.clock.now())}
+    doing = info.intended()
+    if doing:  # the intent goes with the lock: say what the killed command was doing
+        sess.reporter.warn(
+            f"the {info.command} that held it had planned: "
+            + ", ".join(f"{k}={v}" for k, v in sorted(doing.items()) if k != "groups_before")
+            + "; run `bluegreen status` before running it again"
+        )
+    return {
+        "unlocked": info.lock_id,
+        "holder": info.describe(sess.gw.clock.now()),
+        "was_doing": doing,
+    }
 
 
 # -- images (docs/IMAGES.md) -------------------------------------------------------

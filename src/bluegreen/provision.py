@@ -35,7 +35,8 @@ STAGING_RULE_PRIORITY = 10
 
 
 def instance_policy(names: Names, region: str) -> dict[str, Any]:
-    """What a web server needs: Session Manager (instead of SSH) and its own logs.
+    """What a web server needs: Session Manager (instead of SSH), its own logs,
+    and its own parameters and secrets (instead of secrets in user data).
 
     No wildcard action, no managed full-access policy."""
     log_group = LOG_GROUP.format(domain=names.domain)
@@ -59,6 +60,23 @@ def instance_policy(names: Names, region: str) -> dict[str, Any]:
                     "ec2messages:SendReply",
                 ],
                 "Resource": "*",
+            },
+            {
+                # the way to give a server a secret: SecureString parameters
+                # under /bluegreen/DOMAIN/ (the aws/ssm key needs no grant) or
+                # secrets under bluegreen/DOMAIN/, read at boot; never user data
+                "Sid": "OwnParametersAndSecrets",
+                "Effect": "Allow",
+                "Action": [
+                    "ssm:GetParameter",
+                    "ssm:GetParameters",
+                    "ssm:GetParametersByPath",
+                    "secretsmanager:GetSecretValue",
+                ],
+                "Resource": [
+                    f"arn:aws:ssm:{region}:*:parameter/bluegreen/{names.domain}/*",
+                    f"arn:aws:secretsmanager:{region}:*:secret:bluegreen/{names.domain}/*",
+                ],
             },
             {
                 "Sid": "OwnLogs",
@@ -181,6 +199,8 @@ class Provisioner:
             rt and rt["RouteTableId"],
             make_rt,
         )
+        if rt and igw:
+            self._finish_route_table(rt, str(igw), subnets)
         sg = gw.find_security_group(vpc_id, n.security_group) if vpc_id else None
 
         def make_sg() -> str:
@@ -197,6 +217,24 @@ class Provisioner:
             f"security group {n.security_group}", sg["GroupId"] if sg else None, make_sg
         )
 
+    def _finish_route_table(self, rt: dict[str, Any], igw: str, subnets: list[str]) -> None:
+        """An init stopped after creating the route table (a crash, a missing
+        permission) left it without its route or associations: add them."""
+        gw, rt_id = self.gw, str(rt["RouteTableId"])
+        routes = rt.get("Routes", [])
+        if not any(r.get("DestinationCidrBlock") == "0.0.0.0/0" for r in routes):
+            self._ensure(
+                f"default route of {rt_id} to {igw}", None, lambda: gw.add_default_route(rt_id, igw)
+            )
+        associated = {a.get("SubnetId") for a in rt.get("Associations", [])}
+        for sid in subnets:
+            if sid not in associated:
+                self._ensure(
+                    f"association of {sid} with {rt_id}",
+                    None,
+                    lambda sid=sid: gw.associate_route_table(rt_id, sid),  # type: ignore[misc]
+                )
+
     def _role(self, tags: dict[str, str]) -> None:
         n, gw = self.n, self.gw
 
@@ -206,7 +244,7 @@ class Provisioner:
             return n.role
 
         self._ensure(
-            f"IAM role {n.role} (Session Manager and own logs only)",
+            f"IAM role {n.role} (Session Manager, own logs, parameters and secrets only)",
             gw.role(n.role) and n.role,
             make_role,
         )

@@ -160,23 +160,30 @@ def debug_log_enabled() -> bool:
 
 
 @contextmanager
-def debug_log(stream: TextIO) -> Iterator[None]:
-    """botocore's (and boto3's, urllib3's) debug log to ``stream``, redacted.
+def debug_log(stream: TextIO | None) -> Iterator[None]:
+    """botocore's (and boto3's, urllib3's) debug log to ``stream``, redacted;
+    with ``None``, no log at all.
 
-    The loggers stop propagating while it is on, so no other handler (a
-    library user's root handler, say) sees an unredacted record."""
+    Either way the loggers stop propagating while a command runs, so no other
+    handler (a root handler configured at DEBUG, say) sees an unredacted
+    record of the signed headers."""
     global _debug_on
-    handler = logging.StreamHandler(stream)
-    handler.addFilter(RedactingFilter())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    handler: logging.Handler
+    if stream is None:
+        handler = logging.NullHandler()
+    else:
+        handler = logging.StreamHandler(stream)
+        handler.addFilter(RedactingFilter())
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     saved = []
     for name in DEBUG_LOGGERS:
         logger = logging.getLogger(name)
         saved.append((logger, logger.level, logger.propagate))
-        logger.setLevel(logging.DEBUG)
+        if stream is not None:
+            logger.setLevel(logging.DEBUG)
         logger.propagate = False
         logger.addHandler(handler)
-    _debug_on = True
+    _debug_on = stream is not None
     try:
         yield
     finally:

@@ -4,7 +4,9 @@ Every botocore call in bluegreen goes through ``BaseGateway.call`` or
 ``BaseGateway.pages``. That is where:
 
 * clients are made, once per service, with standard-mode retries (bounded
-  attempts with exponential backoff and jitter) and timeouts;
+  attempts with exponential backoff and jitter) and timeouts; botocore decides
+  whether and how long to back off, and the gateway's clock does the sleeping
+  (``_sleep_through_clock``), so a test's fake clock makes retries instant;
 * event hooks are attached (call counting in benchmarks, fault injection in
   tests): ``hooks`` is a list of ``(event name, handler)`` pairs registered on
   every client this gateway makes;
@@ -108,6 +110,7 @@ class BaseGateway:
                 if self.endpoint_url:
                     kwargs["endpoint_url"] = self.endpoint_url
                 c = self._session.client(service, **kwargs)
+                _sleep_through_clock(c, self.clock)
                 for event, handler in self._hooks:
                     c.meta.events.register(event, handler)
                 self._clients[service] = c
@@ -161,6 +164,40 @@ class BaseGateway:
         with ThreadPoolExecutor(max_workers=min(8, len(thunks))) as pool:
             futures = [pool.submit(t) for t in thunks]
             return [f.result() for f in futures]
+
+
+def _sleep_through_clock(client: Any, clock: Clock) -> None:
+    """Make the client's standard-mode retry back off through ``clock``.
+
+    botocore registers its retry handler on ``needs-retry`` (unique id
+    ``retry-config-SERVICE``); the handler returns the back-off delay and
+    botocore then calls ``time.sleep``. This swaps in the same handler
+    (``botocore.retries.standard``, same maximum attempts, same quota) wrapped
+    so that the delay is slept on ``clock`` and botocore sleeps 0. Which
+    errors are retried, how often and how long to wait stay botocore's.
+    This relies on that unique id (stable since standard mode appeared);
+    ``tests/test_faults.py`` fails if retries stop sleeping on the clock.
+    """
+    from botocore.retries import standard
+
+    if client.meta.config.retries.get("mode") != "standard":
+        return
+    events = client.meta.events
+    svc = client.meta.service_model.service_id.hyphenize()
+    uid = f"retry-config-{svc}"
+    events.unregister(f"needs-retry.{svc}", unique_id=uid)
+    attempts = client.meta.config.retries.get("total_max_attempts")
+    handler = standard.register_retry_handler(client, max_attempts=attempts)
+    events.unregister(f"needs-retry.{svc}", unique_id=uid)
+
+    def needs_retry(**kwargs: Any) -> Any:
+        delay = handler.needs_retry(**kwargs)
+        if isinstance(delay, int | float) and not isinstance(delay, bool):
+            clock.sleep(float(delay))
+            return 0.0  # retry now: the clock has slept
+        return delay
+
+    events.register(f"needs-retry.{svc}", needs_retry, unique_id=uid)
 
 
 _SHARED: dict[str, Any] = {}

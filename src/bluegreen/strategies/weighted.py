@@ -33,6 +33,7 @@ from bluegreen.strategies.base import (
     DeployIntent,
     alias_to,
     deploy_new_group,
+    gate,
     groups_behind_one,
     require_serving,
     require_site,
@@ -54,11 +55,10 @@ def current_percent(a: Assessment, old: Balancer, new: Balancer) -> int:
     return round(100 * w_new / (w_old + w_new)) if w_old + w_new else 0
 
 
-def _check_steps(s: Settings, new: Balancer) -> tuple[Step, ...]:
-    """The checks run at the end of each hold. The seam for the safety
-    issue's ``RunChecks`` step (``--check``/``--check-url``): until it is
-    available no check step runs, and the holds gate on health and alarms."""
-    return ()
+def _check_steps(site: Site, s: Settings, new: Balancer, g: Group) -> tuple[Step, ...]:
+    """The operator's checks (``--check``/``--check-url``), given the staging
+    names: they test the new environment directly, not the weighted mix."""
+    return gate(site, s, new, g, "staging", after_switch=False)
 
 
 class WeightedStrategy:
@@ -129,13 +129,15 @@ class WeightedStrategy:
                 staging.target_group_arn,
                 live.name,
                 s.alarms,
-                _check_steps(s, staging),
+                _check_steps(site, s, staging, new_group),
                 (back,),
             )
 
         steps: list[Step] = []
         if s.alarms:
             steps.append(RequireAlarmsOk(s.alarms))
+        if at == 0:  # before any traffic moves: a failing check refuses (exit 3)
+            steps += _check_steps(site, s, staging, new_group)
         if at > 0:
             steps.append(hold(at))
         for p in (p for p in s.steps if p > at and p < 100):

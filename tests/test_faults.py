@@ -1,0 +1,111 @@
+"""API faults: throttling, HTTP 5xx, connection timeouts and lost responses
+injected into every call of a release cycle; a permanent error.
+
+Faults go in through a ``before-send`` hook (``chaos.Faults``): the request
+either never reaches the emulator (throttling, 503, connect timeout) or
+reaches it and its response is lost (read timeout) - the case where a
+retried create meets its own earlier success. botocore's standard retry mode
+retries them; its back-off sleeps on the gateway's clock, so with the fake
+clock the retries cost no real time.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bluegreen.clock import FakeClock
+from chaos import Faults, shape
+from conftest import run
+
+CYCLE = (("deploy", "--version", "v2"), ("switch",), ("clean", "--yes", "--force"))
+BACK = (("deploy", "--version", "v1"), ("switch",), ("clean", "--yes", "--force"))
+
+
+def cycle(steps: tuple[tuple[str, ...], ...], hooks: list[Any] | None = None) -> None:
+    for args in steps:
+        r = run(*args, hooks=hooks or [])
+        assert r.code == 0, f"{args}: exit {r.code}\n{r.err}"
+
+
+def test_release_cycle_completes_under_faults(live_v1: dict[str, str], aws: str) -> None:
+    """The cycle without faults gives the expected state (and the way back
+    returns to the start); then the same cycle twice more: with 20% of all
+    requests failing (seeded), and with the first response of every request
+    that changes something lost after AWS acted on it."""
+    start = shape(aws)
+    cycle(CYCLE)
+    expected = shape(aws)
+    cycle(BACK)
+    assert shape(aws) == start
+
+    faults = Faults(seed=1, rate=0.2)
+    cycle(CYCLE, hooks=[faults.hook()])
+    assert shape(aws) == expected
+    assert faults.total >= 0.1 * faults.requests, (faults.injected, faults.requests)
+    assert {"throttle", "5xx", "connect-timeout"} <= set(faults.injected), faults.injected
+    cycle(BACK)
+    assert shape(aws) == start
+
+    # The retry of every change meets its own success: lock put and delete,
+    # intent, launch template, group, record changes, deletes, history.
+    lost = Faults(rate=0.0, lose_first_response=True)
+    cycle(CYCLE, hooks=[lost.hook()])
+    assert shape(aws) == expected
+    assert {
+        "dynamodb.PutItem",
+        "dynamodb.DeleteItem",
+        "ec2.CreateLaunchTemplate",
+        "auto-scaling.CreateAutoScalingGroup",
+        "route-53.ChangeResourceRecordSets",
+        "auto-scaling.DeleteAutoScalingGroup",
+        "ec2.DeleteLaunchTemplate",
+    } <= set(lost.by_operation), lost.by_operation
+
+
+def test_back_off_sleeps_on_the_gateway_clock(live_v1: dict[str, str], aws: str) -> None:
+    """Throttled three times in a row: botocore backs off (1 s scale for
+    throttling), the fake clock does the sleeping, no real time passes."""
+    left = {"n": 3}
+
+    def throttle(request: Any, **_: Any) -> Any:
+        if left["n"] > 0:
+            left["n"] -= 1
+            from chaos import _error_response
+
+            return _error_response(request, 400, "Throttling", "Rate exceeded", "query")
+        return None
+
+    clock = FakeClock()
+    t0 = time.monotonic()
+    r = run(
+        "status",
+        hooks=[("before-send.elastic-load-balancing.DescribeLoadBalancers", throttle)],
+        clock=clock,
+    )
+    assert r.code == 0, r.err
+    assert left["n"] == 0
+    assert len([s for s in clock.slept if s > 0]) >= 2  # the back-off, on the fake clock
+    assert time.monotonic() - t0 < 5
+
+
+def test_permanent_access_denied_names_the_action_and_the_next_run_continues(
+    live_v1: dict[str, str], aws: str
+) -> None:
+    start = shape(aws)
+    assert run("deploy", "--version", "v2").code == 0
+    deployed = shape(aws)
+    assert run("clean", "--yes", "--force").code == 0
+    assert shape(aws) == start
+    denied = Faults(rate=0.0, denied=frozenset({"auto-scaling.CreateAutoScalingGroup"}))
+    r = run("deploy", "--version", "v2", hooks=[denied.hook()])
+    assert r.code == 4, r.err
+    assert "autoscaling:CreateAutoScalingGroup was denied" in r.err
+    assert "grant autoscaling:CreateAutoScalingGroup" in r.err
+    assert denied.injected["denied"] == 1  # not retried
+    after = shape(aws)
+    assert not after["locked"]
+    assert len(after["launch_templates"]) == len(deployed["launch_templates"])  # made before
+    r = run("deploy", "--version", "v2")
+    assert r.code == 0, r.err
+    assert shape(aws) == deployed
