@@ -228,7 +228,9 @@ def test_release_holds_the_lock_once(live_v1: dict[str, str]) -> None:
     takes: list[str] = []
 
     def count(params: dict[str, Any], **_: Any) -> None:
-        if params.get("Item", {}).get("sk", {}).get("S") == "lock":
+        # an acquisition, not the intent written into the held lock
+        acquiring = params.get("ConditionExpression", "").startswith("attribute_not_exists")
+        if params.get("Item", {}).get("sk", {}).get("S") == "lock" and acquiring:
             takes.append(params["Item"]["command"]["S"])
 
     r = run(
