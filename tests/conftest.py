@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,19 +47,28 @@ def emulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from start_emulator(tmp_path_factory, [str(Path(sys.executable).parent / "moto_server")])
 
 
-def start_emulator(tmp_path_factory: pytest.TempPathFactory, program: list[str]) -> Iterator[str]:
-    """Run ``program -H 127.0.0.1 -p PORT`` (a moto server) until the generator closes."""
+def start_emulator(
+    tmp_path_factory: pytest.TempPathFactory,
+    program: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    port_args: Callable[[int], list[str]] = lambda port: ["-H", "127.0.0.1", "-p", str(port)],
+) -> Generator[str, None, None]:
+    """Run ``program`` with ``port_args(PORT)`` (a moto server on loopback) until
+    the generator closes; ``env`` adds to its environment. Stopped by its pid."""
     port = _free_port()
     # No built-in AMI catalogue: tests register their own images, and a reset
     # then costs milliseconds instead of reloading the catalogue.
     amis = tmp_path_factory.mktemp("moto") / "amis.json"
     amis.write_text("[]")
-    env = dict(os.environ, MOTO_ENABLE_AMI_VALIDATION="true", MOTO_AMIS_PATH=str(amis))
+    full_env = dict(
+        os.environ, MOTO_ENABLE_AMI_VALIDATION="true", MOTO_AMIS_PATH=str(amis), **(env or {})
+    )
     proc = subprocess.Popen(
-        [*program, "-H", "127.0.0.1", "-p", str(port)],
+        [*program, *port_args(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env=env,
+        env=full_env,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -11,13 +11,8 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +21,7 @@ import pytest
 
 from bluegreen import bake
 from bluegreen.images import Image, prune_plan
-from conftest import DOMAIN, client, register_images, reset, run
+from conftest import DOMAIN, client, register_images, reset, run, start_emulator
 
 PACKER_MISSING = (
     "these tests run the real packer executable: install it "
@@ -37,37 +32,11 @@ PACKER_MISSING = (
 @pytest.fixture(scope="module")
 def packer_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert shutil.which("packer"), PACKER_MISSING
-    from bluegreen.sandbox import free_port
-
-    port = free_port()
-    amis = tmp_path_factory.mktemp("moto-packer") / "amis.json"
-    amis.write_text("[]")
-    env = dict(os.environ, MOTO_ENABLE_AMI_VALIDATION="true", MOTO_AMIS_PATH=str(amis))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bluegreen.sandbox", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
+    yield from start_emulator(
+        tmp_path_factory,
+        [sys.executable, "-m", "bluegreen.sandbox"],
+        port_args=lambda port: [str(port)],
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=1)
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("the emulator did not start") from None
-            time.sleep(0.05)
-    try:
-        yield url
-    finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture

@@ -24,10 +24,7 @@ import copy
 import hashlib
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -40,7 +37,7 @@ import pytest
 import policy_sim as sim
 from bluegreen import config, images, operations
 from bluegreen import iam_policy as policies
-from conftest import Result, _free_port
+from conftest import Result, start_emulator
 from conftest import run as run_cli
 
 ADMIN_POLICY = {
@@ -118,41 +115,14 @@ class IamEmulator:
 
 @pytest.fixture(scope="module")
 def iam_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamEmulator]:
-    port = _free_port()
-    amis = tmp_path_factory.mktemp("moto-iam") / "amis.json"
-    amis.write_text("[]")
-    env = dict(
-        os.environ,
-        INITIAL_NO_AUTH_ACTION_COUNT=str(UNAUTHENTICATED),
-        MOTO_ENABLE_AMI_VALIDATION="true",
-        MOTO_AMIS_PATH=str(amis),
-    )
     exe = Path(sys.executable).parent / "moto_server"
-    proc = subprocess.Popen(
-        [str(exe), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
+    server = start_emulator(
+        tmp_path_factory, [str(exe)], env={"INITIAL_NO_AUTH_ACTION_COUNT": str(UNAUTHENTICATED)}
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=1)
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("moto_server did not start") from None
-            time.sleep(0.05)
     try:
-        yield IamEmulator(url)
+        yield IamEmulator(next(server))
     finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
+        server.close()
 
 
 @pytest.fixture
