@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchlib import (
+    COMMANDS_MEASURED,
     Calls,
     Timeline,
     bluegreen,
@@ -22,16 +23,7 @@ from benchlib import (
 
 LATENCY = 0.050
 
-COMMANDS: list[tuple[str, tuple[str, ...]]] = [
-    ("status", ("status",)),
-    ("deploy", ("deploy", "--version", "v2")),
-    ("switch", ("switch",)),
-    ("rollback", ("rollback",)),
-    (
-        "clean",
-        ("clean", "--yes", "--force"),
-    ),  # without --force it waits out the drain: time, not calls
-]
+COMMANDS = COMMANDS_MEASURED
 TARGETS = {
     "status": "<= 10 calls",
     "switch": "<= 6 reads, <= 1 Route 53 write per zone",

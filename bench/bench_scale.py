@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from benchlib import (
+    COMMANDS_MEASURED,
     DOMAIN,
     Calls,
     bluegreen,
@@ -29,16 +30,7 @@ from benchlib import (
 )
 
 N = 1000
-SEQUENCE: list[tuple[str, tuple[str, ...]]] = [
-    ("status", ("status",)),
-    ("deploy", ("deploy", "--version", "v2")),
-    ("switch", ("switch",)),
-    ("rollback", ("rollback",)),
-    (
-        "clean",
-        ("clean", "--yes", "--force"),
-    ),  # without --force it waits out the drain: time, not calls
-]
+SEQUENCE = COMMANDS_MEASURED
 
 
 def run_sequence(url: str, repeats: int) -> dict[str, dict[str, Any]]:

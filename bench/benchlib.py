@@ -40,6 +40,18 @@ BOOKKEEPING_SERVICES = ("dynamodb",)
 
 
 # -- the emulator -----------------------------------------------------------------
+# The commands each measured in turn after a release (v1 live): they return the
+# site to where it started. clean takes --force: without it, it waits out the
+# drain, which is time, not calls.
+COMMANDS_MEASURED: list[tuple[str, tuple[str, ...]]] = [
+    ("status", ("status",)),
+    ("deploy", ("deploy", "--version", "v2")),
+    ("switch", ("switch",)),
+    ("rollback", ("rollback",)),
+    ("clean", ("clean", "--yes", "--force")),
+]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from bluegreen.errors import BluegreenError, RollbackFailed, RolledBack, StateError
 from bluegreen.model import HEALTHY
-from bluegreen.steps import Context, Step
+from bluegreen.steps import Context, Step, balancer_health
 
 
 @dataclass(frozen=True)
@@ -72,19 +72,12 @@ class HoldWeight(Step):
             f"{', '.join(watch)}; else return all traffic to {self.old}"
         )
 
-    def _health(self, ctx: Context) -> dict[str, str]:
-        if self.kind == "alb":
-            assert self.target_group_arn
-            return ctx.gw.target_health(self.target_group_arn)
-        raw = ctx.gw.classic_health(self.balancer)
-        return {i: HEALTHY if s == "InService" else s for i, s in raw.items()}
-
     def trouble(self, ctx: Context) -> str | None:
         groups = ctx.gw.groups_named([self.group])
         if not groups:
             return f"autoscaling group {self.group} disappeared"
         members = groups[0].get("Instances", [])
-        health = self._health(ctx)
+        health = balancer_health(ctx, self.kind, self.balancer, self.target_group_arn)
         bad = sorted(
             f"{i['InstanceId']}={health.get(i['InstanceId'], 'not registered')}"
             for i in members

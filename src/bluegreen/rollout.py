@@ -24,7 +24,7 @@ from typing import Any
 from bluegreen.errors import BluegreenError, RollbackFailed, RolledBack, StateError, WaitTimeout
 from bluegreen.model import HEALTHY, Group
 from bluegreen.naming import TAG_AMI, TAG_VERSION
-from bluegreen.steps import Context, Step, client_token, poll
+from bluegreen.steps import Context, Step, balancer_health, client_token, poll
 
 TAG_PREVIOUS_LAUNCH = "bluegreen:previous-launch"
 TAG_PREVIOUS_AMI = "bluegreen:previous-ami"
@@ -249,7 +249,7 @@ class ReplaceInstances(Step):
     def _read(self, ctx: Context) -> _Members:
         gw = ctx.gw
         raw_group = gw.groups_named([self.group])
-        health = self._health(ctx)
+        health = balancer_health(ctx, self.kind, self.balancer, self.target_group_arn)
         if not raw_group:
             raise StateError(
                 f"autoscaling group {self.group} disappeared while replacing its instances",
@@ -269,13 +269,6 @@ class ReplaceInstances(Step):
             if i["LifecycleState"] == "InService" and health.get(i["InstanceId"]) == HEALTHY
         )
         return _Members(int(g["DesiredCapacity"]), ids, images, healthy & set(ids), health)
-
-    def _health(self, ctx: Context) -> dict[str, str]:
-        if self.kind == "alb":
-            assert self.target_group_arn
-            return ctx.gw.target_health(self.target_group_arn)
-        raw = ctx.gw.classic_health(self.balancer)
-        return {i: HEALTHY if s == "InService" else s for i, s in raw.items()}
 
     def _settle(self, ctx: Context, ami: str, label: str, gone: str | None, what: str) -> None:
         """Wait until ``gone`` has left the group, the group is at its desired

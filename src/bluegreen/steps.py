@@ -212,18 +212,11 @@ class WaitHealthy(Step):
             f"{self.balancer} (at most {self.timeout:.0f}s)"
         )
 
-    def _health(self, ctx: Context) -> dict[str, str]:
-        if self.kind == "alb":
-            assert self.target_group_arn
-            return ctx.gw.target_health(self.target_group_arn)
-        raw = ctx.gw.classic_health(self.balancer)
-        return {i: HEALTHY if s == "InService" else s for i, s in raw.items()}
-
     def apply(self, ctx: Context) -> str:
         def check() -> tuple[bool, float, float, str]:
             with ThreadPoolExecutor(max_workers=2) as pool:
                 f_groups = pool.submit(ctx.gw.groups_named, [self.group])
-                health = self._health(ctx)
+                health = balancer_health(ctx, self.kind, self.balancer, self.target_group_arn)
                 groups = f_groups.result()
             if not groups:
                 raise StateError(

@@ -322,26 +322,7 @@ class Ec2Calls(BaseGateway):
 
             add_secret(user_data)  # never shown, not even in botocore's debug log
             data["UserData"] = base64.b64encode(user_data.encode()).decode()
-        try:
-            r = self.call(
-                "ec2",
-                "create_launch_template",
-                LaunchTemplateName=name,
-                LaunchTemplateData=data,
-                ClientToken=client_token,
-                TagSpecifications=tag_spec("launch-template", tags),
-            )
-        except AwsError as e:
-            # AWS answers a retry with the same client token with the template;
-            # an endpoint that ignores client tokens says it exists. Both mean
-            # an earlier attempt (whose response was lost) created it.
-            if "AlreadyExists" not in e.code:
-                raise
-            existing = self.launch_template(name)
-            if existing is None:
-                raise
-            return int(existing["LatestVersionNumber"])
-        return int(r["LaunchTemplate"]["LatestVersionNumber"])
+        return self.create_launch_template_from_data(name, data, tags, client_token)
 
     def launch_templates_tagged(self, key: str, value: str) -> list[str]:
         """Names of the launch templates carrying tag ``key=value``."""
@@ -440,15 +421,26 @@ class Ec2Calls(BaseGateway):
     def create_launch_template_from_data(
         self, name: str, data: dict[str, Any], tags: dict[str, str], client_token: str
     ) -> int:
-        """A new template whose version 1 is ``data`` (copied from another template)."""
-        r = self.call(
-            "ec2",
-            "create_launch_template",
-            LaunchTemplateName=name,
-            LaunchTemplateData=data,
-            ClientToken=client_token,
-            TagSpecifications=tag_spec("launch-template", tags),
-        )
+        """A new template whose version 1 is ``data``; idempotent by ``client_token``."""
+        try:
+            r = self.call(
+                "ec2",
+                "create_launch_template",
+                LaunchTemplateName=name,
+                LaunchTemplateData=data,
+                ClientToken=client_token,
+                TagSpecifications=tag_spec("launch-template", tags),
+            )
+        except AwsError as e:
+            # AWS answers a retry with the same client token with the template;
+            # an endpoint that ignores client tokens says it exists. Both mean
+            # an earlier attempt (whose response was lost) created it.
+            if "AlreadyExists" not in e.code:
+                raise
+            existing = self.launch_template(name)
+            if existing is None:
+                raise
+            return int(existing["LatestVersionNumber"])
         return int(r["LaunchTemplate"]["LatestVersionNumber"])
 
     def instance_images(self, ids: Sequence[str]) -> dict[str, str]:
