@@ -66,9 +66,10 @@ def emulator() -> Iterator[str]:
     amis = tmp / "amis.json"
     amis.write_text("[]")  # no catalogue: the benchmarks register their own images
     env = dict(os.environ, MOTO_ENABLE_AMI_VALIDATION="true", MOTO_AMIS_PATH=str(amis))
-    exe = Path(sys.executable).parent / "moto_server"
+    # moto with the fixes the tests use (AWS's Route 53 change batches among them)
+    fixed = BENCH.parent / "tests" / "moto_fixed.py"
     proc = subprocess.Popen(
-        [str(exe), "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, str(fixed), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,

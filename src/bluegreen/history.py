@@ -22,14 +22,19 @@ def pk(names: Names) -> str:
     return f"history#{names.domain}"
 
 
-def record(gw: Gateway, names: Names, entry: dict[str, Any]) -> None:
+def item(gw: Gateway, names: Names, entry: dict[str, Any]) -> dict[str, Any]:
+    """The DynamoDB item of one entry (``lock.DomainLock.release`` writes it
+    with the lock's release, in one transaction)."""
     started = float(entry.get("started", gw.clock.now()))
-    item = {
+    return {
         "pk": {"S": pk(names)},
         "sk": {"S": f"{iso(started)}#{time.time_ns():020d}#{uuid.uuid4().hex[:8]}"},
         "entry": {"S": json.dumps(entry, sort_keys=True, default=str)},
     }
-    gw.put_item(names.lock_table, item)
+
+
+def record(gw: Gateway, names: Names, entry: dict[str, Any]) -> None:
+    gw.put_item(names.lock_table, item(gw, names, entry))
 
 
 def entries(gw: Gateway, names: Names, limit: int = 20) -> list[dict[str, Any]]:

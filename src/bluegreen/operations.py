@@ -42,7 +42,7 @@ from bluegreen.model import Balancer, Group, Site
 from bluegreen.naming import TAG_OUT_OF_TRAFFIC, Names
 from bluegreen.notify import Notifier
 from bluegreen.observe import layout, observe
-from bluegreen.steps import Context
+from bluegreen.steps import WITH_FIRST_CHANGE, Context, RecordsChanged, SetAliases
 from bluegreen.strategies import CleanIntent, DeployIntent, Release, get
 from bluegreen.strategies.base import with_pin_repairs
 from bluegreen.ui import Reporter
@@ -92,12 +92,17 @@ def open_session(
     return Session(settings, names, gw, reporter or Reporter(), dry_run)
 
 
-def snapshot(sess: Session) -> tuple[Site, Assessment]:
+def snapshot(sess: Session, *, moving: bool = False) -> tuple[Site, Assessment]:
+    """The site and its assessment. ``moving``: only what a traffic move of
+    the ``dns`` strategy decides on (``observe``)."""
     s = sess.settings
     shared = layout(s.strategy, s.load_balancer) == "shared"
     # Not configured: classic load balancers, else application ones if the site has those.
     kind = "auto" if s.sources.get("load_balancer", "default") == "default" else s.load_balancer
-    site = observe(sess.gw, sess.names, kind, shared=shared)
+    # weighted: a shift stopped between the public and the private batch of a
+    # step is resumed at the public zone's weight, so it reads that zone.
+    moving = moving and not shared and s.strategy == "dns"
+    site = observe(sess.gw, sess.names, kind, shared=shared, moving=moving)
     return site, assess(site)
 
 
@@ -349,25 +354,38 @@ def _execute(
     if not plan.steps:
         return _result(plan, "nothing to do", [])
     _check_confirmed(sess, plan)
+    ctx = sess.ctx
     if lk is not None and not sess.dry_run:
         # Crash safety: a command that takes over this lock after a kill
         # finishes this plan instead of starting another (see ``lock``).
-        lk.record_intent(
-            {
-                "command": plan.command,
-                **plan.facts,
-                "groups_before": {
-                    "live": before.live_group.name if before.live_group else None,
-                    "staging": before.staging_group.name if before.staging_group else None,
-                },
-            }
-        )
-    executor = DryRunExecutor(sess.ctx) if sess.dry_run else Executor(sess.ctx)
+        intent = {
+            "command": plan.command,
+            **plan.facts,
+            "groups_before": {
+                "live": before.live_group.name if before.live_group else None,
+                "staging": before.staging_group.name if before.staging_group else None,
+            },
+        }
+        if isinstance(plan.steps[0], SetAliases):
+            # A traffic move: the intent matters only once the move is complete
+            # (a takeover must not swap back a finished switch); one stopped
+            # between its two change batches is recognised from the records.
+            # So it is written while the first batch syncs, before the second:
+            # no request before the first change but the lock and the reads.
+            ctx.facts[WITH_FIRST_CHANGE] = lambda: lk.record_intent(intent)
+        else:
+            lk.record_intent(intent)
+    executor = DryRunExecutor(ctx) if sess.dry_run else Executor(ctx)
     started = sess.gw.clock.now()
     outcome = "dry run" if sess.dry_run else "succeeded"
     error: BluegreenError | None = None
     try:
         executor.run_plan(plan)
+    except RecordsChanged as e:
+        outcome, error = "failed", e
+        if not executor.done:  # refused by Route 53 before anything changed
+            outcome = "refused"
+        raise
     except BluegreenError as e:
         outcome, error = "failed", e
         raise
@@ -375,7 +393,7 @@ def _execute(
         outcome, error = "interrupted", Interrupted(type(e).__name__)
         raise
     finally:
-        if not sess.dry_run:
+        if not sess.dry_run and outcome != "refused":
             _record(sess, plan, before, started, outcome, error)
     return _result(plan, outcome, [o for _, o in executor.done])
 
@@ -431,6 +449,10 @@ def _entry(
 def _save(sess: Session, entry: dict[str, Any]) -> None:
     sess.entries.append(entry)
     if sess.inner:
+        return
+    if sess.lock is not None and sess.lock.held:
+        # Written with the release of the lock, in one transaction.
+        sess.lock.record_on_release(history.item(sess.gw, sess.names, entry))
         return
     try:
         history.record(sess.gw, sess.names, entry)
@@ -500,19 +522,42 @@ def switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
 
 
 def _switch_plan(sess: Session, *, rollback: bool = False) -> tuple[Plan, Assessment]:
+    """Observe what the move decides on (``snapshot(moving=True)``: the public
+    zone is checked by the change batch itself) and plan. Where that refuses,
+    observe everything and plan again: a refusal always comes from the whole
+    picture (e.g. a switch stopped between its two zones, which only the
+    public zone shows, is finished rather than refused)."""
     command = "rollback" if rollback else "switch"
-    site, a = snapshot(sess)
-    done = _finished_before_kill(sess.lock, command, a)
-    if done is not None:
-        return done, a
-    plan = get(sess.settings.strategy).switch(site, a, sess.settings, rollback=rollback)
-    return with_pin_repairs(site, plan), a
+    strategy = get(sess.settings.strategy)
+    site, a = snapshot(sess, moving=True)
+    for full in (site.public_observed, True):
+        if full and not site.public_observed:
+            site, a = snapshot(sess)
+        done = _finished_before_kill(sess.lock, command, a)
+        if done is not None:
+            return done, a
+        try:
+            plan = strategy.switch(site, a, sess.settings, rollback=rollback)
+        except StateError:
+            if full:
+                raise
+            continue
+        return with_pin_repairs(site, plan), a
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
-    """switch without the lock (the caller holds it)."""
+    """switch without the lock (the caller holds it). When Route 53 refuses
+    the first change batch (the public zone is not as the private zone said),
+    the whole site is observed: the refusal then says what is wrong, as the
+    planner says it."""
     plan, a = _switch_plan(sess, rollback=rollback)
-    return _execute(sess, plan, a, sess.lock)
+    try:
+        return _execute(sess, plan, a, sess.lock)
+    except RecordsChanged as e:
+        site, full = snapshot(sess)
+        get(sess.settings.strategy).switch(site, full, sess.settings, rollback=rollback)
+        raise e  # the site looks right now: someone changed the records meanwhile
 
 
 def _finished_before_kill(lk: lock.DomainLock | None, command: str, a: Assessment) -> Plan | None:
