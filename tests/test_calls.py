@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+
 from conftest import DOMAIN, Hooks, client, run
 
 

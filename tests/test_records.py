@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from conftest import DOMAIN, client, records, run
 
 Unchanged = Callable[..., contextlib.AbstractContextManager[None]]
