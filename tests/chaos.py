@@ -39,6 +39,7 @@ from bluegreen.clock import FakeClock
 
 REGION = "us-east-1"
 MUTATING_PREFIXES = (
+    "Transact",
     "Create",
     "Delete",
     "Put",

@@ -160,6 +160,19 @@ class World:
             else:
                 need(a, "*")
             return out
+        if call.service == "dynamodb" and op == "TransactWriteItems":
+            # IAM authorises each item of a transaction as its own write
+            # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html)
+            for entry in p["TransactItems"]:
+                (kind, write), *_ = entry.items()
+                action = {"ConditionCheck": "ConditionCheckItem"}.get(kind, f"{kind}Item")
+                item = write.get("Key") or write["Item"]
+                need(
+                    f"dynamodb:{action}",
+                    arn("dynamodb", f"table/{write['TableName']}"),
+                    **{"dynamodb:LeadingKeys": [item["pk"]["S"]]},
+                )
+            return out
         if call.service == "dynamodb":
             table = arn("dynamodb", f"table/{p['TableName']}")
             if "Key" in p or "Item" in p:

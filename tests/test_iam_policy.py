@@ -112,7 +112,15 @@ def test_record_changes_are_limited_to_the_zones_names_types_and_actions() -> No
         "www.londontamed.com",
     ]
     assert cond["route53:ChangeResourceRecordSetsRecordTypes"] == ["A"]
-    assert sorted(cond["route53:ChangeResourceRecordSetsActions"]) == ["DELETE", "UPSERT"]
+    assert sorted(cond["route53:ChangeResourceRecordSetsActions"]) == ["CREATE", "DELETE"]
+    # the private zone: the staging names and the live names (split-horizon DNS)
+    private = staging["Condition"]["ForAllValues:StringEquals"]
+    assert private["route53:ChangeResourceRecordSetsNormalizedRecordNames"] == [
+        "api-staging.londontamed.com",
+        "api.londontamed.com",
+        "www-staging.londontamed.com",
+        "www.londontamed.com",
+    ]
     # zone ids unknown: any zone, still only the site's names
     wild = build(zones=False)
     st = next(s for s in wild["Statement"] if s["Sid"] == "ChangeLiveRecords")
@@ -252,7 +260,11 @@ TYPES = "route53:ChangeResourceRecordSetsRecordTypes"
 ACTIONS = "route53:ChangeResourceRecordSetsActions"
 
 
-def records(names: list[str], types: list[str] = ["A"], actions: list[str] = ["UPSERT"]) -> Any:  # noqa: B006
+def records(
+    names: list[str],
+    types: list[str] = ["A"],  # noqa: B006
+    actions: list[str] = ["DELETE", "CREATE"],  # noqa: B006
+) -> Any:
     return {NAMES: names, TYPES: types, ACTIONS: actions}
 
 
@@ -295,7 +307,7 @@ def records(names: list[str], types: list[str] = ["A"], actions: list[str] = ["U
             req(
                 "route53:ChangeResourceRecordSets",
                 ZONE,
-                **records(["www.londontamed.com"], actions=["CREATE"]),
+                **records(["www.londontamed.com"], actions=["UPSERT"]),
             ),
             False,
         ),

@@ -379,9 +379,12 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
         "ReadRole": ([role, profile], None),
         "ReadTable": ([table], None),
         "LockAndHistory": ([table], leading),
-        "ChangeLiveRecords": _records(t, (t.public_zone,), n.live_fqdns, ("UPSERT", "DELETE")),
+        # A traffic move DELETEs the records it observed and CREATEs the new
+        # ones in one conditional batch (steps.SetAliases); the private zone
+        # holds the staging names and the live names (split-horizon DNS).
+        "ChangeLiveRecords": _records(t, (t.public_zone,), n.live_fqdns, ("CREATE", "DELETE")),
         "ChangeStagingRecords": _records(
-            t, (t.private_zone,), n.staging_fqdns, ("UPSERT", "DELETE")
+            t, (t.private_zone,), (*n.live_fqdns, *n.staging_fqdns), ("CREATE", "DELETE")
         ),
         "CreateRecords": _records(t, either, all_names, ("CREATE",)),
         "DeleteRecords": _records(t, either, all_names, ("DELETE",)),

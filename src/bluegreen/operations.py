@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,8 +127,9 @@ def _env(site: Site, b: Balancer | None, g: Group | None) -> dict[str, Any] | No
 
 
 def status(sess: Session) -> dict[str, Any]:
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=2) as pool:
         f_lock = pool.submit(lock.read, sess.gw, sess.names)  # while observing
+        f_history = pool.submit(history.entries, sess.gw, sess.names, 100)
         site, a = snapshot(sess)
     problems = list(a.problems)
     held = None
@@ -151,7 +152,7 @@ def status(sess: Session) -> dict[str, Any]:
         }
         if info.stale(now):
             problems.append(f"a stale lock is held: {info.describe(now)}")
-    since = _made_live(sess, a)
+    since = _made_live(a, f_history)
     return {
         "domain": sess.names.domain,
         "strategy": sess.settings.strategy,
@@ -166,14 +167,15 @@ def status(sess: Session) -> dict[str, Any]:
     }
 
 
-def _made_live(sess: Session, a: Assessment) -> dict[str, Any]:
+def _made_live(a: Assessment, f_history: Future[list[dict[str, Any]]]) -> dict[str, Any]:
     """The newest successful switch, rollback or release that left the current
-    live release live: when, by whom, with which command. Empty if unknown."""
-    if a.live_group is None:
-        return {}
+    live release live: when, by whom, with which command. Empty if unknown.
+    (The history is read while the site is observed.)"""
     try:
-        entries = history.entries(sess.gw, sess.names, 100)
+        entries = f_history.result()
     except BluegreenError:
+        return {}
+    if a.live_group is None:
         return {}
     for e in entries:
         if (
