@@ -12,9 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
-import pytest
-
 import click
+import pytest
 
 from bluegreen import config
 from bluegreen.cli import cli

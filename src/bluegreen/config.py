@@ -443,11 +443,17 @@ def _check_type(key: str, value: object, path: Path) -> None:
     kind = file_type(key)
     if _fits(kind, value):
         return
-    fix = f"write {key} = ..., {kind}"
+    example = {
+        "a string": '"..."',
+        "true or false": "true or false (no quotes)",
+        "a whole number": "3 (no quotes)",
+        _DURATION_TYPE: '"5m"',
+        "a list of strings": '["...", "..."]',
+        "a list of whole numbers": "[10, 50, 100]",
+    }[kind]
     if kind.startswith("a list") and _fits(kind, [value]):
-        fix = f"write {key} = [{_toml(value)}]"
-    elif kind == "true or false":
-        fix = f"write {key} = true or {key} = false (no quotes)"
+        example = f"[{_toml(value)}]"
+    fix = f"write it as {key} = {example}"
     raise InputError(
         f"{key}: expected {kind}, got {_toml(value)} ({type(value).__name__}) in {path}",
         fix=fix,
