@@ -506,7 +506,9 @@ class SetAliases(Step):
             # Bookkeeping that must be done before the next change, not before
             # this one, runs while Route 53 syncs (see operations._execute).
             f = pool.submit(pending) if pending is not None else None
-            waited = ctx.gw.wait_insync(change_id, self.dns_timeout)
+            label = f"Route 53 applying the change to the {self.zone_label} zone"
+            with ctx.reporter.progress(label) as bar:
+                waited = ctx.gw.wait_insync(change_id, self.dns_timeout, bar)
             if f is not None:
                 f.result()
         return f"changed, in sync after {waited:.0f}s"
