@@ -48,7 +48,6 @@ def layered_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     os.environ.setdefault("MOTO_AMIS_PATH", str(amis))  # before moto is imported
     sys.path.insert(0, str(Path(__file__).parent))
     import moto_fixed  # noqa: F401  (its corrections, in this process's moto)
-
     from bluegreen import sandbox
 
     emu = sandbox.start(clock=FakeClock())

@@ -11,7 +11,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from layered import Real, layered_emulator, real  # noqa: F401  (fixtures)
+from layered import Real
 
 REGION = "us-east-1"
 

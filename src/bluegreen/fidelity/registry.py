@@ -4,7 +4,6 @@ them, so the other behaviours can judge a group's launches without asking."""
 
 from __future__ import annotations
 
-
 from dataclasses import dataclass
 
 from bluegreen.fidelity.layer import Behaviour
