@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from bluegreen.clock import FakeClock
-from bluegreen.fidelity import Layer
+from bluegreen.fidelity import Layer, Timings
 from conftest import DOMAIN, Result, register_images, reset, run
 
 
@@ -65,6 +65,7 @@ def real(layered_emulator: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     layered_emulator.layer.clock = clock
     layered_emulator.layer.reset()
     layered_emulator.layer.disabled = set()
+    layered_emulator.layer.timings = Timings()
     monkeypatch.chdir(tmp_path)
     for var in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "BLUEGREEN_DOMAIN"):
         monkeypatch.delenv(var, raising=False)

@@ -13,6 +13,7 @@ import io
 import json
 import re
 import uuid
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,9 +84,18 @@ class Reply:
         return self.body.decode("utf-8", "replace")
 
     def with_text(self, text: str) -> Reply:
+        """The same answer with another body (its length and, for DynamoDB, its
+        CRC32 header recomputed: botocore checks it and retries on a mismatch)."""
         body = text.encode()
-        headers = [(k, v) for k, v in self.headers if k.lower() != "content-length"]
-        return Reply(self.status, [*headers, ("Content-Length", str(len(body)))], body)
+        if body == self.body:
+            return self
+        headers = [
+            (k, v) for k, v in self.headers if k.lower() not in ("content-length", "x-amz-crc32")
+        ]
+        headers.append(("Content-Length", str(len(body))))
+        if any(k.lower() == "x-amz-crc32" for k, _ in self.headers):
+            headers.append(("x-amz-crc32", str(zlib.crc32(body) & 0xFFFFFFFF)))
+        return Reply(self.status, headers, body)
 
 
 def read_call(environ: Environ) -> Call:
