@@ -38,36 +38,22 @@ def test_first_deploy_waits_out_instance_profile_propagation(real: Real) -> None
     assert real.clock.now() - start >= 180  # it waited, on the clock
 
 
-def test_a_profile_that_never_propagates_fails_after_a_bounded_wait(real: Real) -> None:
-    slow(real, profile_propagation=1e6)
-    init(real)
-    images(real, "v1")
-    start = real.clock.now()
-    r = real.run("deploy", "--version", "v1", "--launch-configuration")
-    assert r.code == 5, r.err
-    assert "still refuses instance profile" in r.err and "Invalid IamInstanceProfile" in r.err
-    assert 300 <= real.clock.now() - start < 400
-
-
 def test_deploy_right_after_init_waits_for_the_table(real: Real) -> None:
     """The lock table is CREATING after CreateTable; using it then is answered
     ResourceNotFoundException. That is "not ready", not "missing"."""
     slow(real, table_creation=120.0)
     init(real)
-    images(real, "v1")
+    images(real, "v1", "v2")
     r = real.run("deploy", "--version", "v1")
     assert r.code == 0, r.err
     assert "does not exist" not in r.err
-
-
-def test_a_table_still_creating_is_waited_for_not_reported_missing(real: Real) -> None:
-    init(real)
-    images(real, "v1")
+    # A table that is missing is still reported missing ...
     ddb = client(real.url, "dynamodb")
     ddb.delete_table(TableName="bluegreen")
     real.settle()
-    r = real.run("deploy", "--version", "v1")
-    assert r.code == 3 and "does not exist" in r.err, r.err  # missing is missing
+    r = real.run("switch")
+    assert r.code == 3 and "does not exist" in r.err, r.err
+    # ... and one made again (CREATING for a minute) is waited for.
     slow(real, table_creation=60.0)
     ddb.create_table(
         TableName="bluegreen",
@@ -82,14 +68,16 @@ def test_a_table_still_creating_is_waited_for_not_reported_missing(real: Real) -
         BillingMode="PAY_PER_REQUEST",
     )
     start = real.clock.now()
-    r = real.run("deploy", "--version", "v1")
+    r = real.run("switch")
     assert r.code == 0, r.err
     assert real.clock.now() - start >= 60
 
 
-def test_failed_launches_fail_the_deploy_within_two_polls(real: Real) -> None:
-    """EC2 refuses the instance type: the group stays empty and only its
-    scaling activities say why. The deploy reads them and stops at once."""
+def test_launches_that_fail_end_the_deploy_within_two_polls(real: Real) -> None:
+    """EC2 refuses the instance type, or the volume's KMS key: the group stays
+    empty and only its scaling activities say why. The deploy reads them and
+    stops at once with AWS's reason and what to do. A profile AWS never
+    accepts ends the deploy after a bounded wait."""
     init(real)
     images(real, "v1")
     real.layer.faults.instance_types.add("c9.nope")
@@ -101,13 +89,8 @@ def test_failed_launches_fail_the_deploy_within_two_polls(real: Real) -> None:
     assert "The requested configuration is currently not supported" in r.err
     assert "--instance-type" in r.err
     assert waited < 2 * 5.0 + 1, waited  # within two polls, not the 15-minute timeout
+    assert real.run("clean", "--yes", "--force").code == 0
 
-
-def test_a_kms_key_the_service_role_cannot_use_fails_the_deploy_with_the_fix(
-    real: Real,
-) -> None:
-    init(real)
-    images(real, "v1")
     key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     real.layer.faults.kms_keys.add(key)
     r = real.run("--output", "json", "deploy", "--version", "v1", "--kms-key", key)
@@ -115,6 +98,14 @@ def test_a_kms_key_the_service_role_cannot_use_fails_the_deploy_with_the_fix(
     doc = json.loads(r.out)
     assert "Client.InternalError: Client error on launch" in doc["message"]
     assert "AWSServiceRoleForAutoScaling" in doc["fix"] and "key policy" in doc["fix"]
+    assert real.run("clean", "--yes", "--force").code == 0
+
+    slow(real, profile_propagation=1e6)  # the profile init made is never accepted
+    start = real.clock.now()
+    r = real.run("deploy", "--version", "v1", "--launch-configuration")
+    assert r.code == 5, r.err
+    assert "still refuses instance profile" in r.err and "Invalid IamInstanceProfile" in r.err
+    assert 300 <= real.clock.now() - start < 400
 
 
 def test_a_template_made_again_is_a_new_request_to_ec2(real: Real) -> None:

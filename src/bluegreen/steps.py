@@ -107,6 +107,7 @@ def wait_out_profile_propagation(
     clock = ctx.gw.clock
     start = clock.monotonic()
     told = False
+    delay = 5.0
     while True:
         try:
             create()
@@ -128,7 +129,8 @@ def wait_out_profile_propagation(
                     f"to reach Auto Scaling): trying again for up to {timeout:.0f}s"
                 )
                 told = True
-            clock.sleep(min(5.0, max(timeout - waited, 0.01)))
+            clock.sleep(min(delay, max(timeout - waited, 0.01)))
+            delay = min(delay * 1.5, 30.0)
 
 
 # -- releases -----------------------------------------------------------------
