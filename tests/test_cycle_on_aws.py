@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from chaos import Faults
-from conftest import client
 from bluegreen.fidelity import Timings
+from chaos import Faults
 from layered import Real, images
 
 STRATEGIES = ["dns", "lb", "rolling", "weighted"]
