@@ -5,10 +5,18 @@ answers."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import json
+import os
+import signal
 
-from conftest import client
+from bluegreen.cli import main
+from bluegreen.clock import FakeClock
+from bluegreen.fidelity.duplicates import ClientTokens
+from bluegreen.steps import client_token
+from conftest import DOMAIN, client
 from layered import Real, images
 
 
@@ -125,3 +133,51 @@ def test_a_template_made_again_is_a_new_request_to_ec2(real: Real) -> None:
         for t in client(real.url, "ec2").describe_launch_templates()["LaunchTemplates"]
     ]
     assert sum("v2" in n for n in names) == 1, names
+
+
+def test_a_resumed_deploy_keeps_its_client_token(real: Real) -> None:
+    """The nonce the tokens derive from is in the lock's intent: a deploy killed
+    before it creates its launch template, re-run, takes over the lock and
+    sends the token the killed one would have sent (a fresh deploy, another)."""
+    init(real)
+    images(real, "v1")
+    pid = os.fork()
+    if pid == 0:  # the child: killed just before CreateLaunchTemplate
+        code = 70
+        try:
+
+            def kill(event_name: str, **_: object) -> None:
+                if event_name.endswith(".CreateLaunchTemplate"):
+                    os.kill(os.getpid(), signal.SIGKILL)
+
+            sink = io.StringIO()
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                code = main(
+                    ["--domain", DOMAIN, "deploy", "--version", "v1"],
+                    hooks=[("before-call", kill)],
+                    clock=FakeClock(),
+                    standalone=False,
+                )
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFSIGNALED(status)
+    real.settle()
+    item = client(real.url, "dynamodb").get_item(
+        TableName="bluegreen", Key={"pk": {"S": f"site#{DOMAIN}"}, "sk": {"S": "lock"}}
+    )["Item"]
+    nonce = json.loads(item["intent"]["S"])["nonce"]
+    r = real.run("--output", "json", "deploy", "--version", "v1")
+    assert r.code == 0, r.err
+    assert "taking over the lock" in r.err
+    assert r.json()["nonce"] == nonce
+    seen = next(b for b in real.layer.behaviours if isinstance(b, ClientTokens)).seen
+    tokens = [t for (action, t) in seen if action == "CreateLaunchTemplate"]
+    real.settle()
+    ec2 = client(real.url, "ec2")
+    (template,) = ec2.describe_launch_templates()["LaunchTemplates"]
+    (version,) = ec2.describe_launch_template_versions(
+        LaunchTemplateName=template["LaunchTemplateName"]
+    )["LaunchTemplateVersions"]
+    name, ami = version["LaunchTemplateName"], version["LaunchTemplateData"]["ImageId"]
+    assert tokens == [client_token(name, ami, nonce)]
