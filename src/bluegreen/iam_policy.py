@@ -121,6 +121,8 @@ BAKE = ("bake",)
 NEEDS: tuple[Need, ...] = (
     # -- reading the site (every command observes before it acts) -------------------
     Need("autoscaling:DescribeAutoScalingGroups", "Read", (*OPERATE, *TEARDOWN)),
+    # a deploy's health wait reads why launches fail (they fail nowhere else)
+    Need("autoscaling:DescribeScalingActivities", "Read", OPERATE),
     Need("autoscaling:DescribeLaunchConfigurations", "Read", (*OPERATE, *TEARDOWN),
          launch_configurations),
     Need("ec2:DescribeImages", "Read", (*OPERATE, *BAKE)),
@@ -233,7 +235,9 @@ NEEDS: tuple[Need, ...] = (
     Need("elasticloadbalancing:CreateRule", "OwnLoadBalancers", INIT, alb),
     Need("elasticloadbalancing:DescribeRules", "Read", INIT, alb),
     # -- init: lock table and hosted zones ----------------------------------------------------
-    Need("dynamodb:DescribeTable", "ReadTable", INIT),
+    # init waits for the new table to be ACTIVE; a command meeting one still
+    # CREATING waits for it too
+    Need("dynamodb:DescribeTable", "ReadTable", (*OPERATE, *INIT)),
     Need("dynamodb:CreateTable", "OwnTable", INIT),
     Need("dynamodb:TagResource", "OwnTable", INIT),
     Need("route53:CreateHostedZone", "CreateZones", INIT),
