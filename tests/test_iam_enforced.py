@@ -242,10 +242,60 @@ def test_moto_ignores_conditions(iam: IamEmulator) -> None:
     iam.client("ec2", keys).describe_vpcs()  # allowed although the condition cannot hold
 
 
-def test_release_cycle_with_only_the_printed_policies(iam: IamEmulator) -> None:
+# Every strategy and load-balancer kind, each with a key pair or launch
+# configurations: the sweep (``make policies``); ``make test`` runs a sample
+# that covers both kinds, both launch kinds, the key pair and two strategies.
+FULL_RUNS = [
+    (strategy, kind, extra)
+    for strategy in ("dns", "lb", "rolling", "weighted")
+    for kind in ("classic", "alb")
+    for extra in ("", "key_pair", "launch_configuration")
+]
+SAMPLE = [("dns", "classic", "key_pair"), ("lb", "alb", "launch_configuration")]
+RUNS = FULL_RUNS if os.environ.get("BLUEGREEN_POLICY_SWEEP") == "1" else SAMPLE
+RUN_CYCLE: list[tuple[str, ...]] = [
+    ("deploy", "--version", "v1"),
+    ("switch",),
+    ("deploy", "--version", "v2"),
+    ("switch",),
+    ("rollback",),
+    ("clean", "--yes"),
+    ("status",),
+    ("history",),
+]
+
+
+def _left(iam: IamEmulator) -> dict[str, Any]:
+    """What is left of the site, read by the admin."""
+    tag = [{"Name": "tag:bluegreen:domain", "Values": ["londontamed.com"]}]
+    ec2 = iam.client("ec2")
+    r53 = iam.client("route53")
+    r53.meta.events.register("before-sign.route53", _content_sha256)
+    return {
+        "groups": iam.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"],
+        "vpcs": ec2.describe_vpcs(Filters=tag)["Vpcs"],
+        "templates": ec2.describe_launch_templates()["LaunchTemplates"],
+        "classic": iam.client("elb").describe_load_balancers()["LoadBalancerDescriptions"],
+        "albs": iam.client("elbv2").describe_load_balancers()["LoadBalancers"],
+        "zones": r53.list_hosted_zones()["HostedZones"],
+        "keys": ec2.describe_key_pairs()["KeyPairs"],
+        "tables": iam.client("dynamodb").list_tables()["TableNames"],
+        "roles": iam.client("iam").list_roles()["Roles"],
+    }
+
+
+@pytest.mark.parametrize(("strategy", "kind", "extra"), RUNS)
+def test_full_run_with_only_the_printed_policies(
+    iam: IamEmulator, strategy: str, kind: str, extra: str
+) -> None:
+    """init with the init policy, a release cycle with the operate policy,
+    teardown with the teardown policy: each user holds only its own."""
+    Path("bluegreen.toml").write_text(
+        f'strategy = "{strategy}"\nload_balancer = "{kind}"\ntimeout = "120s"\n'
+        'interval = "0s"\n' + (f"{extra} = true\n" if extra else "")
+    )
     use(iam.admin)
-    init_policy = printed_policy("init")
-    initer = iam.user("initer", for_moto(init_policy))
+    initer = iam.user("initer", for_moto(printed_policy("init")))
     use(initer)
     r = run("init")
     assert r.code == 0, r.err
@@ -254,22 +304,30 @@ def test_release_cycle_with_only_the_printed_policies(iam: IamEmulator) -> None:
     register(iam, "v1", "v2")
     operator = iam.user("operator", for_moto(printed_policy("operate")))
     use(operator)
-    for args in (
-        ("deploy", "--version", "v1"),
-        ("switch",),
-        ("deploy", "--version", "v2"),
-        ("switch",),
-        ("rollback",),
-        ("clean", "--yes"),
-        ("status",),
-        ("history",),
-    ):
+    for args in RUN_CYCLE:
         r = run(*args)
         assert r.code == 0, (args, r.err)
     # and the operator may not do what init does
     r = run("init")
     assert r.code == 4
     assert "ec2:DescribeVpcs was denied" in r.err
+    use(iam.admin)
+    teardown = iam.user("teardown", for_moto(printed_policy("teardown")))
+    use(teardown)
+    r = run("teardown", "--yes")
+    assert r.code == 0, r.err
+    use(iam.admin)
+    assert {k: v for k, v in _left(iam).items() if k != "roles"} == {
+        "groups": [],
+        "vpcs": [],
+        "templates": [],
+        "classic": [],
+        "albs": [],
+        "zones": [],
+        "tables": [],
+        "keys": [],
+    }
+    assert {r["RoleName"] for r in _left(iam)["roles"]} <= {"admin"}
 
 
 def _actions_in_order(calls: list[sim.Call]) -> list[str]:

@@ -491,3 +491,24 @@ def test_lb_strategy_init_and_cycle_are_covered(aws: str, tmp_path: Path, kind: 
     unused = policies.actions(operate) - {q.action for q in requests}
     print(f"\nlb {kind}: {len(calls)} calls, {len(requests)} authorizations, unused {unused}")
     assert unused <= PATH_DEPENDENT
+
+
+@pytest.mark.parametrize("kind", ["classic", "alb"])
+def test_teardown_is_covered(aws: str, tmp_path: Path, kind: str) -> None:
+    """init, a cycle, then teardown: every authorization teardown needs is
+    allowed by the teardown policy, on the site's resources only."""
+    (tmp_path / "bluegreen.toml").write_text(f'load_balancer = "{kind}"\nkey_pair = true\n')
+    world = sim.World()
+    sim.requests(record("init"), world)
+    register_images(aws, "v1", "v2")
+    for args in CYCLE[:4]:
+        sim.requests(record(*args), world)
+    calls = record("teardown", "--yes")
+    teardown = build("teardown", zones=False, load_balancer=kind, key_pair=True)
+    requests = sim.requests(calls, world)
+    denied = [q for q in requests if not sim.allowed(teardown, q)]
+    assert denied == [], "\n".join(map(str, denied))
+    unused = policies.actions(teardown) - {q.action for q in requests}
+    print(f"\nteardown {kind}: {len(calls)} calls, {len(requests)} authorizations, unused {unused}")
+    # only when someone attached a managed policy to the role
+    assert unused <= {"iam:DetachRolePolicy"}

@@ -14,7 +14,7 @@ a Condition (tags, record names...). To support a new call, add a row; to
 support a new kind of resource, add a statement. Rules the tests enforce:
 
 * no wildcard in any action;
-* read actions (``Describe*``, ``List*``, ``Get*``, DynamoDB ``Query``) only
+* read actions (``Describe*``, ``List*``, ``Get*``, DynamoDB ``Query`` and ``Scan``) only
   in statements whose Sid starts with ``Read``, and no write there;
 * every write is limited by ARN to the domain's own names, or by a tag
   condition on ``bluegreen:domain``, or both.
@@ -31,7 +31,7 @@ from bluegreen.config import Settings
 from bluegreen.naming import TAG_DOMAIN, TAG_PREFIX, Names, short_base
 
 PURPOSES = ("operate", "init", "teardown", "bake")
-READ_PREFIXES = ("Describe", "List", "Get", "Query")
+READ_PREFIXES = ("Describe", "List", "Get", "Query", "Scan")
 # AWS's limit on a customer managed policy, not counting white space.
 MANAGED_POLICY_LIMIT = 6144
 
@@ -121,9 +121,11 @@ BAKE = ("bake",)
 NEEDS: tuple[Need, ...] = (
     # -- reading the site (every command observes before it acts) -------------------
     Need("autoscaling:DescribeAutoScalingGroups", "Read", (*OPERATE, *TEARDOWN)),
-    Need("autoscaling:DescribeLaunchConfigurations", "Read", (*OPERATE, *TEARDOWN),
-         launch_configurations),
-    Need("ec2:DescribeImages", "Read", (*OPERATE, *BAKE)),
+    Need("autoscaling:DescribeLaunchConfigurations", "Read", OPERATE, launch_configurations),
+    # teardown looks for the site's launch configurations, target groups and key
+    # pair whatever the settings say (they may have changed since init)
+    Need("autoscaling:DescribeLaunchConfigurations", "Read", TEARDOWN),
+    Need("ec2:DescribeImages", "Read", (*OPERATE, *TEARDOWN, *BAKE)),
     Need("ec2:DescribeLaunchTemplates", "Read", (*OPERATE, *TEARDOWN)),
     Need("ec2:DescribeLaunchTemplateVersions", "Read", OPERATE, rolling),
     Need("ec2:DescribeInstances", "Read", OPERATE, rolling),
@@ -131,23 +133,26 @@ NEEDS: tuple[Need, ...] = (
     Need("elasticloadbalancing:DescribeInstanceHealth", "Read", OPERATE, classic),
     # clean reads the connection-draining timeout it waits for (docs/SAFETY.md)
     Need("elasticloadbalancing:DescribeLoadBalancerAttributes", "Read", OPERATE, classic),
-    Need("elasticloadbalancing:DescribeTargetGroups", "Read", (*OPERATE, *INIT, *TEARDOWN), alb),
+    Need("elasticloadbalancing:DescribeTargetGroups", "Read", (*OPERATE, *INIT), alb),
+    Need("elasticloadbalancing:DescribeTargetGroups", "Read", TEARDOWN),
     Need("elasticloadbalancing:DescribeTargetHealth", "Read", OPERATE, alb),
     # clean reads the target groups' deregistration delay it waits for (docs/SAFETY.md)
     Need("elasticloadbalancing:DescribeTargetGroupAttributes", "Read", OPERATE, alb),
-    Need("elasticloadbalancing:DescribeListeners", "Read", (*INIT, *TEARDOWN), alb),
+    Need("elasticloadbalancing:DescribeListeners", "Read", INIT, alb),
     Need("elasticloadbalancing:DescribeListeners", "Read", OPERATE, modifies_listener),
     Need("elasticloadbalancing:DescribeRules", "Read", OPERATE, modifies_listener),
     Need("route53:ListHostedZonesByName", "Read", (*OPERATE, *INIT, *TEARDOWN)),
-    Need("route53:GetChange", "Read", (*INIT, *TEARDOWN)),
+    Need("route53:GetChange", "Read", INIT),
     Need("route53:GetChange", "Read", OPERATE, moves_records),
     Need("cloudwatch:DescribeAlarms", "Read", OPERATE, alarms),
     Need("route53:ListResourceRecordSets", "ReadRecords", (*OPERATE, *INIT, *TEARDOWN)),
     Need("dynamodb:GetItem", "ReadLockAndHistory", (*OPERATE, *BAKE)),
-    Need("dynamodb:Query", "ReadLockAndHistory", OPERATE),
+    Need("dynamodb:Query", "ReadLockAndHistory", (*OPERATE, *TEARDOWN)),
     # -- the lock and the history --------------------------------------------------
-    Need("dynamodb:PutItem", "LockAndHistory", (*OPERATE, *BAKE)),
-    Need("dynamodb:DeleteItem", "LockAndHistory", (*OPERATE, *BAKE)),
+    Need("dynamodb:PutItem", "LockAndHistory", (*OPERATE, *TEARDOWN, *BAKE)),
+    Need("dynamodb:DeleteItem", "LockAndHistory", (*OPERATE, *TEARDOWN, *BAKE)),
+    # teardown deletes the domain's history items, 25 to a batch
+    Need("dynamodb:BatchWriteItem", "LockAndHistory", TEARDOWN),
     # -- Route 53: only the site's names, only alias A records ----------------------
     Need("route53:ChangeResourceRecordSets", "ChangeLiveRecords", OPERATE, moves_records),
     Need("route53:ChangeResourceRecordSets", "ChangeStagingRecords", OPERATE, moves_records),
@@ -198,7 +203,8 @@ NEEDS: tuple[Need, ...] = (
     Need("ec2:DescribeInternetGateways", "Read", (*INIT, *TEARDOWN)),
     Need("ec2:DescribeRouteTables", "Read", (*INIT, *TEARDOWN)),
     Need("ec2:DescribeSecurityGroups", "Read", (*INIT, *TEARDOWN, *BAKE)),
-    Need("ec2:DescribeKeyPairs", "Read", (*INIT, *TEARDOWN), key_pair),
+    Need("ec2:DescribeKeyPairs", "Read", INIT, key_pair),
+    Need("ec2:DescribeKeyPairs", "Read", TEARDOWN),
     Need("ec2:CreateVpc", "CreateTaggedNetwork", INIT),
     Need("ec2:CreateSubnet", "CreateTaggedNetwork", INIT),
     Need("ec2:CreateInternetGateway", "CreateTaggedNetwork", INIT),
@@ -233,15 +239,18 @@ NEEDS: tuple[Need, ...] = (
     Need("elasticloadbalancing:CreateRule", "OwnLoadBalancers", INIT, alb),
     Need("elasticloadbalancing:DescribeRules", "Read", INIT, alb),
     # -- init: lock table and hosted zones ----------------------------------------------------
-    Need("dynamodb:DescribeTable", "ReadTable", INIT),
+    Need("dynamodb:DescribeTable", "ReadTable", (*INIT, *TEARDOWN)),
+    # teardown deletes the shared table only when no other site has items in it:
+    # a Scan of the partition keys (no dynamodb:LeadingKeys: it reads every site's)
+    Need("dynamodb:Scan", "ReadTable", TEARDOWN),
     Need("dynamodb:CreateTable", "OwnTable", INIT),
     Need("dynamodb:TagResource", "OwnTable", INIT),
     Need("route53:CreateHostedZone", "CreateZones", INIT),
     # -- teardown: everything init made, found by its tag or name -----------------------------
     Need("elasticloadbalancing:DeleteLoadBalancer", "OwnLoadBalancers", TEARDOWN),
+    Need("dynamodb:DeleteTable", "OwnTable", TEARDOWN),
     Need("elasticloadbalancing:DeleteTargetGroup", "OwnLoadBalancers", TEARDOWN, alb),
     Need("route53:DeleteHostedZone", "DeleteZones", TEARDOWN),
-    Need("route53:GetHostedZone", "ReadZones", TEARDOWN),
     Need("ec2:DeleteSecurityGroup", "DeleteOwnNetwork", TEARDOWN),
     Need("ec2:DeleteSubnet", "DeleteOwnNetwork", TEARDOWN),
     Need("ec2:DisassociateRouteTable", "DeleteOwnNetwork", TEARDOWN),
@@ -250,7 +259,11 @@ NEEDS: tuple[Need, ...] = (
     Need("ec2:DeleteInternetGateway", "DeleteOwnNetwork", TEARDOWN),
     Need("ec2:DeleteVpc", "DeleteOwnNetwork", TEARDOWN),
     Need("ec2:DeleteKeyPair", "DeleteOwnNetwork", TEARDOWN, key_pair),
+    Need("iam:ListRolePolicies", "ReadRole", TEARDOWN),
+    Need("iam:ListAttachedRolePolicies", "ReadRole", TEARDOWN),
     Need("iam:DeleteRolePolicy", "OwnRole", TEARDOWN),
+    # only when someone attached a managed policy to the role after init
+    Need("iam:DetachRolePolicy", "OwnRole", TEARDOWN),
     Need("iam:RemoveRoleFromInstanceProfile", "OwnRole", TEARDOWN),
     Need("iam:DeleteInstanceProfile", "OwnRole", TEARDOWN),
     Need("iam:DeleteRole", "OwnRole", TEARDOWN),
@@ -374,7 +387,6 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
     return {
         "Read": (["*"], None),
         "ReadRecords": (sorted({t.zone_arn(z) for z in either}), None),
-        "ReadZones": (sorted({t.zone_arn(z) for z in either}), None),
         "ReadLockAndHistory": ([table], leading),
         "ReadRole": ([role, profile], None),
         "ReadTable": ([table], None),
