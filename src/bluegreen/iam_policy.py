@@ -161,10 +161,11 @@ NEEDS: tuple[Need, ...] = (
     # -- releases: launch templates ---------------------------------------------------
     Need("ec2:CreateLaunchTemplate", "CreateLaunchTemplates", OPERATE, launch_templates),
     Need("ec2:CreateTags", "TagOnCreate", OPERATE, launch_templates),
-    Need("ec2:DeleteLaunchTemplate", "ChangeOwnLaunchTemplates", TEARDOWN),
-    Need("ec2:DeleteLaunchTemplate", "ChangeOwnLaunchTemplates", OPERATE, deletes_releases),
-    Need("ec2:CreateLaunchTemplateVersion", "ChangeOwnLaunchTemplates", OPERATE, rolling),
-    Need("ec2:RunInstances", "LaunchFromOwnTemplates", OPERATE, launch_templates),
+    Need("ec2:DeleteLaunchTemplate", "OwnLaunchTemplates", TEARDOWN),
+    Need("ec2:DeleteLaunchTemplate", "OwnLaunchTemplates", OPERATE, deletes_releases),
+    Need("ec2:CreateLaunchTemplateVersion", "OwnLaunchTemplates", OPERATE, rolling),
+    # launching from a template: AWS checks RunInstances on the template too
+    Need("ec2:RunInstances", "OwnLaunchTemplates", OPERATE, launch_templates),
     Need("ec2:RunInstances", "LaunchResources", OPERATE, launch_templates),
     Need("iam:PassRole", "PassWebServerRole", OPERATE),
     # -- releases: launch configurations (only with launch_configuration = true) -------
@@ -354,16 +355,15 @@ Scope = tuple[list[str], dict[str, Any] | None]
 def _statements(t: Target, s: Settings) -> dict[str, Scope]:
     """Sid -> (Resource, Condition) of every statement the table refers to."""
     n = t.names
-    slug = n.slug
     base = short_base(n.domain)
     lt = t.arn("ec2", "launch-template/*")
-    # groups are named after the release (SLUG-VERSION-AMI) or, with rolling,
-    # after their load balancer (BASE-production-N; BASE is the slug unless shortened)
-    asg = [
-        t.arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{prefix}-*")
-        for prefix in sorted({slug, base})
-    ]
-    lc = t.arn("autoscaling", f"launchConfiguration:*:launchConfigurationName/{slug}-*")
+    # groups are named after the release (SLUG-VERSION-AMI, shortened for long
+    # domains) or, with rolling, after their load balancer (BASE-production-N):
+    # one pattern for both, the prefix they share (every statement on groups
+    # also needs the domain's tag, which is what keeps other sites' groups out)
+    shared = _common_prefix([release_prefix(n), f"{base}-"])
+    asg = [t.arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{shared}*")]
+    lc = t.arn("autoscaling", f"launchConfiguration:*:launchConfigurationName/{release_prefix(n)}*")
     table = t.arn("dynamodb", f"table/{n.lock_table}")
     role = t.arn("iam", f"role/{n.role}", regional=False)
     profile = t.arn("iam", f"instance-profile/{n.instance_profile}", regional=False)
@@ -407,8 +407,7 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
                 }
             },
         ),
-        "ChangeOwnLaunchTemplates": ([lt], _tagged(t)),
-        "LaunchFromOwnTemplates": ([lt], _tagged(t)),
+        "OwnLaunchTemplates": ([lt], _tagged(t)),
         "LaunchResources": (
             [
                 t.arn("ec2", f"{kind}/*")
@@ -512,6 +511,26 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
     }
 
 
+def _common_prefix(strings: list[str]) -> str:
+    """The longest string every one of ``strings`` starts with (by character)."""
+    first, last = min(strings), max(strings)
+    k = 0
+    while k < min(len(first), len(last)) and first[k] == last[k]:
+        k += 1
+    return first[:k]
+
+
+def release_prefix(n: Names) -> str:
+    """What the name of every release of the site starts with (its groups and
+    launch configurations): ``SLUG-``, or for a domain too long for that, the
+    shortened slug's first characters (``Names.release`` shortens a name to 128
+    characters by the length of its version and image id)."""
+    amis = ("ami-" + "0" * 8, "ami-" + "0" * 17)
+    names = [n.release(None, ami) for ami in amis]
+    names += [n.release("v" * k, ami) for k in range(1, 64) for ami in amis]
+    return _common_prefix(names)
+
+
 def _leading_keys(n: Names) -> list[str]:
     from bluegreen import history, lock
 
@@ -561,6 +580,36 @@ def actions(policy: Mapping[str, Any]) -> set[str]:
 def size(policy: Mapping[str, Any]) -> int:
     """Characters as AWS counts them against its policy size limits (no white space)."""
     return len(json.dumps(policy, separators=(",", ":")))
+
+
+def documents(policy: Mapping[str, Any], limit: int = MANAGED_POLICY_LIMIT) -> list[dict[str, Any]]:
+    """``policy`` as one document when it fits ``limit``, else as the fewest
+    documents that each fit (whole statements, first fit by decreasing size,
+    each document keeping the statements' order). Attached together they
+    allow exactly what ``policy`` allows: IAM takes the union of a principal's
+    policies. Raises ValueError when one statement alone does not fit."""
+    if size(policy) <= limit:
+        return [dict(policy)]
+    empty = size({"Version": policy["Version"], "Statement": []})
+    order = {id(st): i for i, st in enumerate(policy["Statement"])}
+    bins: list[list[dict[str, Any]]] = []
+    room: list[int] = []
+    for st in sorted(policy["Statement"], key=lambda st: -size(st)):
+        need = size(st) + 1  # and the comma between statements
+        if empty + need > limit:
+            raise ValueError(f"statement {st.get('Sid')} alone is {size(st)} characters")
+        for i, left in enumerate(room):
+            if need <= left:
+                bins[i].append(st)
+                room[i] -= need
+                break
+        else:
+            bins.append([st])
+            room.append(limit - empty - need)
+    return [
+        {"Version": policy["Version"], "Statement": sorted(b, key=lambda st: order[id(st)])}
+        for b in bins
+    ]
 
 
 def render(policy: Mapping[str, Any]) -> str:
