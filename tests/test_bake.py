@@ -593,4 +593,3 @@ def test_printed_template_against_the_emulator(paws: str) -> None:
     known = security.probe(str(shutil.which("packer"))).known
     assert ("metadata_options" in b) == ("metadata_options" in known)
     assert "0.0.0.0/0" not in json.dumps(b)
-

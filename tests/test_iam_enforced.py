@@ -435,3 +435,52 @@ def test_removing_any_action_fails_the_command_that_needs_it(iam: IamEmulator) -
     called = {a for acts in recorded for a in acts}
     assert called == removed
     assert {"autoscaling:DeleteAutoScalingGroup", "ec2:DeleteLaunchTemplate"} <= removed
+
+
+@pytest.fixture(scope="module")
+def bake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamEmulator]:
+    """The sandbox (EBS-backed images, as Packer needs) enforcing IAM."""
+    server = start_emulator(
+        tmp_path_factory,
+        [sys.executable, "-m", "bluegreen.sandbox"],
+        env={"INITIAL_NO_AUTH_ACTION_COUNT": str(UNAUTHENTICATED)},
+        port_args=lambda port: [str(port)],
+    )
+    try:
+        yield IamEmulator(next(server))
+    finally:
+        server.close()
+
+
+def test_bake_with_only_the_printed_bake_policy(
+    bake_server: IamEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """bluegreen's checks, the real Packer (signing with the user's key) and the
+    tagging afterwards, all with the bake policy alone."""
+    iam = bake_server
+    iam.reset()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BLUEGREEN_ENDPOINT_URL", iam.url)
+    monkeypatch.setenv("BLUEGREEN_ENDPOINT_CREDENTIALS", "1")
+    use(iam.admin)
+    assert run("init").code == 0
+    src = iam.client("ec2").register_image(
+        Name="al2023-stand-in",
+        Architecture="x86_64",
+        RootDeviceName="/dev/xvda",
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
+        VirtualizationType="hvm",
+    )["ImageId"]
+    policy = printed_policy("bake")
+    assert "vpc/vpc-" in json.dumps(policy)  # the site's VPC, looked up
+    baker = iam.user("baker", for_moto(policy))
+    use(baker)
+    r = run("--output", "json", "bake", "--version", "v1", "--base-ami", src)
+    assert r.code == 0, r.err
+    use(iam.admin)
+    image = iam.client("ec2").describe_images(ImageIds=[r.json()["image"]])["Images"][0]
+    assert {t["Key"]: t["Value"] for t in image["Tags"]}["bluegreen:version"] == "v1"
+    # and the baker may not deploy it
+    use(baker)
+    r = run("deploy", "--version", "v1")
+    assert r.code == 4

@@ -69,7 +69,11 @@ def test_read_actions_live_in_read_statements_only() -> None:
 # Writes that AWS only allows on "*" (no resource-level permission), each with its reason.
 UNSCOPED_WRITES = {
     "CreateZones": "route53:CreateHostedZone has no resource-level permission",
-    "Bake": "Packer's temporary resources have names bluegreen does not choose",
+    # RunInstances also names the source image, the network interface and volume it
+    # creates, the security group and key pair: the instance itself needs the tag
+    "BakeLaunchResources": "resources a launch of a tagged instance names or creates",
+    "BakeNewImages": "CreateImage's new image and snapshots (tagged by the next call)",
+    "BakeTemporaryKeys": "Packer 1.6 cannot tag its key pair: by name, packer_*",
 }
 
 
@@ -608,3 +612,85 @@ def test_teardown_is_covered(aws: str, tmp_path: Path, kind: str) -> None:
     print(f"\nteardown {kind}: {len(calls)} calls, {len(requests)} authorizations, unused {unused}")
     # only when someone attached a managed policy to the role
     assert unused <= {"iam:DetachRolePolicy"}
+
+
+# -- bake: Packer's writes only on what carries the site's tags ------------------------
+def bake_policy() -> dict[str, Any]:
+    s = settings()
+    t = policies.Target(
+        s.names(), "us-east-1", sim.ACCOUNT, "Z1PUBLIC", "Z2PRIVATE", vpc_id="vpc-1"
+    )
+    return policies.build(s, "bake", t)
+
+
+MINE = {"aws:ResourceTag/bluegreen:domain": [DOMAIN]}
+THEIRS = {"aws:ResourceTag/bluegreen:domain": ["other.com"]}
+ASKED = {"aws:RequestTag/bluegreen:domain": [DOMAIN]}
+INSTANCE = sim.arn("ec2", "instance/i-1")
+SNAPSHOT = "arn:aws:ec2:us-east-1::snapshot/snap-1"
+IMAGE = "arn:aws:ec2:us-east-1::image/ami-1"
+SITE_VPC = {"ec2:Vpc": [sim.arn("ec2", "vpc/vpc-1")]}
+
+
+@pytest.mark.parametrize(
+    ("request_", "allowed"),
+    [
+        (req("ec2:RunInstances", sim.arn("ec2", "instance/*"), **ASKED), True),
+        (req("ec2:RunInstances", sim.arn("ec2", "instance/*")), False),
+        (
+            req(
+                "ec2:RunInstances",
+                sim.arn("ec2", "instance/*"),
+                **{"aws:RequestTag/bluegreen:domain": ["other.com"]},
+            ),
+            False,
+        ),
+        (req("ec2:RunInstances", sim.arn("ec2", "subnet/subnet-1"), **MINE), True),
+        (req("ec2:RunInstances", sim.arn("ec2", "subnet/subnet-9")), False),
+        (req("ec2:CreateTags", INSTANCE, **ASKED, **{"ec2:CreateAction": ["RunInstances"]}), True),
+        (req("ec2:CreateTags", INSTANCE, **ASKED), False),  # only while launching
+        (req("ec2:TerminateInstances", INSTANCE, **MINE), True),
+        (req("ec2:TerminateInstances", INSTANCE), False),
+        (req("ec2:TerminateInstances", INSTANCE, **THEIRS), False),
+        (req("ec2:StopInstances", INSTANCE, **MINE), True),
+        (req("ec2:StopInstances", INSTANCE), False),
+        (req("ec2:ModifyInstanceAttribute", INSTANCE), False),
+        (req("ec2:CreateImage", INSTANCE, **MINE), True),
+        (req("ec2:CreateImage", INSTANCE), False),
+        (req("ec2:CreateTags", IMAGE, **ASKED), True),
+        (req("ec2:CreateTags", SNAPSHOT, **{"aws:RequestTag/bluegreen:domain": ["x.com"]}), False),
+        (req("ec2:DeleteSnapshot", SNAPSHOT, **MINE), True),
+        (req("ec2:DeleteSnapshot", SNAPSHOT), False),
+        (req("ec2:DeregisterImage", IMAGE, **THEIRS), False),
+        (req("ec2:DeleteSecurityGroup", sim.arn("ec2", "security-group/sg-1"), **SITE_VPC), True),
+        (
+            req(
+                "ec2:DeleteSecurityGroup",
+                sim.arn("ec2", "security-group/sg-1"),
+                **{"ec2:Vpc": [sim.arn("ec2", "vpc/vpc-9")]},
+            ),
+            False,
+        ),
+        (req("ec2:CreateSecurityGroup", sim.arn("ec2", "vpc/vpc-1"), **MINE), True),
+        (req("ec2:CreateSecurityGroup", sim.arn("ec2", "vpc/vpc-9")), False),
+        (req("ec2:DeleteKeyPair", sim.arn("ec2", "key-pair/packer_6e0a")), True),
+        (req("ec2:DeleteKeyPair", sim.arn("ec2", "key-pair/production")), False),
+        (
+            req(
+                "iam:PassRole",
+                sim.arn("iam", "role/londontamed-com-webserver", regional=False),
+                **{"iam:PassedToService": ["ec2.amazonaws.com"]},
+            ),
+            True,
+        ),
+        (req("ec2:DeleteVolume", sim.arn("ec2", "volume/vol-1"), **MINE), False),
+    ],
+)
+def test_bake_writes_need_the_sites_tags(request_: sim.Request, allowed: bool) -> None:
+    assert sim.allowed(bake_policy(), request_) is allowed
+
+
+def test_bake_policy_has_no_write_on_everything() -> None:
+    for st in bake_policy()["Statement"]:
+        if not st["Sid"].startswith("Read"):
+            assert st["Resource"] != "*", st["Sid"]

@@ -129,6 +129,7 @@ class BakeSpec:
     source_imds: str | None = None  # the source image's ImdsSupport
     kms_key: str | None = None
     instance_profile: str = ""
+    endpoint_credentials: bool = False  # an emulator that enforces IAM: the usual chain
 
     def variables(self) -> dict[str, str]:
         return {
@@ -302,6 +303,7 @@ def plan(
         source_imds=found[0].get("ImdsSupport"),
         kms_key=settings.kms_key,
         instance_profile=names.instance_profile,
+        endpoint_credentials=settings.endpoint_credentials,
     )
 
 
@@ -349,7 +351,8 @@ def template(
         "subnet_id": spec.subnet_id,
         "associate_public_ip_address": True,
         "ami_name": spec.image_name,
-        "ami_description": f"{domain} {spec.role} {spec.version} (bluegreen bake {spec.bake_id})",
+        # no ami_description: Packer would set it with ModifyImageAttribute on the
+        # new, still untagged image, a write the bake policy cannot scope by tag
         "tags": dict(spec.tags),
         "snapshot_tags": {**owned, "Name": spec.image_name},
         "run_tags": {**owned, "Name": f"bluegreen bake {spec.image_name}"},
@@ -377,13 +380,13 @@ def template(
             {
                 "communicator": "none",
                 "custom_endpoint_ec2": spec.endpoint_url,
-                "access_key": "testing",
-                "secret_key": "testing",
                 "skip_credential_validation": True,
                 "skip_metadata_api_check": True,
                 "skip_region_validation": True,
             }
         )
+        if not spec.endpoint_credentials:
+            builder.update({"access_key": "testing", "secret_key": "testing"})
         if user_data_file is not None:
             builder["user_data_file"] = str(user_data_file)
     else:
@@ -407,7 +410,10 @@ def template(
 def packer_env(spec: BakeSpec) -> dict[str, str]:
     env = dict(os.environ)
     env["CHECKPOINT_DISABLE"] = "1"  # Packer must not call home for version checks
-    if spec.endpoint_url:
+    if spec.endpoint_url and spec.endpoint_credentials:
+        # An emulator that checks who calls (endpoint_credentials): the usual chain.
+        env["AWS_EC2_METADATA_DISABLED"] = "true"
+    elif spec.endpoint_url:
         # An emulator: never hand it real credentials, never ask for instance metadata.
         for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
             env.pop(var, None)

@@ -270,8 +270,12 @@ NEEDS: tuple[Need, ...] = (
     Need("iam:DeleteRole", "OwnRole", TEARDOWN),
     # -- bake: the base image's id (a public SSM parameter); images prune ------------------------
     Need("ssm:GetParameter", "ReadPublicParameters", BAKE),
-    Need("ec2:DeregisterImage", "PruneOwnImages", BAKE),
-    # -- bake: what Packer's amazon-ebs builder calls (its documented minimum) -------------------
+    Need("ec2:DescribeVpcs", "Read", BAKE),
+    # images prune, and a failed bake's clean-up: the site's images and snapshots
+    Need("ec2:DeregisterImage", "OwnImages", BAKE),
+    Need("ec2:DeleteSnapshot", "OwnImages", BAKE),
+    # -- bake: what Packer's amazon-ebs builder calls, on what carries the tags the
+    # generated template gives it (run_tags, run_volume_tags, tags, snapshot_tags) --------
     Need("ec2:DescribeInstances", "Read", BAKE),
     Need("ec2:DescribeInstanceStatus", "Read", BAKE),
     Need("ec2:DescribeImageAttribute", "Read", BAKE),
@@ -279,21 +283,26 @@ NEEDS: tuple[Need, ...] = (
     Need("ec2:DescribeSnapshots", "Read", BAKE),
     Need("ec2:DescribeVolumes", "Read", BAKE),
     Need("ec2:DescribeTags", "Read", BAKE),
-    Need("ec2:RunInstances", "Bake", BAKE),
-    Need("ec2:StopInstances", "Bake", BAKE),
-    Need("ec2:TerminateInstances", "Bake", BAKE),
-    Need("ec2:CreateImage", "Bake", BAKE),
-    Need("ec2:RegisterImage", "Bake", BAKE),
-    Need("ec2:CreateSnapshot", "Bake", BAKE),
-    Need("ec2:CreateTags", "Bake", BAKE),
-    Need("ec2:ModifyImageAttribute", "Bake", BAKE),
-    Need("ec2:ModifyInstanceAttribute", "Bake", BAKE),
-    Need("ec2:CreateSecurityGroup", "Bake", BAKE),
-    Need("ec2:AuthorizeSecurityGroupIngress", "Bake", BAKE),
-    Need("ec2:DeleteSecurityGroup", "Bake", BAKE),
-    Need("ec2:CreateKeyPair", "Bake", BAKE),
-    Need("ec2:DeleteKeyPair", "Bake", BAKE),
-    Need("ec2:DeleteSnapshot", "Bake", BAKE),
+    Need("ec2:RunInstances", "BakeLaunchTagged", BAKE),
+    Need("ec2:RunInstances", "BakeLaunchInOwnSubnet", BAKE),
+    Need("ec2:RunInstances", "BakeLaunchResources", BAKE),
+    Need("ec2:CreateTags", "BakeTagOnLaunch", BAKE),
+    Need("ec2:StopInstances", "BakeOwnInstances", BAKE),
+    Need("ec2:TerminateInstances", "BakeOwnInstances", BAKE),
+    Need("ec2:ModifyInstanceAttribute", "BakeOwnInstances", BAKE),
+    Need("ec2:CreateImage", "BakeOwnInstances", BAKE),
+    Need("ec2:CreateImage", "BakeNewImages", BAKE),
+    Need("ec2:CreateTags", "BakeTagImages", BAKE),
+    # Session Manager (bake_security): the build instance gets the web-server profile
+    Need("iam:PassRole", "PassWebServerRole", BAKE),
+    # Packer's temporary key pair and security group (SSH against AWS): Packer
+    # 1.6 cannot tag them; named packer_*, in the site's VPC
+    Need("ec2:CreateKeyPair", "BakeTemporaryKeys", BAKE),
+    Need("ec2:DeleteKeyPair", "BakeTemporaryKeys", BAKE),
+    Need("ec2:CreateSecurityGroup", "BakeInOwnVpc", BAKE),
+    Need("ec2:CreateSecurityGroup", "BakeTemporaryGroups", BAKE),
+    Need("ec2:AuthorizeSecurityGroupIngress", "BakeTemporaryGroups", BAKE),
+    Need("ec2:DeleteSecurityGroup", "BakeTemporaryGroups", BAKE),
 )
 # fmt: on
 
@@ -308,6 +317,7 @@ class Target:
     public_zone: str | None = None  # hosted zone ids, when looked up
     private_zone: str | None = None
     partition: str = "aws"
+    vpc_id: str | None = None  # the site's VPC, when looked up (bake's temporary groups)
 
     def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
         region = self.region if regional else ""
@@ -329,6 +339,10 @@ def _own_tags(t: Target) -> dict[str, Any]:
         "StringEquals": {f"aws:RequestTag/{TAG_DOMAIN}": t.names.domain},
         "ForAllValues:StringLike": {"aws:TagKeys": [f"{TAG_PREFIX}*", "Name"]},
     }
+
+
+def _request_domain(t: Target) -> dict[str, Any]:
+    return {"StringEquals": {f"aws:RequestTag/{TAG_DOMAIN}": t.names.domain}}
 
 
 def _tagged(t: Target, key: str = "aws:ResourceTag") -> dict[str, Any]:
@@ -500,14 +514,67 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
         # CreateHostedZone has no resource-level permission: AWS accepts only "*".
         "CreateZones": (["*"], None),
         "DeleteZones": (sorted({t.zone_arn(z) for z in either}), None),
-        # Packer creates short-lived instances, volumes, snapshots and images with
-        # names and ids bluegreen does not know in advance.
-        "Bake": (["*"], None),
+        # Packer's build instance and its volume are created with the domain's tag
+        # (run_tags, run_volume_tags): every later write on them needs it.
+        "BakeLaunchTagged": ([t.arn("ec2", "instance/*")], _request_domain(t)),
+        "BakeLaunchInOwnSubnet": ([t.arn("ec2", "subnet/*")], _tagged(t)),
+        # what RunInstances also names: the source image (public or the site's),
+        # the network interface and root volume it creates, the security group
+        # and key pair (the temporary ones below, scoped there)
+        "BakeLaunchResources": (
+            [
+                f"arn:{t.partition}:ec2:{t.region}::image/*",
+                t.arn("ec2", "volume/*"),
+                t.arn("ec2", "network-interface/*"),
+                t.arn("ec2", "security-group/*"),
+                t.arn("ec2", "key-pair/*"),
+            ],
+            None,
+        ),
+        "BakeTagOnLaunch": (
+            [t.arn("ec2", "instance/*"), t.arn("ec2", "volume/*")],
+            {
+                "StringEquals": {
+                    "ec2:CreateAction": "RunInstances",
+                    f"aws:RequestTag/{TAG_DOMAIN}": n.domain,
+                }
+            },
+        ),
+        "BakeOwnInstances": ([t.arn("ec2", "instance/*")], _tagged(t)),
+        # CreateImage makes the image and its snapshots: new, not yet tagged
+        "BakeNewImages": (
+            [
+                f"arn:{t.partition}:ec2:{t.region}::image/*",
+                f"arn:{t.partition}:ec2:{t.region}::snapshot/*",
+            ],
+            None,
+        ),
+        # Packer then tags them (tags, snapshot_tags), as bluegreen does after the
+        # build: only with the domain's tag
+        "BakeTagImages": (
+            [
+                f"arn:{t.partition}:ec2:{t.region}::image/*",
+                f"arn:{t.partition}:ec2:{t.region}::snapshot/*",
+            ],
+            _request_domain(t),
+        ),
+        "BakeTemporaryKeys": ([t.arn("ec2", "key-pair/packer_*")], None),
+        "BakeInOwnVpc": ([t.arn("ec2", "vpc/*")], _tagged(t)),
+        "BakeTemporaryGroups": (
+            [t.arn("ec2", "security-group/*")],
+            {"ArnEquals": {"ec2:Vpc": t.arn("ec2", f"vpc/{t.vpc_id or '*'}")}},
+        ),
         "ReadPublicParameters": (
             [f"arn:{t.partition}:ssm:{t.region}::parameter/aws/service/ami-amazon-linux-latest/*"],
             None,
         ),
-        "PruneOwnImages": ([f"arn:{t.partition}:ec2:{t.region}::image/*"], _tagged(t)),
+        "OwnImages": (
+            [
+                f"arn:{t.partition}:ec2:{t.region}::image/*",
+                f"arn:{t.partition}:ec2:{t.region}::snapshot/*",
+            ],
+            _tagged(t),
+        ),
     }
 
 
