@@ -62,28 +62,28 @@ def test_every_command_takes_every_global_option() -> None:
         assert glob <= opts, (path, glob - opts)
 
 
-@pytest.mark.parametrize("path", [c for c in COMMANDS if c not in NO_SETTINGS])
-def test_global_options_after_the_command(path: str, aws: str, unchanged: Unchanged) -> None:
-    """``bluegreen CMD ... --output json --domain D --region R``: the options after
-    the command are read, as before it (a bad region is refused, as JSON, with
-    no AWS call)."""
-    args = (*path.split(), *REQUIRED.get(path, ()))
+def test_global_options_after_the_command(aws: str, unchanged: Unchanged) -> None:
+    """``bluegreen CMD ... --output json --domain D --region R``, for every command
+    that reads the settings: the options after the command are read, as before
+    it (a bad region is refused, as JSON, with no AWS call)."""
+    Path("site.toml").write_text('domain = "londontamed.com"\ncapacity = "two"\n')
     with unchanged():
-        for line in (
-            (*args, "--output", "json", "--domain", DOMAIN, "--region", "mars-north-9x"),
-            ("--output", "json", *args, "--domain", DOMAIN, "--region", "mars-north-9x"),
-            ("--region", "mars-north-9x", *args, "--output=json", "--domain", DOMAIN),
-        ):
-            spy = NoAws()
-            r = run(*line, hooks=spy.hook, domain=None)
-            assert r.code == 2, (line, r.err)
-            assert spy.calls == [], line
-            doc = json.loads(r.out)
-            assert "is not an AWS region" in doc["message"], (line, doc)
-        # --config after the command names the settings file
-        Path("site.toml").write_text('domain = "londontamed.com"\ncapacity = "two"\n')
-        r = run(*args, "--config", "site.toml", "--output", "json", domain=None)
-        assert r.code == 2 and "capacity" in json.loads(r.out)["message"], (path, r.err)
+        for path in (c for c in COMMANDS if c not in NO_SETTINGS):
+            args = (*path.split(), *REQUIRED.get(path, ()))
+            for line in (
+                (*args, "--output", "json", "--domain", DOMAIN, "--region", "mars-north-9x"),
+                ("--output", "json", *args, "--domain", DOMAIN, "--region", "mars-north-9x"),
+                ("--region", "mars-north-9x", *args, "--output=json", "--domain", DOMAIN),
+            ):
+                spy = NoAws()
+                r = run(*line, hooks=spy.hook, domain=None)
+                assert r.code == 2, (line, r.err)
+                assert spy.calls == [], line
+                doc = json.loads(r.out)
+                assert "is not an AWS region" in doc["message"], (line, doc)
+            # --config after the command names the settings file
+            r = run(*args, "--config", "site.toml", "--output", "json", domain=None)
+            assert r.code == 2 and "capacity" in json.loads(r.out)["message"], (path, r.err)
 
 
 def test_precedence_is_the_same_before_and_after(
