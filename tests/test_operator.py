@@ -151,6 +151,7 @@ NOT_SETTINGS = {
     "purpose",  # iam-policy --for
     "account_id",
     "offline",
+    "part",  # iam-policy --part: which document of a split policy
 }
 
 
