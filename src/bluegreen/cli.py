@@ -656,6 +656,14 @@ def history(rt: Runtime, limit: int) -> None:
     help="Shell script run on the build instance (repeatable, in order).",
 )
 @click.option(
+    "--test",
+    "tests",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Image test run on the build instance after the provisioning (repeatable); "
+    "a failure means no image.",
+)
+@click.option(
     "--template",
     type=click.Path(dir_okay=False),
     help="Your own Packer template; the site's convention comes in as variables.",
@@ -670,6 +678,7 @@ def bake(
     base: bool,
     base_ami: str | None,
     scripts: tuple[str, ...],
+    tests: tuple[str, ...],
     template: str | None,
     packer: str | None,
     instance_type: str | None,
@@ -690,6 +699,7 @@ def bake(
         instance_type=instance_type,
         base_ami=base_ami,
         provision=scripts or None,
+        tests=tests or None,
         packer_template=template,
         packer=packer,
     )
@@ -700,6 +710,7 @@ def bake(
         base=base,
         base_ami=s.base_ami,
         scripts=s.provision,
+        tests=s.tests,
         template=s.packer_template,
         packer=s.packer,
     )
