@@ -10,6 +10,8 @@ passing test below checks exactly that from inside the build, through the emulat
 from __future__ import annotations
 
 import base64
+import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -211,6 +213,15 @@ def test_aws_template_runs_the_tests_over_ssh_after_the_provisioning(tmp_path: P
         "BLUEGREEN_HEALTH_PORT=3001",
     ]
     assert staged[0].read_text() == t.read_text() and staged[0].stat().st_mode & 0o111
+    # Packer itself accepts the template (validate reads no credentials it would use).
+    tpl = tmp_path / "aws.json"
+    tpl.write_text(json.dumps(bake.template(spec, None, staged)))
+    env = {**bake.packer_env(spec), "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    v = subprocess.run(
+        ["packer", "validate", str(tpl)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert v.returncode == 0, v.stdout + v.stderr
 
 
 def test_failing_test_is_found_in_packers_ssh_output() -> None:
