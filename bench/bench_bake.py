@@ -59,8 +59,8 @@ def main() -> None:
             for _ in range(n):
                 k += 1
                 args = ["--output", "json", "bake", "--version", f"b{k}", "--base-ami", src]
-                for t in scripts:
-                    args += ["--test", t]
+                for test in scripts:
+                    args += ["--test", test]
                 r = bluegreen(url, *args, check=False)
                 assert r.code == code, r.err
                 whole_s.append(r.seconds)

@@ -27,7 +27,9 @@ Against an emulator (``endpoint_url`` set) nothing runs, so there is nothing to
 connect to: the template uses ``communicator = "none"`` and the provisioning
 scripts go in as user data (a cloud-init multi-part document, one part per
 script, in order). Against AWS the SSH communicator and ``shell`` provisioners
-run the scripts on the build instance with sudo.
+run the scripts on the build instance with sudo. Image tests (``--test``,
+``imagetests.py``) are the template's last provisioners, so a failing test
+stops Packer before it creates the image; the image is tagged tested only then.
 
 Bake takes no lock: it changes no environment of the site, and a bake can last
 many minutes. Two bakes of the same version race on the image name, and AWS
