@@ -38,7 +38,11 @@ from typing import Any
 from bluegreen.errors import InputError
 
 TAG_TESTED = "bluegreen:tested"
-TAG_VALUE_MAX = 256  # EC2 tag values: at most 256 characters
+# Tag values: at most 256 characters; letters, digits, spaces and + - = . _ : / @ are
+# the characters every service accepts.
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_Tags.html#tag-restrictions
+TAG_VALUE_MAX = 256
+_NOT_IN_A_TAG = re.compile(r"[^\w .:/=+@-]")
 # Packer 1.6+ says one of these before it runs a script (shell / shell-local).
 _STARTS = ("Provisioning with shell script: ", "Running local shell script: ")
 _EXIT = re.compile(r"non-zero exit status: (\d+)")
@@ -76,8 +80,10 @@ def digest(tests: Sequence[ImageTest]) -> str:
 
 
 def tag_value(tests: Sequence[ImageTest]) -> str:
-    """``sha256:DIGEST name1,name2`` (cut to the 256 characters a tag value holds)."""
-    value = f"sha256:{digest(tests)} {','.join(t.name for t in tests)}"
+    """``sha256:DIGEST name1 name2`` (other characters in names become ``_``; cut to
+    the 256 characters a tag value holds)."""
+    names = " ".join(_NOT_IN_A_TAG.sub("_", t.name.replace(" ", "_")) for t in tests)
+    value = f"sha256:{digest(tests)} {names}"
     return value if len(value) <= TAG_VALUE_MAX else value[: TAG_VALUE_MAX - 3] + "..."
 
 
