@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -416,6 +417,7 @@ class PackerRun:
     code: int = 0
     artifacts: list[str] = field(default_factory=list)  # image ids
     errors: list[str] = field(default_factory=list)  # each build's error
+    registered: list[str] = field(default_factory=list)  # images Packer said it created
     ui_errors: list[str] = field(default_factory=list)
     said: list[tuple[str, str]] = field(default_factory=list)  # (ui kind, text), in order
     lines: int = 0
@@ -443,6 +445,7 @@ def parse_line(line: str, run: PackerRun) -> list[str]:
         run.said.append((data[0], text))
         if data[0] == "error":
             run.ui_errors.append(text)
+        run.registered += re.findall(r"\bAMI: (ami-[0-9a-f]+)", text)
         return [t for t in text.split("\n") if t.strip()]
     if kind == "artifact" and len(data) >= 3 and data[1] == "id":
         for item in ",".join(data[2:]).split(","):
@@ -588,8 +591,13 @@ def bake(
             # The tests follow the provisioning in the user data, as they follow it on AWS.
             ud = work / "user-data.mime"
             ud.write_text(user_data([*spec.scripts, *staged]))
+        cwd = work
         if template_file:
+            # Packer resolves a template's relative paths (scripts, files) from
+            # its working directory: run it where the operator's template lives.
             tpl_path = Path(template_file).resolve()
+            cwd = tpl_path.parent
+            result["packer_cwd"] = str(cwd)
         else:
             tpl_path = work / "template.json"
             generated = template(spec, ud, staged)
@@ -603,9 +611,11 @@ def bake(
             reporter.info(f"would run: {' '.join(argv)}")
             return {**result, "result": "dry run", "summary": f"would bake {what}"}
         reporter.step(f"bake {what} with Packer (bake id {spec.bake_id})")
+        if template_file:
+            reporter.info(f"running Packer in {cwd}: the template's relative paths start there")
         t0 = time.monotonic()
         try:
-            run = run_packer_cleanly(gw, spec, argv, work, reporter, staged)
+            run = run_packer_cleanly(gw, spec, argv, cwd, reporter, staged)
         except BuildFailed as e:
             _record(gw, settings.names(), started, {**result, "result": "failed"}, e)
             raise
@@ -653,11 +663,7 @@ def run_packer_cleanly(
         return run
     reason = run.reason() if run.code else "Packer finished but reported no image"
     removed, problem = clean_up(gw, spec, reporter)
-    found = f"bake id {spec.bake_id}; " + (
-        f"removed what it had registered: {', '.join(removed)}"
-        if removed
-        else "it had registered no image"
-    )
+    found = f"bake id {spec.bake_id}; " + _what_was_left(gw, run, removed)
     if problem:
         found += f"; cleaning up failed: {problem}"
     failed = imagetests.failure(run.said, staged_tests, [t.name for t in spec.tests], run.reason())
@@ -692,6 +698,29 @@ def image_test_failed(
             f"; deregister any image tagged {TAG_BAKE_ID}={spec.bake_id} by hand" if problem else ""
         ),
     )
+
+
+def _what_was_left(gw: Gateway, run: PackerRun, removed: list[str]) -> str:
+    """What became of the images of a failed build, as the operator needs to hear it."""
+    if removed:
+        return f"removed what it had registered: {', '.join(removed)}"
+    if not run.registered:
+        return "it had registered no image"
+    # Packer deregisters the image it made when a later step of the build fails.
+    gone = [ami for ami in run.registered if not gw.images([ami])]
+    kept = [ami for ami in run.registered if ami not in gone]
+    said = []
+    if gone:
+        said.append(
+            f"Packer registered {', '.join(gone)}, then deregistered it itself "
+            "when the build failed: no image is left"
+        )
+    if kept:
+        said.append(
+            f"Packer registered {', '.join(kept)}, still there and not tagged as this "
+            "bake's: deregister it by hand (`aws ec2 deregister-image`) if you do not want it"
+        )
+    return "; ".join(said)
 
 
 def record_history(
