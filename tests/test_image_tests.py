@@ -204,7 +204,7 @@ def test_aws_template_runs_the_tests_over_ssh_after_the_provisioning(tmp_path: P
         test_facts={"BLUEGREEN_HEALTH_PORT": "3001"},
     )  # fmt: skip
     staged = imagetests.stage(tests, tmp_path / "work")
-    provs = bake.template(spec, None, staged)["provisioners"]
+    provs = bake.template(spec, None, staged_tests=staged)["provisioners"]
     assert [p["type"] for p in provs] == ["shell", "shell"]
     assert provs[0]["scripts"] == [str(app)]
     assert provs[1]["script"] == str(staged[0])
@@ -216,7 +216,7 @@ def test_aws_template_runs_the_tests_over_ssh_after_the_provisioning(tmp_path: P
     assert staged[0].read_text() == t.read_text() and staged[0].stat().st_mode & 0o111
     # Packer itself accepts the template (validate reads no credentials it would use).
     tpl = tmp_path / "aws.json"
-    tpl.write_text(json.dumps(bake.template(spec, None, staged)))
+    tpl.write_text(json.dumps(bake.template(spec, None, staged_tests=staged)))
     env = {**bake.packer_env(spec), "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}
     env["AWS_EC2_METADATA_DISABLED"] = "true"
     v = subprocess.run(
