@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from bluegreen import bake, imagetests
+from bluegreen import bake, bake_security, imagetests
 from conftest import DOMAIN, client, register_images, run
 from test_bake import own_images, packer_emulator, paws, source_image, tags_of
 
@@ -214,9 +214,16 @@ def test_aws_template_runs_the_tests_over_ssh_after_the_provisioning(tmp_path: P
         "BLUEGREEN_HEALTH_PORT=3001",
     ]
     assert staged[0].read_text() == t.read_text() and staged[0].stat().st_mode & 0o111
-    # Packer itself accepts the template (validate reads no credentials it would use).
+    # The installed Packer accepts the template it would build with (validate reads no
+    # credentials it would use): admin ranges and an IMDSv2 image let any Packer build.
+    safe = bake.BakeSpec(
+        **{**spec.__dict__, "ssh_from": ("203.0.113.0/24",), "source_imds": "v2.0"}
+    )
+    caps = bake_security.probe("packer")
     tpl = tmp_path / "aws.json"
-    tpl.write_text(json.dumps(bake.template(spec, None, staged_tests=staged)))
+    tpl.write_text(
+        json.dumps(bake.template(safe, None, caps, session_manager=False, staged_tests=staged))
+    )
     env = {**bake.packer_env(spec), "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}
     env["AWS_EC2_METADATA_DISABLED"] = "true"
     v = subprocess.run(
