@@ -221,6 +221,12 @@ def cli(
     multiple=True,
     help="Range allowed SSH, RDP and ping (repeatable).",
 )
+@click.option(
+    "--staging-cidr",
+    "staging_cidrs",
+    multiple=True,
+    help="Range allowed to reach the staging environment (repeatable; default: anyone).",
+)
 @click.option("--certificate-arn", help="ACM certificate: adds an HTTPS 443->80 listener.")
 @click.option(
     "--key-pair",
@@ -248,6 +254,7 @@ def cli(
 def init(
     rt: Runtime,
     admin_cidrs: tuple[str, ...],
+    staging_cidrs: tuple[str, ...],
     certificate_arn: str | None,
     key_pair: bool | None,
     load_balancer: str | None,
@@ -268,6 +275,7 @@ def init(
         key_dir=key_dir,
         notify_url=notify_url,
         admin_cidrs=admin_cidrs or None,
+        staging_cidrs=staging_cidrs or None,
         certificate_arn=certificate_arn,
         key_pair=key_pair,
         load_balancer=load_balancer,

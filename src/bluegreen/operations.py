@@ -42,7 +42,7 @@ from bluegreen.model import Balancer, Group, Site
 from bluegreen.naming import TAG_OUT_OF_TRAFFIC, Names
 from bluegreen.notify import Notifier
 from bluegreen.observe import layout, observe
-from bluegreen.steps import Context
+from bluegreen.steps import Context, Step
 from bluegreen.strategies import CleanIntent, DeployIntent, Release, get
 from bluegreen.strategies.base import with_pin_repairs
 from bluegreen.ui import Reporter
@@ -156,9 +156,16 @@ def status(sess: Session) -> dict[str, Any]:
         "live": _env(site, a.live, a.live_group),
         "staging": _env(site, a.staging, a.staging_group),
         "weights": dict(a.weights),
+        "staging_access": _staging_access(site, a),
         "lock": held,
         "problems": problems,
     }
+
+
+def _staging_access(site: Site, a: Assessment) -> dict[str, Any]:
+    from bluegreen import access
+
+    return access.describe(site, a.live, a.staging)
 
 
 def _made_live(sess: Session, a: Assessment) -> dict[str, Any]:
@@ -477,9 +484,8 @@ def _deploy(
     strategy = get(sess.settings.strategy)
     plan = strategy.deploy(site, a, sess.settings, DeployIntent(release, replace, capacity))
     facts = {"version": release.version, "ami": release.ami, **plan.facts}
-    return _execute(
-        sess, with_pin_repairs(site, dataclasses.replace(plan, facts=facts)), a, sess.lock
-    )
+    plan = _with_access(sess, site, a, dataclasses.replace(plan, facts=facts), restrict=True)
+    return _execute(sess, with_pin_repairs(site, plan), a, sess.lock)
 
 
 GATED_STRATEGIES = ("dns", "lb", "weighted")  # strategies whose switch runs --check/--check-url
@@ -506,7 +512,7 @@ def _switch_plan(sess: Session, *, rollback: bool = False) -> tuple[Plan, Assess
     if done is not None:
         return done, a
     plan = get(sess.settings.strategy).switch(site, a, sess.settings, rollback=rollback)
-    return with_pin_repairs(site, plan), a
+    return with_pin_repairs(site, _with_access(sess, site, a, plan, restrict=False)), a
 
 
 def _switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
@@ -587,7 +593,42 @@ def _clean(sess: Session, *, force: bool = False) -> dict[str, Any]:
     plan = get(sess.settings.strategy).clean(site, a, sess.settings, intent)
     if not plan.steps:  # nothing in staging: what did an interrupted run leave?
         plan = _with_leftovers(sess, plan, sess.lock, frozenset().union(*used.values()))
+    plan = _with_access(sess, site, a, plan, restrict=True)
     return _execute(sess, with_pin_repairs(site, plan), a, sess.lock)
+
+
+def _with_access(sess: Session, site: Site, a: Assessment, plan: Plan, *, restrict: bool) -> Plan:
+    """``staging_cidrs`` (``bluegreen.access``): a live balancer found limited
+    to the staging ranges is opened first, whatever the command; with
+    ``restrict`` (deploy, clean), a staging balancer still open after a switch
+    is limited at the end, when clients can no longer be using it: now, or
+    after the plan's own drain wait (clean's, which waits for the same time)."""
+    from bluegreen import access
+    from bluegreen.steps import Wait
+
+    if site.access is None or site.layout != "pair":
+        return plan
+    first = access.open_before_traffic(site, a.live)
+    last: tuple[Step, ...] = ()
+    if restrict and a.staging is not None and a.live is not None and a.staging != a.live:
+        due = access.restriction_due(site, a.staging, 0.0)
+        if due is not None:
+            drain = access.draining_timeout(sess.gw, sess.settings, a.staging) if due else 0.0
+            last = access.restrict_when_drained(site, a.live, a.staging, drain)
+            waits = any(isinstance(st, Wait) for st in plan.steps)
+            if not waits and any(
+                isinstance(st, access.RestrictBalancer) and st.not_before > sess.gw.clock.now()
+                for st in last
+            ):
+                sess.reporter.info(
+                    f"note: {a.staging.name} stays open to everyone until clients of the last "
+                    "switch have left; the next deploy, clean or init after that limits it"
+                )
+                last = ()
+    if not first and not last:
+        return plan
+    summary = plan.summary if plan.steps else "limit staging to staging_cidrs"
+    return dataclasses.replace(plan, steps=first + plan.steps + last, summary=summary)
 
 
 def _with_leftovers(
@@ -602,7 +643,7 @@ def _with_leftovers(
     Launch templates are found by the site's tag; launch configurations carry
     no tags, so only the one named in the intent of a killed clean is found."""
     from bluegreen.naming import TAG_DOMAIN
-    from bluegreen.steps import DeleteLaunchConfiguration, DeleteLaunchTemplate, Step
+    from bluegreen.steps import DeleteLaunchConfiguration, DeleteLaunchTemplate
 
     planned = {
         getattr(s, "name", None)
@@ -1002,8 +1043,10 @@ def teardown(sess: Session) -> dict[str, Any]:
 
 
 def init(sess: Session) -> dict[str, Any]:
+    from bluegreen.access_setup import check_settings
     from bluegreen.provision import Provisioner
 
+    check_settings(sess.settings)
     with _notified(sess, "init"):
         report = Provisioner(sess.gw, sess.settings, sess.reporter, dry_run=sess.dry_run).run()
     if not report.created:
