@@ -219,6 +219,7 @@ class World:
             "ConfigureHealthCheck",
             "ModifyLoadBalancerAttributes",
             "DeleteLoadBalancer",
+            "ApplySecurityGroupsToLoadBalancer",
         ):
             lb = arn("elasticloadbalancing", f"loadbalancer/{p['LoadBalancerName']}")
             need(a, lb)

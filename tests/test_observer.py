@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bluegreen.clock import FakeClock
 from conftest import register_images, run
 from observer import Observer
-
-from bluegreen.clock import FakeClock
 
 LATENCY = 0.03  # seconds added to each AWS call of the command under observation
 

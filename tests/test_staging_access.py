@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import client, records, register_images, run
 
 from bluegreen.clock import FakeClock
+from conftest import client, records, register_images, run
 
 INSIDE = "203.0.113.7"  # in the staging range
 OUTSIDE = "198.51.100.9"  # anyone else
@@ -73,7 +73,7 @@ def roles(url: str) -> tuple[str, str]:
 
     def name(dns: str) -> str:
         d = dns.lower().rstrip(".")
-        return names[d[len("dualstack.") :] if d.startswith("dualstack.") else d]
+        return str(names[d[len("dualstack.") :] if d.startswith("dualstack.") else d])
 
     return name(live.pop()), name(staging.pop())
 
