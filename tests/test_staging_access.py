@@ -281,3 +281,10 @@ def test_shared_alb_takes_at_most_four_ranges(
     with unchanged():
         r = run("init", *ranges)
         assert r.code == 2 and "at most 4" in r.err, r.err
+
+
+def test_teardown_removes_the_staging_groups(kind: str, limited: dict[str, str], aws: str) -> None:
+    assert run("deploy", "--version", "v1").code == 0
+    assert run("teardown", "--yes").code == 0
+    left = client(aws, "ec2").describe_security_groups()["SecurityGroups"]
+    assert [g["GroupName"] for g in left if g["GroupName"] != "default"] == []
