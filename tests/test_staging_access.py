@@ -288,3 +288,28 @@ def test_teardown_removes_the_staging_groups(kind: str, limited: dict[str, str],
     assert run("teardown", "--yes").code == 0
     left = client(aws, "ec2").describe_security_groups()["SecurityGroups"]
     assert [g["GroupName"] for g in left if g["GroupName"] != "default"] == []
+
+
+def test_weighted_shift_opens_before_the_first_weight(aws: str, tmp_path: Path) -> None:
+    (tmp_path / "bluegreen.toml").write_text(
+        f'strategy = "weighted"\ninterval = "0s"\nstaging_cidrs = ["{RANGE}"]\n'
+    )
+    assert run("init").code == 0
+    register_images(aws, "v1", "v2")
+    clock = FakeClock()
+    for args in (("deploy", "--version", "v1"), ("switch",), ("deploy", "--version", "v2")):
+        assert run(*args, clock=clock).code == 0
+    assert run("init", clock=FakeClock(clock.now() + 3600)).code == 0
+    assert reach(aws) == OPEN_AND_LIMITED
+    # (the plan's "steps" field is the percentages here: read the printed plan)
+    steps = [ln for ln in run("switch", "--dry-run").err.splitlines() if "would [" in ln]
+    opened = next(i for i, s in enumerate(steps) if "] open " in s)
+    weighted = next(i for i, s in enumerate(steps) if "% and " in s)
+    assert opened < weighted, steps
+    assert run("switch", clock=clock).code == 0
+    assert reach(aws) == {"live": (True, True), "staging": (True, True)}
+    # the shift marked the group it left: clean waits for it, then limits staging
+    started = clock.now()
+    assert run("clean", "--yes", clock=clock).code == 0
+    assert clock.now() - started >= 60
+    assert reach(aws) == OPEN_AND_LIMITED
