@@ -313,3 +313,42 @@ def test_weighted_shift_opens_before_the_first_weight(aws: str, tmp_path: Path) 
     assert run("clean", "--yes", clock=clock).code == 0
     assert clock.now() - started >= 60
     assert reach(aws) == OPEN_AND_LIMITED
+
+
+def test_every_change_survives_its_lost_response(kind: str, aws: str) -> None:
+    """Security groups created, rules revoked, balancers' groups replaced: each
+    such call's response lost once after AWS acted; the commands still finish.
+    (Only these calls: others' lost responses are tested in test_faults.)"""
+    from chaos import Faults
+
+    mine = {
+        "CreateSecurityGroup",
+        "AuthorizeSecurityGroupIngress",
+        "RevokeSecurityGroupIngress",
+        "ApplySecurityGroupsToLoadBalancer",
+        "SetSecurityGroups",
+    }
+    lost = Faults(rate=0.0, lose_first_response=True)
+
+    def hook(request: Any, event_name: str, **kw: Any) -> Any:
+        if event_name.split(".")[-1] in mine:
+            return lost._before_send(request=request, event_name=event_name, **kw)
+        return None
+
+    register_images(aws, "v1", "v2")
+    assert run("init").code == 0
+    clock = FakeClock()
+    for args in (
+        ("deploy", "--version", "v1"),
+        ("switch",),
+        ("init", "--staging-cidr", RANGE),
+        ("deploy", "--version", "v2"),
+        ("switch",),
+        ("clean", "--yes"),
+    ):
+        r = run(*args, hooks=[("before-send", hook)], clock=clock)
+        assert r.code == 0, (args, r.err)
+    lost_ops = {k.split(".")[-1] for k in lost.by_operation}
+    assert {"CreateSecurityGroup", "RevokeSecurityGroupIngress"} <= lost_ops, lost_ops
+    assert lost_ops & {"ApplySecurityGroupsToLoadBalancer", "SetSecurityGroups"}, lost_ops
+    assert reach(aws) == OPEN_AND_LIMITED

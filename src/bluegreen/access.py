@@ -118,17 +118,20 @@ class RestrictBalancer(Step):
     target: str  # the balancer's bare DNS name, as alias records name it
     zone_id: str  # the public zone
     live_fqdns: tuple[str, ...]
+    wait: bool = False  # sleep until ``not_before`` (clean, right after its own drain wait)
 
     def describe(self) -> str:
         return (
-            f"limit {self.balancer} to the staging ranges (clients out since "
+            f"limit {self.balancer} to the staging ranges (its clients are gone at "
             f"{iso(self.not_before)})"
         )
 
     def apply(self, ctx: Context) -> str:
         gw = ctx.gw
         now = gw.clock.now()
-        if now < self.not_before:
+        if now < self.not_before and self.wait:
+            gw.clock.sleep(self.not_before - now)
+        elif now < self.not_before:
             return f"not yet: open to everyone until {iso(self.not_before)}"
         from bluegreen.naming import bare
 

@@ -33,7 +33,7 @@ from bluegreen import access
 from bluegreen.aws import Gateway
 from bluegreen.aws.elb import forward_targets
 from bluegreen.config import Settings
-from bluegreen.errors import InputError
+from bluegreen.errors import AwsError, InputError
 from bluegreen.model import Access, Balancer, Site
 from bluegreen.naming import Names
 from bluegreen.observe import layout
@@ -96,13 +96,18 @@ class AccessSetup:
             g = found.get(name)
 
             def make(name: str = name, cidrs: tuple[str, ...] = cidrs, why: str = why) -> str:
-                gid = gw.create_security_group(
-                    str(vpc_id),
-                    name,
-                    f"bluegreen {why} on the web ports, for {n.domain}",
-                    {**tags, "Name": name},
-                )
-                gw.authorize_ingress(gid, access.web_rules(cidrs, why))
+                try:
+                    gid = gw.create_security_group(
+                        str(vpc_id),
+                        name,
+                        f"bluegreen {why} on the web ports, for {n.domain}",
+                        {**tags, "Name": name},
+                    )
+                except AwsError as e:  # a retry after a lost response: AWS made it
+                    if e.code != "InvalidGroup.Duplicate":
+                        raise
+                    gid = str(gw.security_groups_named(str(vpc_id), [name])[0]["GroupId"])
+                gw.authorize_ingress(gid, access.web_rules(cidrs, why))  # duplicates are fine
                 return gid
 
             gid = self.ensure(

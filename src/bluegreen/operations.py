@@ -616,7 +616,14 @@ def _with_access(sess: Session, site: Site, a: Assessment, plan: Plan, *, restri
             drain = access.draining_timeout(sess.gw, sess.settings, a.staging) if due else 0.0
             last = access.restrict_when_drained(site, a.live, a.staging, drain)
             waits = any(isinstance(st, Wait) for st in plan.steps)
-            if not waits and any(
+            if waits:  # clean: the same wait, to the second (tags keep whole seconds)
+                last = tuple(
+                    dataclasses.replace(st, wait=True)
+                    if isinstance(st, access.RestrictBalancer)
+                    else st
+                    for st in last
+                )
+            elif any(
                 isinstance(st, access.RestrictBalancer) and st.not_before > sess.gw.clock.now()
                 for st in last
             ):
