@@ -322,6 +322,7 @@ class Settings:
     clean_after: float | None = None
     base_ami: str | None = None  # bake: the image to build on
     provision: tuple[str, ...] = ()  # bake: provisioning scripts, in order
+    tests: tuple[str, ...] = ()  # bake: image tests, run after the provisioning
     packer_template: str | None = None  # bake: your own Packer template
     packer: str | None = None  # bake: the Packer executable
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
@@ -380,6 +381,7 @@ _VALIDATORS: dict[str, Callable[[object, str], Any]] = {
     "clean_after": lambda v, k: None if v is None else _seconds(0, 24 * 3600)(v, k),
     "base_ami": _opt_str,
     "provision": _str_list,
+    "tests": _str_list,
     "packer_template": _opt_str,
     "packer": _opt_str,
 }

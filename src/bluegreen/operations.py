@@ -473,8 +473,19 @@ def deploy(
     from bluegreen import images
 
     release = images.resolve(sess.gw, sess.names, ami=ami, version=version)
+    _say_if_untested(sess, release)
     with _locked(sess, "deploy"), _notified(sess, "deploy", release=release.version or release.ami):
-        return _deploy(sess, release, replace=replace, capacity=capacity)
+        result = _deploy(sess, release, replace=replace, capacity=capacity)
+    result["image_tested"] = release.tested
+    return result
+
+
+def _say_if_untested(sess: Session, release: Release) -> None:
+    from bluegreen import images
+
+    warning = images.untested_warning(release)
+    if warning:
+        sess.reporter.warn(warning)
 
 
 def _deploy(
@@ -772,6 +783,7 @@ def release(
     if clean_after is None:
         clean_after = sess.settings.clean_after
     rel = images.resolve(sess.gw, sess.names, ami=ami, version=version)
+    _say_if_untested(sess, rel)
     label = rel.version or rel.ami
     if sess.dry_run:
         result = _deploy(sess, rel, replace=replace, capacity=capacity)
@@ -1111,6 +1123,7 @@ def bake(
     scripts: Sequence[str] = (),
     template: str | None = None,
     packer: str | None = None,
+    tests: Sequence[str] = (),
 ) -> dict[str, Any]:
     from bluegreen import bake as baking
 
@@ -1125,6 +1138,7 @@ def bake(
         template_file=template,
         packer=packer,
         dry_run=sess.dry_run,
+        tests=tests,
     )
 
 

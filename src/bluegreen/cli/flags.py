@@ -160,6 +160,14 @@ FLAGS: dict[str, Flag] = {
         type=_PATH,
         many=True,
     ),
+    "tests": Flag(
+        "Image test run on the build instance after the provisioning (repeatable); "
+        "a failure means no image.",
+        ("bake",),
+        decl="--test",
+        type=_PATH,
+        many=True,
+    ),
     "packer_template": Flag(
         "Your own Packer template; the site's convention comes in as variables.",
         ("bake",),
