@@ -53,6 +53,8 @@ MUTATING_PREFIXES = (
     "Set",
     "Terminate",
     "Authorize",
+    "Revoke",
+    "Apply",
     "Associate",
 )
 

@@ -43,7 +43,7 @@ from bluegreen.model import Balancer, Group, Site
 from bluegreen.naming import TAG_DOMAIN, TAG_OUT_OF_TRAFFIC, Names
 from bluegreen.notify import Notifier
 from bluegreen.observe import layout, observe
-from bluegreen.steps import WITH_FIRST_CHANGE, Context, RecordsChanged, SetAliases
+from bluegreen.steps import WITH_FIRST_CHANGE, Context, RecordsChanged, SetAliases, Step
 from bluegreen.strategies import CleanIntent, DeployIntent, Release, get
 from bluegreen.strategies.base import with_pin_repairs
 from bluegreen.ui import Reporter
@@ -163,9 +163,16 @@ def status(sess: Session) -> dict[str, Any]:
         "live": _env(site, a.live, a.live_group),
         "staging": _env(site, a.staging, a.staging_group),
         "weights": dict(a.weights),
+        "staging_access": _staging_access(site, a),
         "lock": held,
         "problems": problems,
     }
+
+
+def _staging_access(site: Site, a: Assessment) -> dict[str, Any]:
+    from bluegreen import access
+
+    return access.describe(site, a.live, a.staging)
 
 
 def _made_live(a: Assessment, f_history: Future[list[dict[str, Any]]]) -> dict[str, Any]:
@@ -516,9 +523,8 @@ def _deploy(
         site, a, sess.settings, DeployIntent(release, replace, capacity, nonce=nonce)
     )
     facts = {"version": release.version, "ami": release.ami, **plan.facts, "nonce": nonce}
-    return _execute(
-        sess, with_pin_repairs(site, dataclasses.replace(plan, facts=facts)), a, sess.lock
-    )
+    plan = _with_access(sess, site, a, dataclasses.replace(plan, facts=facts), restrict=True)
+    return _execute(sess, with_pin_repairs(site, plan), a, sess.lock)
 
 
 def _deploy_nonce(lk: lock.DomainLock | None, release: Release) -> str:
@@ -575,7 +581,7 @@ def _switch_plan(sess: Session, *, rollback: bool = False) -> tuple[Plan, Assess
             if full:
                 raise
             continue
-        return with_pin_repairs(site, plan), a
+        return with_pin_repairs(site, _with_access(sess, site, a, plan, restrict=False)), a
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -665,7 +671,49 @@ def _clean(sess: Session, *, force: bool = False) -> dict[str, Any]:
     plan = get(sess.settings.strategy).clean(site, a, sess.settings, intent)
     if not plan.steps:  # nothing in staging: what did an interrupted run leave?
         plan = _with_leftovers(sess, plan, sess.lock, frozenset().union(*used.values()))
+    plan = _with_access(sess, site, a, plan, restrict=True)
     return _execute(sess, with_pin_repairs(site, plan), a, sess.lock)
+
+
+def _with_access(sess: Session, site: Site, a: Assessment, plan: Plan, *, restrict: bool) -> Plan:
+    """``staging_cidrs`` (``bluegreen.access``): a live balancer found limited
+    to the staging ranges is opened first, whatever the command; with
+    ``restrict`` (deploy, clean), a staging balancer still open after a switch
+    is limited at the end, when clients can no longer be using it: now, or
+    after the plan's own drain wait (clean's, which waits for the same time)."""
+    from bluegreen import access
+    from bluegreen.steps import Wait
+
+    if site.access is None or site.layout != "pair":
+        return plan
+    first = access.open_before_traffic(site, a.live)
+    last: tuple[Step, ...] = ()
+    if restrict and a.staging is not None and a.live is not None and a.staging != a.live:
+        due = access.restriction_due(site, a.staging, 0.0)
+        if due is not None:
+            drain = access.draining_timeout(sess.gw, sess.settings, a.staging) if due else 0.0
+            last = access.restrict_when_drained(site, a.live, a.staging, drain)
+            waits = any(isinstance(st, Wait) for st in plan.steps)
+            if waits:  # clean: the same wait, to the second (tags keep whole seconds)
+                last = tuple(
+                    dataclasses.replace(st, wait=True)
+                    if isinstance(st, access.RestrictBalancer)
+                    else st
+                    for st in last
+                )
+            elif any(
+                isinstance(st, access.RestrictBalancer) and st.not_before > sess.gw.clock.now()
+                for st in last
+            ):
+                sess.reporter.info(
+                    f"note: {a.staging.name} stays open to everyone until clients of the last "
+                    "switch have left; the next deploy, clean or init after that limits it"
+                )
+                last = ()
+    if not first and not last:
+        return plan
+    summary = plan.summary if plan.steps else "limit staging to staging_cidrs"
+    return dataclasses.replace(plan, steps=first + plan.steps + last, summary=summary)
 
 
 def _with_leftovers(
@@ -679,7 +727,7 @@ def _with_leftovers(
 
     Launch templates are found by the site's tag; launch configurations carry
     no tags, so only the one named in the intent of a killed clean is found."""
-    from bluegreen.steps import DeleteLaunchConfiguration, DeleteLaunchTemplate, Step
+    from bluegreen.steps import DeleteLaunchConfiguration, DeleteLaunchTemplate
 
     planned = {
         getattr(s, "name", None)
@@ -1081,8 +1129,10 @@ def teardown(sess: Session) -> dict[str, Any]:
 
 
 def init(sess: Session) -> dict[str, Any]:
+    from bluegreen.access_setup import check_settings
     from bluegreen.provision import Provisioner
 
+    check_settings(sess.settings)
     with _notified(sess, "init"):
         report = Provisioner(sess.gw, sess.settings, sess.reporter, dry_run=sess.dry_run).run()
     if not report.created:

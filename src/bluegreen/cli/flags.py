@@ -83,6 +83,12 @@ FLAGS: dict[str, Flag] = {
     "admin_cidrs": Flag(
         "Range allowed SSH, RDP and ping (repeatable).", ("init",), decl="--admin-cidr", many=True
     ),
+    "staging_cidrs": Flag(
+        "Range allowed to reach the staging environment (repeatable; default: anyone).",
+        ("init",),
+        decl="--staging-cidr",
+        many=True,
+    ),
     "certificate_arn": Flag("ACM certificate: adds an HTTPS 443->80 listener.", ("init",)),
     "key_pair": Flag("Create an EC2 key pair and save its private key.", ("init",), switch=True),
     "key_dir": Flag("Where --key-pair writes the private key (default .).", ("init",)),

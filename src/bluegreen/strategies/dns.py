@@ -17,6 +17,7 @@ the private zone's names, so the live names never flip back and forth.
 
 from __future__ import annotations
 
+from bluegreen.access import open_before_traffic
 from bluegreen.checks import Assessment
 from bluegreen.config import Settings
 from bluegreen.errors import StateError
@@ -55,7 +56,11 @@ class DnsStrategy:
             left = tuple(st for g in site.groups_behind(staging) for st in mark_out_of_traffic(g))
             return Plan(
                 command,
-                (*left, point_private(site, s, live, staging, command)),
+                (
+                    *open_before_traffic(site, live),
+                    *left,
+                    point_private(site, s, live, staging, command),
+                ),
                 summary=f"finish an interrupted switch: staging names to {staging.name}",
                 notes=(
                     f"the live names already point at {live.name}; only the private zone's "
@@ -76,6 +81,8 @@ class DnsStrategy:
         steps: tuple[Step, ...] = (
             *restore_capacity(site, s, staging, group, old_live),
             *gate(site, s, staging, group, "staging", after_switch=False),
+            # staging_cidrs: everyone may reach it before the live names move there
+            *open_before_traffic(site, staging),
             forward[0],
             *mark_out_of_traffic(old_live),
             forward[1],
@@ -87,6 +94,7 @@ class DnsStrategy:
             summary=f"make {staging.name} ({group.version or group.ami}) live and "
             f"{live.name} ({(old_live.version or old_live.ami) if old_live else 'empty'}) staging",
             on_failure=(
+                *open_before_traffic(site, live),
                 point_public(site, s, live, command + " undo", after=forward[0]),
                 *mark_out_of_traffic(group),
                 point_private(site, s, live, staging, command + " undo", after=forward[1]),

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from bluegreen.access import open_before_traffic
 from bluegreen.canary import HoldWeight, RequireAlarmsOk
 from bluegreen.checks import Assessment
 from bluegreen.config import Settings
@@ -37,6 +38,7 @@ from bluegreen.strategies.base import (
     deploy_new_group,
     gate,
     groups_behind_one,
+    mark_out_of_traffic,
     require_serving,
     require_site,
 )
@@ -145,6 +147,7 @@ class WeightedStrategy:
         steps: list[Step] = []
         if s.alarms:
             steps.append(RequireAlarmsOk(s.alarms))
+        steps += open_before_traffic(site, staging)  # staging_cidrs: before any weight moves
         if at == 0:  # before any traffic moves: a failing check refuses (exit 3)
             steps += _check_steps(site, s, staging, new_group)
         if at > 0:
@@ -158,6 +161,7 @@ class WeightedStrategy:
             private = point_private(site, s, targets, None, why, label=label, after=private)
             steps += [public, private, hold(p)]
         steps.append(point_public(site, s, staging, "weighted switch: 100%", after=public))
+        steps += mark_out_of_traffic(old_group)  # clean's drain wait and staging_cidrs start here
         last = point_private(site, s, staging, live, "weighted switch", after=private)
         if private is not None:  # the staging names were not moved by the weighted steps
             last = dataclasses.replace(last, expect=(*(last.expect or ()), *site.private))
@@ -184,8 +188,11 @@ class WeightedStrategy:
         self, site: Site, s: Settings, live: Balancer, staging: Balancer, a: Assessment
     ) -> Plan:
         at = current_percent(a, live, staging)
+        canary = groups_behind_one(site, staging, "rollback")
         steps = (
+            *open_before_traffic(site, live),
             point_public(site, s, live, "weighted rollback"),
+            *mark_out_of_traffic(canary),
             point_private(site, s, live, None, "weighted rollback"),
         )
         return Plan(
