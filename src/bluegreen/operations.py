@@ -346,24 +346,22 @@ def _execute(
     r.info(plan.summary)
     for note in plan.notes:
         r.info(f"note: {note}")
+    # The intent of an interrupted run of this command that this one resumes.
+    first = lk.resumes(plan.command, _target(plan)) if lk and not sess.dry_run else {}
     if not plan.steps:
+        if first:  # killed before it recorded: the interrupted command is done now
+            _record(sess, plan, before, first["started"], "succeeded", None, first, True)
         return _result(plan, "nothing to do", [])
     _check_confirmed(sess, plan)
+    started = sess.gw.clock.now()
+    intent: dict[str, Any] = {}
     if lk is not None and not sess.dry_run:
         # Crash safety: a command that takes over this lock after a kill
-        # finishes this plan instead of starting another (see ``lock``).
-        lk.record_intent(
-            {
-                "command": plan.command,
-                **plan.facts,
-                "groups_before": {
-                    "live": before.live_group.name if before.live_group else None,
-                    "staging": before.staging_group.name if before.staging_group else None,
-                },
-            }
-        )
+        # finishes this plan instead of starting another (see ``lock``); a
+        # resumed run keeps the intent of the first one.
+        intent = lk.record_intent(_intent(plan, before, started))
+        started = float(intent.get("started", started))
     executor = DryRunExecutor(sess.ctx) if sess.dry_run else Executor(sess.ctx)
-    started = sess.gw.clock.now()
     outcome = "dry run" if sess.dry_run else "succeeded"
     error: BluegreenError | None = None
     try:
@@ -376,8 +374,35 @@ def _execute(
         raise
     finally:
         if not sess.dry_run:
-            _record(sess, plan, before, started, outcome, error)
+            _record(sess, plan, before, started, outcome, error, intent, bool(first))
     return _result(plan, outcome, [o for _, o in executor.done])
+
+
+def _target(plan: Plan) -> str | None:
+    """What a command acts on, beyond the site: the image (and version) a
+    deploy puts in staging. A re-run resumes an interrupted run only of the
+    same command and target."""
+    if plan.command != "deploy":
+        return None
+    return f"{plan.facts.get('version') or ''}:{plan.facts.get('ami') or ''}"
+
+
+def _intent(plan: Plan, before: Assessment, started: float) -> dict[str, Any]:
+    """What a command records in its lock before it changes anything: enough
+    for any later run that takes over after a kill to finish it and to record
+    it in history once (same entry, same state before)."""
+    return {
+        "command": plan.command,
+        "target": _target(plan),
+        **plan.facts,
+        "groups_before": {
+            "live": before.live_group.name if before.live_group else None,
+            "staging": before.staging_group.name if before.staging_group else None,
+        },
+        "started": started,
+        "history_key": history.key(started),
+        "before": _side(before, "before"),
+    }
 
 
 def _result(plan: Plan, outcome: str, outcomes: list[str]) -> dict[str, Any]:
@@ -428,12 +453,12 @@ def _entry(
     return entry
 
 
-def _save(sess: Session, entry: dict[str, Any]) -> None:
+def _save(sess: Session, entry: dict[str, Any], sk: str | None = None) -> None:
     sess.entries.append(entry)
     if sess.inner:
         return
     try:
-        history.record(sess.gw, sess.names, entry)
+        history.record(sess.gw, sess.names, entry, sk)
     except BluegreenError as e:  # history must never fail a deployment
         sess.reporter.warn(f"could not record history: {e.message}")
 
@@ -445,13 +470,23 @@ def _record(
     started: float,
     outcome: str,
     error: BluegreenError | None,
+    intent: dict[str, Any] | None = None,
+    resumed: bool = False,
 ) -> None:
+    """Record the command in history. With the ``intent`` of its lock, under
+    the intent's history key and with the state before the first run: a
+    command finished by a re-run after a kill is recorded once, as itself."""
     if sess.inner:  # the composite command records itself
         return
+    intent = intent or {}
     entry = _entry(
         sess, plan.command, before, started, outcome, error, plan.summary, plan, facts=plan.facts
     )
-    _save(sess, entry)
+    if resumed and isinstance(intent.get("before"), dict):
+        entry.update(intent["before"])  # the site as the first run saw it
+        entry["resumed"] = True
+    key = intent.get("history_key")
+    _save(sess, entry, key if isinstance(key, str) else None)
 
 
 def deploy(
@@ -516,15 +551,13 @@ def _switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
 
 
 def _finished_before_kill(lk: lock.DomainLock | None, command: str, a: Assessment) -> Plan | None:
-    """An empty plan when this lock replaced the lock of the same command,
-    killed after its work was done: the release that was in staging when it
-    planned is live now and the one that was live is in staging. Running it
-    again must not swap back. A switch stopped half way (for any strategy) does
-    not look like that and is finished by the strategy's own plan."""
-    prev = lk.taken_over if lk else None
-    if prev is None or prev.command != command:
-        return None
-    before = prev.intended().get("groups_before")
+    """An empty plan when this lock carries on a run of the same command,
+    killed after its work was done (and maybe its re-runs too): the release
+    that was in staging when the first run planned is live now and the one
+    that was live is in staging. Running it again must not swap back. A switch
+    stopped half way (for any strategy) does not look like that and is
+    finished by the strategy's own plan."""
+    before = lk.resumes(command).get("groups_before") if lk else None
     if not isinstance(before, dict) or before.get("staging") is None:
         return None
     if a.live is None or a.staging is None or a.live_group is None:
@@ -614,8 +647,7 @@ def _with_leftovers(
         for name in sorted(sess.gw.launch_templates_tagged(TAG_DOMAIN, sess.names.domain))
         if name not in used and name not in planned
     ]
-    prev = lk.taken_over if lk else None
-    meant = prev.intended().get("release") if prev and prev.command == "clean" else None
+    meant = lk.resumes("clean").get("release") if lk else None
     if (
         isinstance(meant, str)
         and meant not in used
@@ -1015,13 +1047,16 @@ def history_entries(sess: Session, limit: int) -> list[dict[str, Any]]:
     return history.entries(sess.gw, sess.names, limit)
 
 
+_BOOKKEEPING = ("groups_before", "before", "started", "history_key", "target")
+
+
 def unlock(sess: Session, lock_id: str) -> dict[str, Any]:
     info = lock.break_lock(sess.gw, sess.names, lock_id)
     doing = info.intended()
     if doing:  # the intent goes with the lock: say what the killed command was doing
         sess.reporter.warn(
             f"the {info.command} that held it had planned: "
-            + ", ".join(f"{k}={v}" for k, v in sorted(doing.items()) if k != "groups_before")
+            + ", ".join(f"{k}={v}" for k, v in sorted(doing.items()) if k not in _BOOKKEEPING)
             + "; run `bluegreen status` before running it again"
         )
     return {
