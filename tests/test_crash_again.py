@@ -23,9 +23,10 @@ from chaos import (
     chains_pair,
     count_calls,
     kill_chain,
+    run_killed,
     shape,
 )
-from conftest import DOMAIN, run
+from conftest import DOMAIN, client, run
 
 BEFORE_EXIT: KillPoint = ("DeleteItem", 1)
 BEFORE_HISTORY: KillPoint = ("PutItem", 3)  # of a run that took over the lock
@@ -83,11 +84,12 @@ def test_clean_of_a_launch_configuration_killed_twice(live_v1: dict[str, str], a
     assert code == 0
     cleaned = shape(aws)
     k = seq.index("DeleteAutoScalingGroup") + 2  # just after deleting the group
-    for chain in (
+    chains: list[list[KillPoint]] = [
         [k, ("DeleteLaunchConfiguration", 1)],
         [k, ("DeleteLaunchConfiguration", 1), ("DeleteLaunchConfiguration", 1)],
         [k, BEFORE_EXIT, BEFORE_EXIT],
-    ):
+    ]
+    for chain in chains:
         assert run(*deploy).code == 0
         killed, failure = kill_chain(aws, DOMAIN, clean, chain, cleaned, rerun)
         assert failure == "" and killed == len(chain), (chain, failure)
@@ -116,3 +118,27 @@ def test_weighted_switch_killed_mid_shift_then_again(
     assert run("deploy", "--version", "v2").code == 0
     results = chains_pair(aws, DOMAIN, ("switch",), ("rollback",), rerun, chains)
     all_converged(results, 2)
+
+
+def test_status_reports_what_a_killed_clean_left(live_v1: dict[str, str], aws: str) -> None:
+    """A clean killed after deleting the group, its lock broken by hand: status
+    names the launch template (or configuration) that no group uses."""
+    clean = ["--domain", DOMAIN, "clean", "--yes", "--force"]
+    for extra, kind in (((), "launch template"), (("--launch-configuration",), "configuration")):
+        assert run("deploy", "--version", "v2", *extra).code == 0
+        _, seq = count_calls(clean)
+        assert run("deploy", "--version", "v2", *extra).code == 0
+        assert run_killed(clean, seq.index("DeleteAutoScalingGroup") + 2)
+        lock_id = run("--output", "json", "status").json()["lock"]["lock_id"]
+        assert run("unlock", "--lock-id", lock_id).code == 0
+        r = run("--output", "json", "status")
+        left = [p for p in r.json()["problems"] if "left over" in p]
+        assert len(left) == 1 and kind in left[0] and "londontamed-com-v2" in left[0], left
+        if kind == "launch template":
+            assert run("clean", "--yes").code == 0  # deletes it, as status says
+        else:
+            client(aws, "autoscaling").delete_launch_configuration(
+                LaunchConfigurationName=left[0].split()[2]
+            )
+        r = run("--output", "json", "status")
+        assert not [p for p in r.json()["problems"] if "left over" in p]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,8 +122,11 @@ def _env(site: Site, b: Balancer | None, g: Group | None) -> dict[str, Any] | No
 
 
 def status(sess: Session) -> dict[str, Any]:
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    from bluegreen.naming import TAG_DOMAIN
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
         f_lock = pool.submit(lock.read, sess.gw, sess.names)  # while observing
+        f_templates = pool.submit(sess.gw.launch_templates_tagged, TAG_DOMAIN, sess.names.domain)
         site, a = snapshot(sess)
     problems = list(a.problems)
     held = None
@@ -146,7 +149,10 @@ def status(sess: Session) -> dict[str, Any]:
         }
         if info.stale(now):
             problems.append(f"a stale lock is held: {info.describe(now)}")
-    since = _made_live(sess, a)
+    recent = _recent(sess)
+    since = _made_live(recent, a)
+    if info is None:  # else the holder may be creating them right now
+        problems += _leftovers(sess, site, f_templates, recent)
     return {
         "domain": sess.names.domain,
         "strategy": sess.settings.strategy,
@@ -161,14 +167,18 @@ def status(sess: Session) -> dict[str, Any]:
     }
 
 
-def _made_live(sess: Session, a: Assessment) -> dict[str, Any]:
+def _recent(sess: Session) -> list[dict[str, Any]]:
+    """The newest history entries (none when they cannot be read)."""
+    try:
+        return history.entries(sess.gw, sess.names, 100)
+    except BluegreenError:
+        return []
+
+
+def _made_live(entries: list[dict[str, Any]], a: Assessment) -> dict[str, Any]:
     """The newest successful switch, rollback or release that left the current
     live release live: when, by whom, with which command. Empty if unknown."""
     if a.live_group is None:
-        return {}
-    try:
-        entries = history.entries(sess.gw, sess.names, 100)
-    except BluegreenError:
         return {}
     for e in entries:
         if (
@@ -178,6 +188,43 @@ def _made_live(sess: Session, a: Assessment) -> dict[str, Any]:
         ):
             return e
     return {}
+
+
+def _leftovers(
+    sess: Session, site: Site, templates: Future[list[str]], entries: list[dict[str, Any]]
+) -> list[str]:
+    """Launch templates and configurations of the site that no group of it
+    uses: what a command stopped half way (a clean killed between deleting a
+    group and its launch template) leaves. Templates are found by the site's
+    tag; configurations carry no tags, so those named in history are looked
+    up (at most 50, the API's limit per call)."""
+    used = {g.launch_template[0] for g in site.groups if g.launch_template} | {
+        g.launch_configuration for g in site.groups if g.launch_configuration
+    }
+    try:
+        unused = [t for t in templates.result() if t not in used]
+        named = {
+            str(v)
+            for e in entries
+            for k, v in e.items()
+            if v and (k.endswith(("_group_before", "_group_after")) or k == "release")
+        }
+        candidates = sorted(named - used - {g.name for g in site.groups})[:50]
+        configs = sess.gw.launch_configurations(candidates) if candidates else []
+    except BluegreenError as e:
+        return [f"could not look for launch templates left over: {e.message}"]
+    out = [
+        f"launch template {t} is left over, used by no group (a command was stopped half "
+        "way): `bluegreen clean` deletes it"
+        for t in sorted(unused)
+    ]
+    out += [
+        f"launch configuration {name} is left over, used by no group (a command was stopped "
+        "half way): delete it with `aws autoscaling delete-launch-configuration "
+        f"--launch-configuration-name {name}`"
+        for name in sorted(str(c["LaunchConfigurationName"]) for c in configs)
+    ]
+    return out
 
 
 # -- changing commands ----------------------------------------------------------
@@ -347,6 +394,8 @@ def _execute(
     for note in plan.notes:
         r.info(f"note: {note}")
     # The intent of an interrupted run of this command that this one resumes.
+    if sess.inner:  # the composite command (release) keeps its own intent
+        lk = None
     first = lk.resumes(plan.command, _target(plan)) if lk and not sess.dry_run else {}
     if not plan.steps:
         if first:  # killed before it recorded: the interrupted command is done now
@@ -482,8 +531,16 @@ def _record(
     entry = _entry(
         sess, plan.command, before, started, outcome, error, plan.summary, plan, facts=plan.facts
     )
+    _save_as_first(sess, entry, intent, resumed)
+
+
+def _save_as_first(
+    sess: Session, entry: dict[str, Any], intent: dict[str, Any], resumed: bool
+) -> None:
+    """Save ``entry`` under the history key of the lock ``intent``; for a run
+    that resumed a killed one, with the state that the first run saw before."""
     if resumed and isinstance(intent.get("before"), dict):
-        entry.update(intent["before"])  # the site as the first run saw it
+        entry.update(intent["before"])
         entry["resumed"] = True
     key = intent.get("history_key")
     _save(sess, entry, key if isinstance(key, str) else None)
@@ -749,12 +806,24 @@ def release(
     with _locked(sess, "release"), _notified(sess, "release", release=label) as notifier:
         started = sess.gw.clock.now()
         site, before = snapshot(sess)
+        # A release killed (maybe more than once) after its switch: finish it
+        # from there (its intent says what it had created); one stopped between
+        # the switch's two batches finishes the switch first.
+        first = sess.lock.resumes("release", rel.name) if sess.lock else {}
+        half = before.staging is None and before.live is not None
+        switched = bool(first) and (
+            half or (before.live_group is not None and _runs(before.live_group, rel))
+        )
         # rolling keeps one group per environment for good and updates it in
         # place: there is no new group to delete, nor an old one to restore.
         fixed = sess.settings.strategy == "rolling"
         created = site.group(rel.name) is None and not fixed
+        if first:
+            created = bool(first.get("created"))
         old = before.staging_group
         old_staging = old if old is not None and old.name != rel.name and not fixed else None
+        if switched:
+            old_staging = None  # the release is live: nothing of staging to restore
         if old_staging is not None and not replace:
             raise StateError(
                 f"release: staging ({before.staging.name if before.staging else '?'}) already "
@@ -762,17 +831,29 @@ def release(
                 fix="pass --replace to release over it (it is deployed again if the release "
                 "fails), clean it first (`bluegreen clean`), or switch it live",
             )
+        intent = first
+        if sess.lock is not None and not first:
+            intent = sess.lock.record_intent(
+                {
+                    **_intent(Plan("release", (), facts={"release": rel.name}), before, started),
+                    "target": rel.name,
+                    "created": created,
+                }
+            )
+        started = float(intent.get("started", started))
         phases: list[dict[str, Any]] = []
         phase = "deploy"
         switch_plan: Plan | None = None
         sess.inner = True
         try:
-            phases.append(_deploy(sess, rel, replace=replace, capacity=capacity))
-            phase = "checks before switch"
-            _checks_before_switch(sess, rel)
+            if not switched:
+                phases.append(_deploy(sess, rel, replace=replace, capacity=capacity))
+                phase = "checks before switch"
+                _checks_before_switch(sess, rel)
             phase = "switch"
-            switch_plan, a = _switch_plan(sess)
-            phases.append(_execute(sess, switch_plan, a))
+            if not switched or half:
+                switch_plan, a = _switch_plan(sess)
+                phases.append(_execute(sess, switch_plan, a))
             phase = "checks after switch"
             _checks_after_switch(sess, rel)
             if clean_after is not None:
@@ -785,7 +866,9 @@ def release(
         except BaseException as e:
             sess.inner = False
             undone = _undo_release(sess, rel, created, old_staging, switch_plan, notifier)
-            _finish_release(sess, rel, before, started, phases, phase, e, undone)
+            _finish_release(
+                sess, rel, before, started, phases, phase, e, undone, (intent, bool(first))
+            )
             raise  # unreachable: _finish_release raises
         if clean_after is not None:
             phase = "clean"
@@ -795,7 +878,7 @@ def release(
                 phases.append(_clean(sess))
             except BaseException as e:
                 sess.inner = False
-                _save(
+                _save_as_first(
                     sess,
                     _entry(
                         sess,
@@ -810,6 +893,8 @@ def release(
                         version=rel.version,
                         ami=rel.ami,
                     ),
+                    intent,
+                    bool(first),
                 )
                 if isinstance(e, BluegreenError):
                     e.fix = (
@@ -831,7 +916,7 @@ def release(
             ami=rel.ami,
             cleaned=clean_after is not None,
         )
-        _save(sess, entry)
+        _save_as_first(sess, entry, intent, bool(first))
         sess.reporter.info(f"release {label} is live")
         return {
             "command": "release",
@@ -941,10 +1026,11 @@ def _finish_release(
     phase: str,
     error: BaseException,
     undone: list[str] | BaseException,
+    resuming: tuple[dict[str, Any], bool] = ({}, False),
 ) -> None:
     ok = not isinstance(undone, BaseException)
     outcome = "rolled back" if ok else "rollback failed"
-    _save(
+    _save_as_first(
         sess,
         _entry(
             sess,
@@ -960,6 +1046,7 @@ def _finish_release(
             ami=rel.ami,
             undo=undone if ok else f"failed: {getattr(undone, 'message', undone)}",
         ),
+        *resuming,
     )
     what = getattr(error, "message", None) or type(error).__name__
     if isinstance(undone, BaseException):
