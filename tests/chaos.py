@@ -411,6 +411,31 @@ def _kill_everywhere(
 
 
 # -- kills of re-runs ---------------------------------------------------------------
+def inventory(url: str) -> dict[str, Any]:
+    """What ``init`` sets up and ``teardown`` removes, by name and count (ids
+    normalised away): the state compared for kills of those two."""
+    ec2, iam = aws(url, "ec2"), aws(url, "iam")
+    zones = aws(url, "route53").list_hosted_zones()["HostedZones"]
+    return {
+        "vpcs": len([v for v in ec2.describe_vpcs()["Vpcs"] if not v.get("IsDefault")]),
+        "subnets": len([s for s in ec2.describe_subnets()["Subnets"] if not s.get("DefaultForAz")]),
+        "security_groups": sorted(
+            g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]
+        ),
+        "load_balancers": sorted(
+            b["LoadBalancerName"]
+            for b in aws(url, "elb").describe_load_balancers()["LoadBalancerDescriptions"]
+        ),
+        "zones": sorted((z["Name"], z["ResourceRecordSetCount"]) for z in zones),
+        "roles": sorted(r["RoleName"] for r in iam.list_roles()["Roles"]),
+        "profiles": sorted(
+            p["InstanceProfileName"] for p in iam.list_instance_profiles()["InstanceProfiles"]
+        ),
+        "tables": sorted(aws(url, "dynamodb").list_tables()["TableNames"]),
+        "groups": len(aws(url, "autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]),
+    }
+
+
 def history_count(url: str, domain: str, table: str = "bluegreen") -> int:
     """How many history entries the site has."""
     out = aws(url, "dynamodb").query(
@@ -429,23 +454,26 @@ def kill_chain(
     points: Sequence[KillPoint],
     expected: dict[str, Any],
     rerun: Callable[[Sequence[str]], tuple[int, str]],
+    state: Callable[[str], dict[str, Any]] = shape,
 ) -> tuple[int, str]:
     """Kill ``command`` at ``points[0]``, its re-run at ``points[1]`` and so
     on, then run it plainly. After every kill no live name may lack healthy
     instances; at the end the site must be in the state ``expected`` (an
     uninterrupted run's) and history must hold one more entry. Returns (how
     many runs were killed, "" or what went wrong). A run that finished before
-    its kill point ends the chain early (it was the plain run)."""
+    its kill point ends the chain early (it was the plain run). With another
+    ``state`` (``inventory``: init and teardown), history is not counted."""
     argv = ["--domain", domain, *command]
     name = " ".join(command)
-    entries = history_count(url, domain)
+    counted = state is shape
+    entries = history_count(url, domain) if counted else 0
     killed = 0
     for k in points:
         where = f"{name} killed at {list(points[: killed + 1])}"
         if not run_killed(argv, k):
             break
         killed += 1
-        unserved = unserved_live_names(url)
+        unserved = unserved_live_names(url) if counted else []
         if unserved:
             return killed, f"{where}: live names without healthy instances: {unserved}"
     else:
@@ -453,10 +481,10 @@ def kill_chain(
         if code != 0:
             return killed, f"{name} killed at {list(points)}, then run again: exit {code}\n{err}"
     where = f"{name} killed at {list(points[:killed])}"
-    got = shape(url)
+    got = state(url)
     if got != expected:
         return killed, f"{where}: the state differs:\n{_diff(got, expected)}"
-    recorded = history_count(url, domain) - entries
+    recorded = history_count(url, domain) - entries if counted else 1
     if recorded != 1:
         return killed, f"{where}: recorded in history {recorded} times, not once"
     return killed, ""
@@ -479,6 +507,7 @@ def chains_pair(
     rerun: Callable[[Sequence[str]], tuple[int, str]],
     chains: Callable[[tuple[str, ...]], Sequence[Sequence[KillPoint]]] | None = None,
     depth: int = 2,
+    state: Callable[[str], dict[str, Any]] = shape,
 ) -> dict[str, ChainResult]:
     """Kill chains of ``first`` then of ``second`` (which undoes ``first``),
     alternately. ``chains(command)`` gives the chains to try; by default every
@@ -487,41 +516,46 @@ def chains_pair(
     Only chains in which every run was killed count as tried."""
     cmds = [tuple(first), tuple(second)]
     results = {" ".join(c): ChainResult() for c in cmds}
-    start = shape(url)
+    start = state(url)
     expected: dict[tuple[str, ...], dict[str, Any]] = {}
     for c in cmds:
         code, _ = count_calls(["--domain", domain, *c])
         if code != 0:
             raise RuntimeError(f"{' '.join(c)} failed without any fault: exit {code}")
-        expected[c] = shape(url)
+        expected[c] = state(url)
     if expected[cmds[1]] != start:
         raise RuntimeError(f"{cmds[1]} does not undo {cmds[0]}")
-    _fixed[url] = (_balancer_names(url), _zones(url))
+    if state is shape:  # balancers and zones stay as they are
+        _fixed[url] = (_balancer_names(url), _zones(url))
+
+    def one(c: tuple[str, ...], points: Sequence[KillPoint]) -> tuple[int, str]:
+        return kill_chain(url, domain, c, points, expected[c], rerun, state)
+
     try:
         if chains is not None:
             lists = [list(chains(c)) for c in cmds]
             for pair in zip(*lists, strict=True):
                 for c, points in zip(cmds, pair, strict=True):
-                    if not _one_chain(url, domain, c, points, expected[c], rerun, results):
+                    if not _one_chain(c, points, one, results):
                         return results
         else:
-            _every_chain(url, domain, cmds, expected, rerun, results, depth)
+            _every_chain(cmds, expected, rerun, results, depth, one, lambda: state(url))
     finally:
         _fixed.pop(url, None)
     return results
 
 
+Chain = Callable[[tuple[str, ...], Sequence[KillPoint]], tuple[int, str]]
+
+
 def _one_chain(
-    url: str,
-    domain: str,
     c: tuple[str, ...],
     points: Sequence[KillPoint],
-    expected: dict[str, Any],
-    rerun: Callable[[Sequence[str]], tuple[int, str]],
+    one: Chain,
     results: dict[str, ChainResult],
 ) -> bool:
     res = results[" ".join(c)]
-    killed, failure = kill_chain(url, domain, c, points, expected, rerun)
+    killed, failure = one(c, points)
     if killed == len(points):
         res.tried += 1
     if failure:
@@ -533,13 +567,13 @@ def _one_chain(
 
 
 def _every_chain(
-    url: str,
-    domain: str,
     cmds: list[tuple[str, ...]],
     expected: dict[tuple[str, ...], dict[str, Any]],
     rerun: Callable[[Sequence[str]], tuple[int, str]],
     results: dict[str, ChainResult],
     depth: int,
+    one: Chain,
+    state: Callable[[], dict[str, Any]],
 ) -> None:
     """Every chain of ``depth`` kills, in order: (1, 1, ...), (1, 1, ..., 2),
     ...; a prefix whose last run finished before its kill point is not
@@ -550,13 +584,13 @@ def _every_chain(
         for c in cmds:
             if done[c]:  # still run, plainly: the other command starts from its end
                 code, err = rerun(c)
-                if code != 0 or shape(url) != expected[c]:
+                if code != 0 or state() != expected[c]:
                     results[" ".join(c)].failures.append(f"{' '.join(c)}: exit {code}\n{err}")
                     return
                 continue
             points = list(prefix[c])
             res = results[" ".join(c)]
-            killed, failure = kill_chain(url, domain, c, points, expected[c], rerun)
+            killed, failure = one(c, points)
             if killed == depth:
                 res.tried += 1
             if failure:
