@@ -103,7 +103,8 @@ def crashes(url: str) -> tuple[list[list[Any]], dict[str, Any]]:
 # -- crashes of re-runs -------------------------------------------------------------
 BEFORE_EXIT: chaos.KillPoint = ("DeleteItem", 1)  # a run's lock release
 BEFORE_HISTORY: chaos.KillPoint = ("PutItem", 3)  # history, in a run that took over
-# How the re-run (and the one after it) is killed in the sampled chains.
+# How the re-run (and the one after it) is killed in the sampled chains
+# (--quick: the last two; triples: the first with --quick, each then killed before exit).
 RERUN_KILLS: tuple[chaos.KillPoint, ...] = (3, BEFORE_HISTORY, BEFORE_EXIT)
 
 
@@ -176,10 +177,11 @@ def crashes_again(url: str, q: bool) -> tuple[list[list[Any]], dict[str, Any]]:
             def chains(
                 c: tuple[str, ...], depth: int = depth, calls: dict[Any, int] = calls
             ) -> list[list[chaos.KillPoint]]:
+                kills = RERUN_KILLS[1:] if q else RERUN_KILLS
                 tails: list[list[chaos.KillPoint]] = (
-                    [[j] for j in RERUN_KILLS]
+                    [[j] for j in kills]
                     if depth == 2
-                    else [[j, BEFORE_EXIT] for j in RERUN_KILLS]
+                    else [[j, BEFORE_EXIT] for j in kills[: 1 if q else None]]
                 )
                 return [[i, *t] for i in range(1, calls[c] + 1) for t in tails]
 
