@@ -120,14 +120,20 @@ def test_weighted_switch_killed_mid_shift_then_again(
     all_converged(results, 2)
 
 
-def test_status_reports_what_a_killed_clean_left(live_v1: dict[str, str], aws: str) -> None:
+def test_status_reports_what_a_killed_clean_left(
+    live_v1: dict[str, str], aws: str, tmp_path: Path
+) -> None:
     """A clean killed after deleting the group, its lock broken by hand: status
     names the launch template (or configuration) that no group uses."""
     clean = ["--domain", DOMAIN, "clean", "--yes", "--force"]
-    for extra, kind in (((), "launch template"), (("--launch-configuration",), "configuration")):
-        assert run("deploy", "--version", "v2", *extra).code == 0
+    for kind in ("launch template", "configuration"):
+        if kind == "configuration":  # configurations are looked up for such sites only
+            conf = tmp_path / "bluegreen.toml"
+            before = conf.read_text() if conf.exists() else ""
+            conf.write_text(before + "launch_configuration = true\n")
+        assert run("deploy", "--version", "v2").code == 0
         _, seq = count_calls(clean)
-        assert run("deploy", "--version", "v2", *extra).code == 0
+        assert run("deploy", "--version", "v2").code == 0
         assert run_killed(clean, seq.index("DeleteAutoScalingGroup") + 2)
         lock_id = run("--output", "json", "status").json()["lock"]["lock_id"]
         assert run("unlock", "--lock-id", lock_id).code == 0

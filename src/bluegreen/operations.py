@@ -197,7 +197,8 @@ def _leftovers(
     uses: what a command stopped half way (a clean killed between deleting a
     group and its launch template) leaves. Templates are found by the site's
     tag; configurations carry no tags, so those named in history are looked
-    up (at most 50, the API's limit per call)."""
+    up (at most 50, the API's limit per call) when the site is set up for
+    launch configurations."""
     used = {g.launch_template[0] for g in site.groups if g.launch_template} | {
         g.launch_configuration for g in site.groups if g.launch_configuration
     }
@@ -210,6 +211,8 @@ def _leftovers(
             if v and (k.endswith(("_group_before", "_group_after")) or k == "release")
         }
         candidates = sorted(named - used - {g.name for g in site.groups})[:50]
+        if not sess.settings.launch_configuration:  # (the operator's policy has no
+            candidates = []  # autoscaling:DescribeLaunchConfigurations then: docs/SECURITY.md)
         configs = sess.gw.launch_configurations(candidates) if candidates else []
     except BluegreenError as e:
         return [f"could not look for launch templates left over: {e.message}"]
