@@ -498,7 +498,8 @@ class Provisioner:
                 for f in missing
             ]
             change = gw.change_records(zone_id, changes, f"bluegreen init: {label} -> {lb_name}")
-            gw.wait_insync(change, self.s.dns_timeout)
+            with self.reporter.progress(f"Route 53 applying the {label} records") as bar:
+                gw.wait_insync(change, self.s.dns_timeout, bar)
             return change
 
         if missing:
