@@ -150,6 +150,7 @@ NOT_SETTINGS = {
     "purpose",  # iam-policy --for
     "account_id",
     "offline",
+    "part",  # iam-policy --part: which document of a split policy
 }
 
 

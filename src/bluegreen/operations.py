@@ -39,7 +39,7 @@ from bluegreen.errors import (
 )
 from bluegreen.executor import DryRunExecutor, Executor, Plan
 from bluegreen.model import Balancer, Group, Site
-from bluegreen.naming import TAG_OUT_OF_TRAFFIC, Names
+from bluegreen.naming import TAG_DOMAIN, TAG_OUT_OF_TRAFFIC, Names
 from bluegreen.notify import Notifier
 from bluegreen.observe import layout, observe
 from bluegreen.steps import Context
@@ -697,7 +697,6 @@ def _with_leftovers(
 
     Launch templates are found by the site's tag; launch configurations carry
     no tags, so only the one named in the intent of a killed clean is found."""
-    from bluegreen.naming import TAG_DOMAIN
     from bluegreen.steps import DeleteLaunchConfiguration, DeleteLaunchTemplate, Step
 
     planned = {
@@ -1227,6 +1226,7 @@ def iam_policy(
     names = settings.names()
     r = reporter or Reporter()
     account, zones, region = account_id or "*", (None, None), settings.region
+    vpc_id: str | None = None
     if lookup:
         gw = open_session(settings, r, hooks=hooks).gw
         region = gw.region
@@ -1238,13 +1238,18 @@ def iam_policy(
                 next((z["Id"].split("/")[-1] for z in found if not _private(z)), None),
                 next((z["Id"].split("/")[-1] for z in found if _private(z)), None),
             )
+            if purpose == "bake":  # Packer's temporary security group: in the site's VPC
+                vpc = gw.find_vpc(TAG_DOMAIN, names.domain, names.vpc)
+                vpc_id = str(vpc["VpcId"]) if vpc else None
         except BluegreenError as e:
             r.warn(f"could not look up the account and hosted zones ({e.message}): using wildcards")
     if account == "*":
         r.info("note: the account id is a wildcard; pass --account-id to pin it")
     if None in zones:
         r.info("note: a hosted zone id is a wildcard (not created yet, or not readable)")
-    target = policies.Target(names, region, account, zones[0], zones[1])
+    if purpose == "bake" and vpc_id is None:
+        r.info("note: the site's VPC id is a wildcard (run init first, then print it again)")
+    target = policies.Target(names, region, account, zones[0], zones[1], vpc_id=vpc_id)
     return policies.build(settings, purpose, target)
 
 
