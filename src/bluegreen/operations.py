@@ -122,8 +122,6 @@ def _env(site: Site, b: Balancer | None, g: Group | None) -> dict[str, Any] | No
 
 
 def status(sess: Session) -> dict[str, Any]:
-    from bluegreen.naming import TAG_DOMAIN
-
     with ThreadPoolExecutor(max_workers=2) as pool:
         f_lock = pool.submit(lock.read, sess.gw, sess.names)  # while observing
         f_templates = pool.submit(sess.gw.launch_templates_tagged, TAG_DOMAIN, sess.names.domain)
