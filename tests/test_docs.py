@@ -98,6 +98,10 @@ _NOT_RUN: dict[str, tuple[str, StandIn | None]] = {
     "AutoScalingGroups[].Instances[].InstanceId": (AWS_CLI, None),
     "bluegreen -v COMMAND ...": ("a pattern, not a command", None),
     'pip install "$BLUEGREEN"': ("installs bluegreen: the test runs this checkout", None),
+    "packer plugins install github.com/hashicorp/amazon v1.3.3": (
+        "installs a Packer plugin from the internet",
+        None,
+    ),
 }
 # Lines that ask on a terminal: the test answers with --yes.
 ASKS = {"bluegreen clean", "bluegreen teardown"}
