@@ -325,8 +325,10 @@ def test_every_call_of_a_full_cycle_is_covered(aws: str) -> None:
     # resizing only happens when capacity differs: the live min below its desired
     # (deploy pins it) or a rollback to a release with fewer instances (docs/SAFETY.md)
     resizes = {"autoscaling:UpdateAutoScalingGroup"}
+    # reading the table's status: only when it is not ACTIVE yet
+    creating = {"dynamodb:DescribeTable"}
     unused = policies.actions(operate) - {q.action for q in operate_requests}
-    assert once <= unused <= once | resizes
+    assert once <= unused <= once | resizes | creating
     assert policies.actions(init) - {q.action for q in init_requests} == once
 
 
@@ -525,9 +527,11 @@ def test_conditions_refuse_what_is_not_the_sites(request_: sim.Request, allowed:
 # service-linked role, rolling's untagging of a version-less release, weighted's
 # alarms when none is configured, re-attaching a target group, and the safety
 # features' paths (docs/SAFETY.md): resizing when capacity differs, the draining
-# timeout or deregistration delay when clean deletes a release that served.
+# timeout or deregistration delay when clean deletes a release that served;
+# the lock table's status, read only while it is CREATING.
 PATH_DEPENDENT = {
     "dynamodb:Query",
+    "dynamodb:DescribeTable",  # only while the table is CREATING
     "iam:CreateServiceLinkedRole",
     "autoscaling:DeleteTags",
     "cloudwatch:DescribeAlarms",

@@ -144,6 +144,7 @@ NOT_SETTINGS = {
     "limit",
     "lock_id",
     "port",
+    "realistic",  # sandbox --realistic: how this emulator behaves, not a site's setting
     "help",
     "base",
     "keep",

@@ -121,6 +121,8 @@ BAKE = ("bake",)
 NEEDS: tuple[Need, ...] = (
     # -- reading the site (every command observes before it acts) -------------------
     Need("autoscaling:DescribeAutoScalingGroups", "Read", (*OPERATE, *TEARDOWN)),
+    # a deploy's health wait reads why launches fail (they fail nowhere else)
+    Need("autoscaling:DescribeScalingActivities", "Read", OPERATE),
     Need("autoscaling:DescribeLaunchConfigurations", "Read", OPERATE, launch_configurations),
     # teardown looks for the site's launch configurations, target groups and key
     # pair whatever the settings say (they may have changed since init)
@@ -240,7 +242,9 @@ NEEDS: tuple[Need, ...] = (
     Need("elasticloadbalancing:CreateRule", "OwnLoadBalancers", INIT, alb),
     Need("elasticloadbalancing:DescribeRules", "Read", INIT, alb),
     # -- init: lock table and hosted zones ----------------------------------------------------
-    Need("dynamodb:DescribeTable", "ReadTable", (*INIT, *TEARDOWN)),
+    # init waits for the new table to be ACTIVE; a command meeting one still
+    # CREATING waits for it too
+    Need("dynamodb:DescribeTable", "ReadTable", (*OPERATE, *INIT, *TEARDOWN)),
     # teardown deletes the shared table only when no other site has items in it:
     # a Scan of the partition keys (no dynamodb:LeadingKeys: it reads every site's)
     Need("dynamodb:Scan", "ReadTable", TEARDOWN),

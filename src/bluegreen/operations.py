@@ -16,6 +16,7 @@ call them directly and handle ``BluegreenError``.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
@@ -568,11 +569,27 @@ def _deploy(
     """deploy without the lock (the caller holds it)."""
     site, a = snapshot(sess)
     strategy = get(sess.settings.strategy)
-    plan = strategy.deploy(site, a, sess.settings, DeployIntent(release, replace, capacity))
-    facts = {"version": release.version, "ami": release.ami, **plan.facts}
+    nonce = _deploy_nonce(sess.lock, release)
+    plan = strategy.deploy(
+        site, a, sess.settings, DeployIntent(release, replace, capacity, nonce=nonce)
+    )
+    facts = {"version": release.version, "ami": release.ami, **plan.facts, "nonce": nonce}
     return _execute(
         sess, with_pin_repairs(site, dataclasses.replace(plan, facts=facts)), a, sess.lock
     )
+
+
+def _deploy_nonce(lk: lock.DomainLock | None, release: Release) -> str:
+    """The deploy's own nonce (its client tokens derive from it): the killed
+    deploy's of the same release when this one took over its lock, so a
+    creation it had sent is recognised by EC2 as the same request; else new."""
+    prev = lk.taken_over if lk else None
+    if prev is not None and prev.command == "deploy":
+        intended = prev.intended()
+        nonce = intended.get("nonce")
+        if isinstance(nonce, str) and nonce and intended.get("ami") == release.ami:
+            return nonce
+    return uuid.uuid4().hex
 
 
 GATED_STRATEGIES = ("dns", "lb", "weighted")  # strategies whose switch runs --check/--check-url

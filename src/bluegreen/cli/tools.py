@@ -218,14 +218,21 @@ def iam_policy(
 @with_settings
 @cli.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@click.option(
+    "--realistic",
+    is_flag=True,
+    help="AWS's timings and answers: new instance profiles unusable for 20s, tables "
+    "CREATING for 10s, DNS changes PENDING for 30s, instances booting for 30s and "
+    "health-checked for 20s more, Route 53 throttled at 5 requests/s (see README).",
+)
 @pass_rt
-def sandbox(rt: Runtime, port: int) -> None:
+def sandbox(rt: Runtime, port: int, realistic: bool) -> None:
     """Run the embedded AWS emulator on 127.0.0.1 until Ctrl-C."""
     import threading
 
     from bluegreen import sandbox as sb
 
-    emu = sb.start(port)
+    emu = sb.start(port, realistic=realistic)
     if rt.output == "json":  # one document, at once, for the script that started it
         rt.emit({"url": emu.url, "env": {"BLUEGREEN_ENDPOINT_URL": emu.url}})
         sys.stdout.flush()
@@ -235,6 +242,8 @@ def sandbox(rt: Runtime, port: int) -> None:
             f"use it with:  bluegreen status --endpoint-url {emu.url} --domain londontamed.com"
         )
         click.echo(f"         or:  export BLUEGREEN_ENDPOINT_URL={emu.url}")
+        if realistic:
+            click.echo("with AWS's timings: a first deploy waits about a minute (see README)")
         click.echo("state lives in memory; Ctrl-C stops it")
     try:
         threading.Event().wait()
