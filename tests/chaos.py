@@ -52,6 +52,8 @@ MUTATING_PREFIXES = (
     "Set",
     "Terminate",
     "Authorize",
+    "Revoke",
+    "Apply",
     "Associate",
 )
 

@@ -225,7 +225,11 @@ def world(url: str) -> dict[str, Any]:
     )
     lbs = elb.describe_load_balancers()["LoadBalancerDescriptions"]
     state["load_balancers"] = sorted(
-        (lb["LoadBalancerName"], tuple(sorted(i["InstanceId"] for i in lb["Instances"])))
+        (
+            lb["LoadBalancerName"],
+            tuple(sorted(i["InstanceId"] for i in lb["Instances"])),
+            tuple(sorted(lb.get("SecurityGroups", []))),
+        )
         for lb in lbs
     )
     state["albs"] = _albs(client(url, "elbv2"))
@@ -255,6 +259,9 @@ def _albs(v2: Any) -> list[Any]:
     """Application load balancers: listeners, rules, target groups and their targets."""
     out: list[Any] = []
     for lb in v2.describe_load_balancers()["LoadBalancers"]:
+        out.append(
+            ("security groups", lb["LoadBalancerName"], sorted(lb.get("SecurityGroups", [])))
+        )
         for ls in v2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]:
             rules = v2.describe_rules(ListenerArn=ls["ListenerArn"])["Rules"]
             out.append(("listener", lb["LoadBalancerName"], ls["Port"], json.dumps(rules)))

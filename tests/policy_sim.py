@@ -250,6 +250,7 @@ class World:
             "ConfigureHealthCheck",
             "ModifyLoadBalancerAttributes",
             "DeleteLoadBalancer",
+            "ApplySecurityGroupsToLoadBalancer",
         ):
             lb = arn("elasticloadbalancing", f"loadbalancer/{p['LoadBalancerName']}")
             need(a, lb)

@@ -4,6 +4,7 @@ cycle needs is allowed, and that the conditions refuse what is not the site's.""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from pathlib import Path
@@ -595,6 +596,43 @@ def test_lb_strategy_init_and_cycle_are_covered(aws: str, tmp_path: Path, kind: 
     unused = policies.actions(operate) - {q.action for q in requests}
     print(f"\nlb {kind}: {len(calls)} calls, {len(requests)} authorizations, unused {unused}")
     assert unused <= PATH_DEPENDENT
+
+
+@pytest.mark.parametrize(("strategy", "kind"), [("dns", "classic"), ("dns", "alb"), ("lb", "alb")])
+def test_staging_cidrs_init_and_cycle_are_covered(
+    aws: str, tmp_path: Path, strategy: str, kind: str
+) -> None:
+    """With staging_cidrs the restriction moves with the roles (security groups)
+    or sits in the staging rule (one ALB): every call is allowed, and each action
+    the setting adds is used."""
+    (tmp_path / "bluegreen.toml").write_text(
+        f'strategy = "{strategy}"\nload_balancer = "{kind}"\nstaging_cidrs = ["203.0.113.0/24"]\n'
+    )
+    init_calls = record("init")
+    register_images(aws, "v1", "v2")
+    calls = [c for args in CYCLE for c in record(*args)]
+    operate = json.loads(run("iam-policy").out)
+    init = json.loads(run("iam-policy", "--for", "init", "--account-id", sim.ACCOUNT).out)
+    world = sim.World()
+    init_requests = sim.requests(init_calls, world)
+    requests = sim.requests(calls, world)
+    denied = [q for q in init_requests if not sim.allowed(init, q)]
+    denied += [q for q in requests if not sim.allowed(operate, q)]
+    assert denied == [], "\n".join(map(str, denied))
+    plain = dataclasses.replace(settings(strategy=strategy, load_balancer=kind), staging_cidrs=())
+    added_operate = policies.actions(operate) - policies.actions(policies.build(plain))
+    added_init = policies.actions(init) - policies.actions(policies.build(plain, "init"))
+    assert added_operate <= {q.action for q in requests}, added_operate
+    # init reads the draining time only when a switch left staging open, and
+    # revokes rules only on a site set up before (or with other ranges)
+    drain_reads = {
+        "elasticloadbalancing:DescribeLoadBalancerAttributes",
+        "elasticloadbalancing:DescribeTargetGroupAttributes",
+        "ec2:RevokeSecurityGroupIngress",
+    }
+    assert added_init - drain_reads <= {q.action for q in init_requests}, added_init
+    if strategy == "dns":
+        assert added_operate  # the balancers' security groups move
 
 
 @pytest.mark.parametrize("kind", ["classic", "alb"])

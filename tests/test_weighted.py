@@ -207,9 +207,9 @@ def test_dry_run_prints_the_steps_and_changes_nothing(
     with unchanged():
         r = run("switch", "--alarm", "errors", "--dry-run")
     assert r.code == 0, r.err
-    assert "would [1/7] check that alarms errors exist" in r.err
+    assert "would [1/8] check that alarms errors exist" in r.err
     assert f"{LB2} 90% and {LB1} 10%" in r.err
-    assert "would [3/7] hold 10% on" in r.err and "for 30s" in r.err
+    assert "would [3/8] hold 10% on" in r.err and "for 30s" in r.err
 
 
 def test_interrupted_shift_shows_weights_and_resumes(

@@ -115,12 +115,34 @@ class Route:
     live: tuple[tuple[str, int], ...]
     rule_arn: str | None = None
     staging: tuple[tuple[str, int], ...] = ()
+    # the staging rule's source-ip condition (``staging_cidrs``); empty: anyone
+    staging_sources: tuple[str, ...] = ()
 
     def live_arns(self) -> frozenset[str]:
         return frozenset(a for a, w in self.live if w > 0)
 
     def staging_arns(self) -> frozenset[str]:
         return frozenset(a for a, w in self.staging if w > 0)
+
+
+@dataclass(frozen=True)
+class Access:
+    """The two security groups that limit who reaches staging
+    (``staging_cidrs``, two load balancers): ``public`` admits the web ports
+    from anywhere and goes on the balancer in the live role, ``staging`` admits
+    them from the staging ranges only and goes on the other. Ids; None when
+    the group does not exist."""
+
+    public: str | None
+    staging: str | None
+
+    def opened(self, b: Balancer) -> bool:
+        """``b`` carries the group admitting the web ports from anywhere."""
+        return self.public is not None and self.public in b.security_groups
+
+    def restricted(self, b: Balancer) -> bool:
+        """``b`` admits the web ports from the staging ranges only."""
+        return self.staging is not None and self.staging in b.security_groups and not self.opened(b)
 
 
 @dataclass(frozen=True)
@@ -140,6 +162,8 @@ class Site:
     layout: str = "pair"  # "pair": two load balancers; "shared": one ALB, two target groups
     shared: Balancer | None = None
     routes: tuple[Route, ...] = ()
+    # staging_cidrs on two load balancers: the groups that move with the roles
+    access: Access | None = None
 
     def balancer(self, name: str) -> Balancer | None:
         return next((b for b in self.balancers if b.name == name), None)

@@ -16,7 +16,17 @@ from typing import Any
 from bluegreen.aws import Gateway
 from bluegreen.aws.elb import CLASSIC_ELB_ZONE_IDS, forward_targets
 from bluegreen.errors import StateError
-from bluegreen.model import HEALTHY, Alias, Balancer, Group, Instance, Route, Site, Zone
+from bluegreen.model import (
+    HEALTHY,
+    Access,
+    Alias,
+    Balancer,
+    Group,
+    Instance,
+    Route,
+    Site,
+    Zone,
+)
 from bluegreen.naming import TAG_AMI, TAG_DOMAIN, TAG_VERSION, Names, bare
 
 _CLASSIC_HEALTH = {"InService": HEALTHY, "OutOfService": "unhealthy", "Unknown": "unknown"}
@@ -43,10 +53,11 @@ def observe(
         public_zone, private_zone, public, private = f_records.result()
         alb: Balancer | None = None
         routes: tuple[Route, ...] = ()
+        access: Access | None = None
         if shared:
             balancers, alb, routes = f_shared.result()
         else:
-            balancers = f_balancers.result()
+            balancers, access = f_balancers.result()
         groups = f_groups.result()
     return Site(
         layout="shared" if shared else "pair",
@@ -60,6 +71,7 @@ def observe(
         balancers=balancers,
         groups=groups,
         observed_at=gw.clock.now(),
+        access=access,
     )
 
 
@@ -114,15 +126,44 @@ def _alias(r: dict[str, Any]) -> Alias:
     )
 
 
-def _balancers(gw: Gateway, names: Names, kind: str) -> tuple[Balancer, ...]:
+def _access_lookup(
+    gw: Gateway, names: Names, described: list[dict[str, Any]]
+) -> list[Callable[[], Access | None]]:
+    """The read of the staging-access groups (``staging_cidrs``), to run with
+    the health reads: only when a balancer carries more than one security group
+    (a site without staging_cidrs costs no call)."""
+    if not any(len(lb.get("SecurityGroups", [])) > 1 for lb in described):
+        return []
+    vpc = next((lb.get("VPCId") or lb.get("VpcId") for lb in described), None)
+    if not vpc:
+        return []
+
+    def read() -> Access | None:
+        found = {
+            g["GroupName"]: g["GroupId"]
+            for g in gw.security_groups_named(
+                str(vpc), [names.public_web_group, names.staging_web_group]
+            )
+        }
+        if not found:
+            return None
+        return Access(found.get(names.public_web_group), found.get(names.staging_web_group))
+
+    return [read]
+
+
+def _balancers(gw: Gateway, names: Names, kind: str) -> tuple[tuple[Balancer, ...], Access | None]:
     if kind == "alb":
         return _albs(gw, names)
     found = gw.classic_load_balancers(names.load_balancers)
     if kind == "auto" and not found:  # not configured: the site may have ALBs
         return _albs(gw, names)
-    healths = gw.parallel(
-        *[(lambda n=lb["LoadBalancerName"]: gw.classic_health(n)) for lb in found]
+    lookup = _access_lookup(gw, names, found)
+    results: list[Any] = gw.parallel(
+        *[(lambda n=lb["LoadBalancerName"]: gw.classic_health(n)) for lb in found], *lookup
     )
+    healths = results[: len(found)]
+    access: Access | None = results[-1] if lookup else None
     out = []
     for lb, health in zip(found, healths):
         zone = lb.get("CanonicalHostedZoneNameID") or CLASSIC_ELB_ZONE_IDS.get(gw.region, "")
@@ -138,16 +179,21 @@ def _balancers(gw: Gateway, names: Names, kind: str) -> tuple[Balancer, ...]:
                 security_groups=tuple(lb.get("SecurityGroups", [])),
             )
         )
-    return tuple(sorted(out, key=lambda b: b.name))
+    return tuple(sorted(out, key=lambda b: b.name)), access
 
 
-def _albs(gw: Gateway, names: Names) -> tuple[Balancer, ...]:
+def _albs(gw: Gateway, names: Names) -> tuple[tuple[Balancer, ...], Access | None]:
     albs, tgs = gw.parallel(
         lambda: gw.albs(names.load_balancers),
         lambda: gw.target_groups([names.target_group(1), names.target_group(2)]),
     )
     tg_by_name = {tg["TargetGroupName"]: tg for tg in tgs}
-    healths = gw.parallel(*[(lambda a=tg["TargetGroupArn"]: gw.target_health(a)) for tg in tgs])
+    lookup = _access_lookup(gw, names, albs)
+    results: list[Any] = gw.parallel(
+        *[(lambda a=tg["TargetGroupArn"]: gw.target_health(a)) for tg in tgs], *lookup
+    )
+    healths = results[: len(tgs)]
+    access: Access | None = results[-1] if lookup else None
     health_by_arn = {tg["TargetGroupArn"]: h for tg, h in zip(tgs, healths)}
     out = []
     for lb in albs:
@@ -168,7 +214,7 @@ def _albs(gw: Gateway, names: Names) -> tuple[Balancer, ...]:
                 security_groups=tuple(lb.get("SecurityGroups", [])),
             )
         )
-    return tuple(sorted(out, key=lambda b: b.name))
+    return tuple(sorted(out, key=lambda b: b.name)), access
 
 
 def _shared_alb(
@@ -224,6 +270,7 @@ def _shared_alb(
                 r
                 for r in rules
                 if not r.get("IsDefault")
+                and forward_targets(r.get("Actions", []))  # not the refusal (staging_cidrs)
                 and any(
                     pattern in (c.get("HostHeaderConfig", {}).get("Values") or c.get("Values", []))
                     for c in r.get("Conditions", [])
@@ -238,9 +285,20 @@ def _shared_alb(
                 live=forward_targets(ls.get("DefaultActions", [])),
                 rule_arn=rule["RuleArn"] if rule else None,
                 staging=forward_targets(rule.get("Actions", [])) if rule else (),
+                staging_sources=source_ips(rule) if rule else (),
             )
         )
     return envs, alb, tuple(sorted(routes, key=lambda r: r.port))
+
+
+def source_ips(rule: dict[str, Any]) -> tuple[str, ...]:
+    """The CIDR ranges of a listener rule's source-ip condition (none: any source)."""
+    return tuple(
+        v
+        for c in rule.get("Conditions", [])
+        if c.get("Field") == "source-ip"
+        for v in (c.get("SourceIpConfig") or {}).get("Values", [])
+    )
 
 
 def _groups(gw: Gateway, names: Names) -> tuple[Group, ...]:

@@ -43,7 +43,7 @@ from bluegreen.model import Balancer, Group, Site
 from bluegreen.naming import TAG_DOMAIN, TAG_OUT_OF_TRAFFIC, Names
 from bluegreen.notify import Notifier
 from bluegreen.observe import layout, observe
-from bluegreen.steps import Context
+from bluegreen.steps import Context, Step
 from bluegreen.strategies import CleanIntent, DeployIntent, Release, get
 from bluegreen.strategies.base import with_pin_repairs
 from bluegreen.ui import Reporter
@@ -161,6 +161,7 @@ def status(sess: Session) -> dict[str, Any]:
         "live": _env(site, a.live, a.live_group),
         "staging": _env(site, a.staging, a.staging_group),
         "weights": dict(a.weights),
+        "staging_access": _staging_access(site, a),
         "lock": held,
         "problems": problems,
     }
@@ -172,6 +173,12 @@ def _recent(sess: Session) -> list[dict[str, Any]]:
         return history.entries(sess.gw, sess.names, 100)
     except BluegreenError:
         return []
+
+
+def _staging_access(site: Site, a: Assessment) -> dict[str, Any]:
+    from bluegreen import access
+
+    return access.describe(site, a.live, a.staging)
 
 
 def _made_live(entries: list[dict[str, Any]], a: Assessment) -> dict[str, Any]:
@@ -559,8 +566,19 @@ def deploy(
     from bluegreen import images
 
     release = images.resolve(sess.gw, sess.names, ami=ami, version=version)
+    _say_if_untested(sess, release)
     with _locked(sess, "deploy"), _notified(sess, "deploy", release=release.version or release.ami):
-        return _deploy(sess, release, replace=replace, capacity=capacity)
+        result = _deploy(sess, release, replace=replace, capacity=capacity)
+    result["image_tested"] = release.tested
+    return result
+
+
+def _say_if_untested(sess: Session, release: Release) -> None:
+    from bluegreen import images
+
+    warning = images.untested_warning(release)
+    if warning:
+        sess.reporter.warn(warning)
 
 
 def _deploy(
@@ -574,9 +592,8 @@ def _deploy(
         site, a, sess.settings, DeployIntent(release, replace, capacity, nonce=nonce)
     )
     facts = {"version": release.version, "ami": release.ami, **plan.facts, "nonce": nonce}
-    return _execute(
-        sess, with_pin_repairs(site, dataclasses.replace(plan, facts=facts)), a, sess.lock
-    )
+    plan = _with_access(sess, site, a, dataclasses.replace(plan, facts=facts), restrict=True)
+    return _execute(sess, with_pin_repairs(site, plan), a, sess.lock)
 
 
 def _deploy_nonce(lk: lock.DomainLock | None, release: Release) -> str:
@@ -619,7 +636,7 @@ def _switch_plan(sess: Session, *, rollback: bool = False) -> tuple[Plan, Assess
     if done is not None:
         return done, a
     plan = get(sess.settings.strategy).switch(site, a, sess.settings, rollback=rollback)
-    return with_pin_repairs(site, plan), a
+    return with_pin_repairs(site, _with_access(sess, site, a, plan, restrict=False)), a
 
 
 def _switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
@@ -698,7 +715,49 @@ def _clean(sess: Session, *, force: bool = False) -> dict[str, Any]:
     plan = get(sess.settings.strategy).clean(site, a, sess.settings, intent)
     if not plan.steps:  # nothing in staging: what did an interrupted run leave?
         plan = _with_leftovers(sess, plan, sess.lock, frozenset().union(*used.values()))
+    plan = _with_access(sess, site, a, plan, restrict=True)
     return _execute(sess, with_pin_repairs(site, plan), a, sess.lock)
+
+
+def _with_access(sess: Session, site: Site, a: Assessment, plan: Plan, *, restrict: bool) -> Plan:
+    """``staging_cidrs`` (``bluegreen.access``): a live balancer found limited
+    to the staging ranges is opened first, whatever the command; with
+    ``restrict`` (deploy, clean), a staging balancer still open after a switch
+    is limited at the end, when clients can no longer be using it: now, or
+    after the plan's own drain wait (clean's, which waits for the same time)."""
+    from bluegreen import access
+    from bluegreen.steps import Wait
+
+    if site.access is None or site.layout != "pair":
+        return plan
+    first = access.open_before_traffic(site, a.live)
+    last: tuple[Step, ...] = ()
+    if restrict and a.staging is not None and a.live is not None and a.staging != a.live:
+        due = access.restriction_due(site, a.staging, 0.0)
+        if due is not None:
+            drain = access.draining_timeout(sess.gw, sess.settings, a.staging) if due else 0.0
+            last = access.restrict_when_drained(site, a.live, a.staging, drain)
+            waits = any(isinstance(st, Wait) for st in plan.steps)
+            if waits:  # clean: the same wait, to the second (tags keep whole seconds)
+                last = tuple(
+                    dataclasses.replace(st, wait=True)
+                    if isinstance(st, access.RestrictBalancer)
+                    else st
+                    for st in last
+                )
+            elif any(
+                isinstance(st, access.RestrictBalancer) and st.not_before > sess.gw.clock.now()
+                for st in last
+            ):
+                sess.reporter.info(
+                    f"note: {a.staging.name} stays open to everyone until clients of the last "
+                    "switch have left; the next deploy, clean or init after that limits it"
+                )
+                last = ()
+    if not first and not last:
+        return plan
+    summary = plan.summary if plan.steps else "limit staging to staging_cidrs"
+    return dataclasses.replace(plan, steps=first + plan.steps + last, summary=summary)
 
 
 def _with_leftovers(
@@ -712,7 +771,7 @@ def _with_leftovers(
 
     Launch templates are found by the site's tag; launch configurations carry
     no tags, so only the one named in the intent of a killed clean is found."""
-    from bluegreen.steps import DeleteLaunchConfiguration, DeleteLaunchTemplate, Step
+    from bluegreen.steps import DeleteLaunchConfiguration, DeleteLaunchTemplate
 
     planned = {
         getattr(s, "name", None)
@@ -814,6 +873,7 @@ def release(
     if clean_after is None:
         clean_after = sess.settings.clean_after
     rel = images.resolve(sess.gw, sess.names, ami=ami, version=version)
+    _say_if_untested(sess, rel)
     label = rel.version or rel.ami
     if sess.dry_run:
         result = _deploy(sess, rel, replace=replace, capacity=capacity)
@@ -1142,8 +1202,10 @@ def teardown(sess: Session) -> dict[str, Any]:
 
 
 def init(sess: Session) -> dict[str, Any]:
+    from bluegreen.access_setup import check_settings
     from bluegreen.provision import Provisioner
 
+    check_settings(sess.settings)
     with _notified(sess, "init"):
         report = Provisioner(sess.gw, sess.settings, sess.reporter, dry_run=sess.dry_run).run()
     if not report.created:
@@ -1184,6 +1246,7 @@ def bake(
     scripts: Sequence[str] = (),
     template: str | None = None,
     packer: str | None = None,
+    tests: Sequence[str] = (),
 ) -> dict[str, Any]:
     from bluegreen import bake as baking
 
@@ -1198,6 +1261,7 @@ def bake(
         template_file=template,
         packer=packer,
         dry_run=sess.dry_run,
+        tests=tests,
     )
 
 

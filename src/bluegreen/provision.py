@@ -141,7 +141,39 @@ class Provisioner:
             lbs = self._load_balancers(subnets, sg_id, tags)
         self._lock_table(tags)
         self._zones(vpc_id, lbs)
+        self._staging_access(vpc_id, sg_id)
         return self.report
+
+    def _staging_access(self, vpc_id: str | None, base_group: str | None) -> None:
+        """Who may reach staging (``staging_cidrs``, ``bluegreen.access_setup``):
+        last, once the records say which balancer is live."""
+        from bluegreen.access_setup import AccessSetup
+
+        n, gw, s = self.n, self.gw, self.s
+        setup = AccessSetup(gw, s, n, self._ensure, dry_run=self.dry_run, drain=self._drain)
+        if layout(s.strategy, s.load_balancer) == "shared":
+            albs = gw.albs([n.load_balancer(1)])
+            if albs:
+                setup.run_shared(
+                    tuple(ls["ListenerArn"] for ls in gw.listeners(albs[0]["LoadBalancerArn"]))
+                )
+            return
+        if not vpc_id:
+            setup.run_pair(None, base_group, None)
+            return
+        from bluegreen.observe import observe
+
+        if not s.staging_cidrs and not gw.security_groups_named(
+            vpc_id, [n.public_web_group, n.staging_web_group]
+        ):
+            return  # never restricted: nothing to lift (one read)
+        site = observe(gw, n, s.load_balancer)
+        setup.run_pair(vpc_id, base_group, site)
+
+    def _drain(self, site: Any, b: Any) -> float:
+        from bluegreen.access import draining_timeout
+
+        return draining_timeout(self.gw, self.s, b)
 
     def _subnets(self, vpc_id: str | None, tags: dict[str, str]) -> list[str]:
         n, gw = self.n, self.gw
@@ -515,9 +547,18 @@ def ingress_rules(group_id: str, s: Settings) -> list[dict[str, Any]]:
     health-check port only from the load balancers (this same group), admin
     ports only from ``admin_cidrs`` (none by default)."""
     anywhere = {"IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}
-    rules: list[dict[str, Any]] = [
+    web: list[dict[str, Any]] = [
         {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, **anywhere},
         {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, **anywhere},
+    ]
+    if s.staging_cidrs and layout(s.strategy, s.load_balancer) == "pair":
+        # the web ports from anywhere go on the live balancer only
+        # (bluegreen.access); the load balancers still reach the instance port
+        from bluegreen.access_setup import instance_port_from_self
+
+        web = instance_port_from_self(group_id)
+    rules: list[dict[str, Any]] = [
+        *web,
         {
             "IpProtocol": "tcp",
             "FromPort": s.health_check_port,

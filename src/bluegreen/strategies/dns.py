@@ -12,6 +12,7 @@ live names never flip back and forth.
 
 from __future__ import annotations
 
+from bluegreen.access import open_before_traffic
 from bluegreen.checks import Assessment
 from bluegreen.config import Settings
 from bluegreen.errors import StateError
@@ -49,7 +50,11 @@ class DnsStrategy:
             left = tuple(st for g in site.groups_behind(staging) for st in mark_out_of_traffic(g))
             return Plan(
                 command,
-                (*left, self._point_staging(site, s, staging, command)),
+                (
+                    *open_before_traffic(site, live),
+                    *left,
+                    self._point_staging(site, s, staging, command),
+                ),
                 summary=f"finish an interrupted switch: staging names to {staging.name}",
                 notes=(
                     f"the live names already point at {live.name}; only the staging names "
@@ -66,6 +71,8 @@ class DnsStrategy:
         steps: tuple[Step, ...] = (
             *restore_capacity(site, s, staging, group, old_live),
             *gate(site, s, staging, group, "staging", after_switch=False),
+            # staging_cidrs: everyone may reach it before the live names move there
+            *open_before_traffic(site, staging),
             self._point_live(site, s, staging, command),
             *mark_out_of_traffic(old_live),
             self._point_staging(site, s, live, command),
@@ -77,6 +84,7 @@ class DnsStrategy:
             summary=f"make {staging.name} ({group.version or group.ami}) live and "
             f"{live.name} ({(old_live.version or old_live.ami) if old_live else 'empty'}) staging",
             on_failure=(
+                *open_before_traffic(site, live),
                 self._point_live(site, s, live, command + " undo"),
                 *mark_out_of_traffic(group),
                 self._point_staging(site, s, staging, command + " undo"),

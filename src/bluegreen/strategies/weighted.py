@@ -21,6 +21,7 @@ holds the current weight once more, then continues with the steps above it;
 
 from __future__ import annotations
 
+from bluegreen.access import open_before_traffic
 from bluegreen.canary import HoldWeight, RequireAlarmsOk
 from bluegreen.checks import Assessment
 from bluegreen.config import Settings
@@ -35,6 +36,7 @@ from bluegreen.strategies.base import (
     deploy_new_group,
     gate,
     groups_behind_one,
+    mark_out_of_traffic,
     require_serving,
     require_site,
 )
@@ -136,6 +138,7 @@ class WeightedStrategy:
         steps: list[Step] = []
         if s.alarms:
             steps.append(RequireAlarmsOk(s.alarms))
+        steps += open_before_traffic(site, staging)  # staging_cidrs: before any weight moves
         if at == 0:  # before any traffic moves: a failing check refuses (exit 3)
             steps += _check_steps(site, s, staging, new_group)
         if at > 0:
@@ -154,6 +157,7 @@ class WeightedStrategy:
             )
             steps.append(hold(p))
         steps.append(dns._point_live(site, s, staging, "weighted switch: 100%"))
+        steps += mark_out_of_traffic(old_group)  # clean's drain wait and staging_cidrs start here
         steps.append(dns._point_staging(site, s, live, "weighted switch"))
         old_label = (old_group.version or old_group.ami) if old_group else "empty"
         return Plan(
@@ -178,9 +182,10 @@ class WeightedStrategy:
     ) -> Plan:
         at = current_percent(a, live, staging)
         step = DnsStrategy()._point_live(site, s, live, "weighted rollback")
+        canary = groups_behind_one(site, staging, "rollback")
         return Plan(
             "rollback",
-            (step,),
+            (*open_before_traffic(site, live), step, *mark_out_of_traffic(canary)),
             summary=f"stop the shift at {at}%: return all traffic to {live.name}",
             facts={"live": live.name, "staging": staging.name, "stopped_at": at},
         )
