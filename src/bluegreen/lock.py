@@ -9,11 +9,16 @@ by a process that was killed outright is broken with ``bluegreen unlock
 exists is taken over at once, with a warning.
 
 Crash safety: once a command has planned, it writes what it is about to do
-(its *intent*: the command and the plan's facts, e.g. which load balancer
-becomes live) into its lock item. A command that takes over the lock of a
-killed process sees that intent (``DomainLock.taken_over``), so running the
-same command again finishes the interrupted operation instead of, say,
-switching back a switch that had completed just before the kill.
+(its *intent*: the command, its target, the plan's facts, e.g. which load
+balancer becomes live, and what the site looked like before) into its lock
+item. A command that takes over the lock of a killed process carries that
+intent over into its own lock item at once (``DomainLock.resumes``), and keeps
+it when it plans the same operation: however many re-runs are killed in turn,
+each one sees the intent of the first, interrupted run, so running the same
+command again finishes that operation instead of, say, switching back a switch
+that had completed just before the kill. The intent goes only when the lock is
+released, which a command does once its effects are complete and recorded in
+history.
 
 Every write here is safe to retry after a lost response: a retried acquire
 that finds its own lock id holds the lock; a retried release that finds no
@@ -166,6 +171,9 @@ class DomainLock:
                     f"taking over the lock of {holder.command} (pid {holder.pid}), which is no "
                     "longer running on this host"
                 )
+                # The dead holder's intent (its own, or the one it carried
+                # over from an earlier kill) stays in the lock item.
+                self.info = dataclasses.replace(self.info, intent=holder.intent)
                 self._replace(holder)
                 self.taken_over = holder
             else:
@@ -203,10 +211,25 @@ class DomainLock:
                 fix="run `bluegreen status` and try again",
             ) from None
 
-    def record_intent(self, intent: dict[str, Any]) -> None:
-        """Write what this command is about to do into its lock item."""
-        if not self.held:
-            return
+    def resumes(self, command: str, target: str | None = None) -> dict[str, Any]:
+        """The intent of the first, interrupted run of the same operation
+        (``command`` and ``target``, e.g. the release of a deploy) when this
+        lock took over from it, directly or through killed re-runs; else {}."""
+        carried = self.taken_over.intended() if self.taken_over else {}
+        if carried.get("command") == command and carried.get("target") == target:
+            return carried
+        return {}
+
+    def record_intent(self, intent: dict[str, Any]) -> dict[str, Any]:
+        """Write what this command is about to do into its lock item, and
+        return the intent in force: the first run's, when this lock carries on
+        an interrupted run of the same operation (``intent["command"]`` and
+        ``intent.get("target")``), which stays as it was. Keys other than
+        those two are free for the callers (the plan's facts and whatever a
+        resumed run needs)."""
+        first = self.resumes(str(intent.get("command")), intent.get("target"))
+        if first or not self.held:
+            return first or intent
         text = json.dumps(intent, sort_keys=True, default=str)
         info = dataclasses.replace(self.info, intent=text)
         try:
@@ -224,6 +247,7 @@ class DomainLock:
                 "`bluegreen status`, then the command again",
             ) from None
         self.info = info
+        return intent
 
     def record_on_release(self, history_item: dict[str, Any]) -> None:
         """Write ``history_item`` (the command's history record) together with

@@ -130,7 +130,7 @@ def _env(site: Site, b: Balancer | None, g: Group | None) -> dict[str, Any] | No
 def status(sess: Session) -> dict[str, Any]:
     with ThreadPoolExecutor(max_workers=2) as pool:
         f_lock = pool.submit(lock.read, sess.gw, sess.names)  # while observing
-        f_history = pool.submit(history.entries, sess.gw, sess.names, 100)
+        f_templates = pool.submit(sess.gw.launch_templates_tagged, TAG_DOMAIN, sess.names.domain)
         site, a = snapshot(sess)
     problems = list(a.problems)
     held = None
@@ -153,7 +153,10 @@ def status(sess: Session) -> dict[str, Any]:
         }
         if info.stale(now):
             problems.append(f"a stale lock is held: {info.describe(now)}")
-    since = _made_live(a, f_history)
+    recent = _recent(sess)
+    since = _made_live(recent, a)
+    if info is None:  # else the holder may be creating them right now
+        problems += _leftovers(sess, site, f_templates, recent)
     return {
         "domain": sess.names.domain,
         "strategy": sess.settings.strategy,
@@ -169,20 +172,23 @@ def status(sess: Session) -> dict[str, Any]:
     }
 
 
+def _recent(sess: Session) -> list[dict[str, Any]]:
+    """The newest history entries (none when they cannot be read)."""
+    try:
+        return history.entries(sess.gw, sess.names, 100)
+    except BluegreenError:
+        return []
+
+
 def _staging_access(site: Site, a: Assessment) -> dict[str, Any]:
     from bluegreen import access
 
     return access.describe(site, a.live, a.staging)
 
 
-def _made_live(a: Assessment, f_history: Future[list[dict[str, Any]]]) -> dict[str, Any]:
+def _made_live(entries: list[dict[str, Any]], a: Assessment) -> dict[str, Any]:
     """The newest successful switch, rollback or release that left the current
-    live release live: when, by whom, with which command. Empty if unknown.
-    (The history is read while the site is observed.)"""
-    try:
-        entries = f_history.result()
-    except BluegreenError:
-        return {}
+    live release live: when, by whom, with which command. Empty if unknown."""
     if a.live_group is None:
         return {}
     for e in entries:
@@ -193,6 +199,46 @@ def _made_live(a: Assessment, f_history: Future[list[dict[str, Any]]]) -> dict[s
         ):
             return e
     return {}
+
+
+def _leftovers(
+    sess: Session, site: Site, templates: Future[list[str]], entries: list[dict[str, Any]]
+) -> list[str]:
+    """Launch templates and configurations of the site that no group of it
+    uses: what a command stopped half way (a clean killed between deleting a
+    group and its launch template) leaves. Templates are found by the site's
+    tag; configurations carry no tags, so those named in history are looked
+    up (at most 50, the API's limit per call) when the site is set up for
+    launch configurations."""
+    used = {g.launch_template[0] for g in site.groups if g.launch_template} | {
+        g.launch_configuration for g in site.groups if g.launch_configuration
+    }
+    try:
+        unused = [t for t in templates.result() if t not in used]
+        named = {
+            str(v)
+            for e in entries
+            for k, v in e.items()
+            if v and (k.endswith(("_group_before", "_group_after")) or k == "release")
+        }
+        candidates = sorted(named - used - {g.name for g in site.groups})[:50]
+        if not sess.settings.launch_configuration:  # (the operator's policy has no
+            candidates = []  # autoscaling:DescribeLaunchConfigurations then: docs/SECURITY.md)
+        configs = sess.gw.launch_configurations(candidates) if candidates else []
+    except BluegreenError as e:
+        return [f"could not look for launch templates left over: {e.message}"]
+    out = [
+        f"launch template {t} is left over, used by no group (a command was stopped half "
+        "way): `bluegreen clean` deletes it"
+        for t in sorted(unused)
+    ]
+    out += [
+        f"launch configuration {name} is left over, used by no group (a command was stopped "
+        "half way): delete it with `aws autoscaling delete-launch-configuration "
+        f"--launch-configuration-name {name}`"
+        for name in sorted(str(c["LaunchConfigurationName"]) for c in configs)
+    ]
+    return out
 
 
 # -- changing commands ----------------------------------------------------------
@@ -361,32 +407,36 @@ def _execute(
     r.info(plan.summary)
     for note in plan.notes:
         r.info(f"note: {note}")
+    # The intent of an interrupted run of this command that this one resumes.
+    if sess.inner:  # the composite command (release) keeps its own intent
+        lk = None
+    first = lk.resumes(plan.command, _target(plan)) if lk and not sess.dry_run else {}
     if not plan.steps:
+        if first:  # killed before it recorded: the interrupted command is done now
+            _record(sess, plan, before, first["started"], "succeeded", None, first, True)
         return _result(plan, "nothing to do", [])
     _check_confirmed(sess, plan)
+    started = sess.gw.clock.now()
+    intent: dict[str, Any] = {}
     ctx = sess.ctx
     if lk is not None and not sess.dry_run:
         # Crash safety: a command that takes over this lock after a kill
-        # finishes this plan instead of starting another (see ``lock``).
-        intent = {
-            "command": plan.command,
-            **plan.facts,
-            "groups_before": {
-                "live": before.live_group.name if before.live_group else None,
-                "staging": before.staging_group.name if before.staging_group else None,
-            },
-        }
+        # finishes this plan instead of starting another (see ``lock``); a
+        # resumed run keeps the intent of the first one.
+        mine = _intent(plan, before, started)
         if isinstance(plan.steps[0], SetAliases):
             # A traffic move: the intent matters only once the move is complete
             # (a takeover must not swap back a finished switch); one stopped
             # between its two change batches is recognised from the records.
             # So it is written while the first batch syncs, before the second:
             # no request before the first change but the lock and the reads.
-            ctx.facts[WITH_FIRST_CHANGE] = lambda: lk.record_intent(intent)
+            intent = first or mine
+            held = lk
+            ctx.facts[WITH_FIRST_CHANGE] = lambda: held.record_intent(mine)
         else:
-            lk.record_intent(intent)
+            intent = lk.record_intent(mine)
+        started = float(intent.get("started", started))
     executor = DryRunExecutor(ctx) if sess.dry_run else Executor(ctx)
-    started = sess.gw.clock.now()
     outcome = "dry run" if sess.dry_run else "succeeded"
     error: BluegreenError | None = None
     try:
@@ -404,8 +454,35 @@ def _execute(
         raise
     finally:
         if not sess.dry_run and outcome != "refused":
-            _record(sess, plan, before, started, outcome, error)
+            _record(sess, plan, before, started, outcome, error, intent, bool(first))
     return _result(plan, outcome, [o for _, o in executor.done])
+
+
+def _target(plan: Plan) -> str | None:
+    """What a command acts on, beyond the site: the image (and version) a
+    deploy puts in staging. A re-run resumes an interrupted run only of the
+    same command and target."""
+    if plan.command != "deploy":
+        return None
+    return f"{plan.facts.get('version') or ''}:{plan.facts.get('ami') or ''}"
+
+
+def _intent(plan: Plan, before: Assessment, started: float) -> dict[str, Any]:
+    """What a command records in its lock before it changes anything: enough
+    for any later run that takes over after a kill to finish it and to record
+    it in history once (same entry, same state before)."""
+    return {
+        "command": plan.command,
+        "target": _target(plan),
+        **plan.facts,
+        "groups_before": {
+            "live": before.live_group.name if before.live_group else None,
+            "staging": before.staging_group.name if before.staging_group else None,
+        },
+        "started": started,
+        "history_key": history.key(started),
+        "before": _side(before, "before"),
+    }
 
 
 def _result(plan: Plan, outcome: str, outcomes: list[str]) -> dict[str, Any]:
@@ -456,16 +533,16 @@ def _entry(
     return entry
 
 
-def _save(sess: Session, entry: dict[str, Any]) -> None:
+def _save(sess: Session, entry: dict[str, Any], sk: str | None = None) -> None:
     sess.entries.append(entry)
     if sess.inner:
         return
     if sess.lock is not None and sess.lock.held:
         # Written with the release of the lock, in one transaction.
-        sess.lock.record_on_release(history.item(sess.gw, sess.names, entry))
+        sess.lock.record_on_release(history.item(sess.gw, sess.names, entry, sk))
         return
     try:
-        history.record(sess.gw, sess.names, entry)
+        history.record(sess.gw, sess.names, entry, sk)
     except BluegreenError as e:  # history must never fail a deployment
         sess.reporter.warn(f"could not record history: {e.message}")
 
@@ -477,13 +554,31 @@ def _record(
     started: float,
     outcome: str,
     error: BluegreenError | None,
+    intent: dict[str, Any] | None = None,
+    resumed: bool = False,
 ) -> None:
+    """Record the command in history. With the ``intent`` of its lock, under
+    the intent's history key and with the state before the first run: a
+    command finished by a re-run after a kill is recorded once, as itself."""
     if sess.inner:  # the composite command records itself
         return
+    intent = intent or {}
     entry = _entry(
         sess, plan.command, before, started, outcome, error, plan.summary, plan, facts=plan.facts
     )
-    _save(sess, entry)
+    _save_as_first(sess, entry, intent, resumed)
+
+
+def _save_as_first(
+    sess: Session, entry: dict[str, Any], intent: dict[str, Any], resumed: bool
+) -> None:
+    """Save ``entry`` under the history key of the lock ``intent``; for a run
+    that resumed a killed one, with the state that the first run saw before."""
+    if resumed and isinstance(intent.get("before"), dict):
+        entry.update(intent["before"])
+        entry["resumed"] = True
+    key = intent.get("history_key")
+    _save(sess, entry, key if isinstance(key, str) else None)
 
 
 def deploy(
@@ -600,15 +695,13 @@ def _switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
 
 
 def _finished_before_kill(lk: lock.DomainLock | None, command: str, a: Assessment) -> Plan | None:
-    """An empty plan when this lock replaced the lock of the same command,
-    killed after its work was done: the release that was in staging when it
-    planned is live now and the one that was live is in staging. Running it
-    again must not swap back. A switch stopped half way (for any strategy) does
-    not look like that and is finished by the strategy's own plan."""
-    prev = lk.taken_over if lk else None
-    if prev is None or prev.command != command:
-        return None
-    before = prev.intended().get("groups_before")
+    """An empty plan when this lock carries on a run of the same command,
+    killed after its work was done (and maybe its re-runs too): the release
+    that was in staging when the first run planned is live now and the one
+    that was live is in staging. Running it again must not swap back. A switch
+    stopped half way (for any strategy) does not look like that and is
+    finished by the strategy's own plan."""
+    before = lk.resumes(command).get("groups_before") if lk else None
     if not isinstance(before, dict) or before.get("staging") is None:
         return None
     if a.live is None or a.staging is None or a.live_group is None:
@@ -739,8 +832,7 @@ def _with_leftovers(
         for name in sorted(sess.gw.launch_templates_tagged(TAG_DOMAIN, sess.names.domain))
         if name not in used and name not in planned
     ]
-    prev = lk.taken_over if lk else None
-    meant = prev.intended().get("release") if prev and prev.command == "clean" else None
+    meant = lk.resumes("clean").get("release") if lk else None
     if (
         isinstance(meant, str)
         and meant not in used
@@ -844,12 +936,24 @@ def release(
     with _locked(sess, "release"), _notified(sess, "release", release=label) as notifier:
         started = sess.gw.clock.now()
         site, before = snapshot(sess)
+        # A release killed (maybe more than once) after its switch: finish it
+        # from there (its intent says what it had created); one stopped between
+        # the switch's two batches finishes the switch first.
+        first = sess.lock.resumes("release", rel.name) if sess.lock else {}
+        half = before.staging is None and before.live is not None
+        switched = bool(first) and (
+            half or (before.live_group is not None and _runs(before.live_group, rel))
+        )
         # rolling keeps one group per environment for good and updates it in
         # place: there is no new group to delete, nor an old one to restore.
         fixed = sess.settings.strategy == "rolling"
         created = site.group(rel.name) is None and not fixed
+        if first:
+            created = bool(first.get("created"))
         old = before.staging_group
         old_staging = old if old is not None and old.name != rel.name and not fixed else None
+        if switched:
+            old_staging = None  # the release is live: nothing of staging to restore
         if old_staging is not None and not replace:
             raise StateError(
                 f"release: staging ({before.staging.name if before.staging else '?'}) already "
@@ -857,17 +961,29 @@ def release(
                 fix="pass --replace to release over it (it is deployed again if the release "
                 "fails), clean it first (`bluegreen clean`), or switch it live",
             )
+        intent = first
+        if sess.lock is not None and not first:
+            intent = sess.lock.record_intent(
+                {
+                    **_intent(Plan("release", (), facts={"release": rel.name}), before, started),
+                    "target": rel.name,
+                    "created": created,
+                }
+            )
+        started = float(intent.get("started", started))
         phases: list[dict[str, Any]] = []
         phase = "deploy"
         switch_plan: Plan | None = None
         sess.inner = True
         try:
-            phases.append(_deploy(sess, rel, replace=replace, capacity=capacity))
-            phase = "checks before switch"
-            _checks_before_switch(sess, rel)
+            if not switched:
+                phases.append(_deploy(sess, rel, replace=replace, capacity=capacity))
+                phase = "checks before switch"
+                _checks_before_switch(sess, rel)
             phase = "switch"
-            switch_plan, a = _switch_plan(sess)
-            phases.append(_execute(sess, switch_plan, a))
+            if not switched or half:
+                switch_plan, a = _switch_plan(sess)
+                phases.append(_execute(sess, switch_plan, a))
             phase = "checks after switch"
             _checks_after_switch(sess, rel)
             if clean_after is not None:
@@ -880,7 +996,9 @@ def release(
         except BaseException as e:
             sess.inner = False
             undone = _undo_release(sess, rel, created, old_staging, switch_plan, notifier)
-            _finish_release(sess, rel, before, started, phases, phase, e, undone)
+            _finish_release(
+                sess, rel, before, started, phases, phase, e, undone, (intent, bool(first))
+            )
             raise  # unreachable: _finish_release raises
         if clean_after is not None:
             phase = "clean"
@@ -890,7 +1008,7 @@ def release(
                 phases.append(_clean(sess))
             except BaseException as e:
                 sess.inner = False
-                _save(
+                _save_as_first(
                     sess,
                     _entry(
                         sess,
@@ -905,6 +1023,8 @@ def release(
                         version=rel.version,
                         ami=rel.ami,
                     ),
+                    intent,
+                    bool(first),
                 )
                 if isinstance(e, BluegreenError):
                     e.fix = (
@@ -926,7 +1046,7 @@ def release(
             ami=rel.ami,
             cleaned=clean_after is not None,
         )
-        _save(sess, entry)
+        _save_as_first(sess, entry, intent, bool(first))
         sess.reporter.info(f"release {label} is live")
         return {
             "command": "release",
@@ -1036,10 +1156,11 @@ def _finish_release(
     phase: str,
     error: BaseException,
     undone: list[str] | BaseException,
+    resuming: tuple[dict[str, Any], bool] = ({}, False),
 ) -> None:
     ok = not isinstance(undone, BaseException)
     outcome = "rolled back" if ok else "rollback failed"
-    _save(
+    _save_as_first(
         sess,
         _entry(
             sess,
@@ -1055,6 +1176,7 @@ def _finish_release(
             ami=rel.ami,
             undo=undone if ok else f"failed: {getattr(undone, 'message', undone)}",
         ),
+        *resuming,
     )
     what = getattr(error, "message", None) or type(error).__name__
     if isinstance(undone, BaseException):
@@ -1144,13 +1266,16 @@ def history_entries(sess: Session, limit: int) -> list[dict[str, Any]]:
     return history.entries(sess.gw, sess.names, limit)
 
 
+_BOOKKEEPING = ("groups_before", "before", "started", "history_key", "target")
+
+
 def unlock(sess: Session, lock_id: str) -> dict[str, Any]:
     info = lock.break_lock(sess.gw, sess.names, lock_id)
     doing = info.intended()
     if doing:  # the intent goes with the lock: say what the killed command was doing
         sess.reporter.warn(
             f"the {info.command} that held it had planned: "
-            + ", ".join(f"{k}={v}" for k, v in sorted(doing.items()) if k != "groups_before")
+            + ", ".join(f"{k}={v}" for k, v in sorted(doing.items()) if k not in _BOOKKEEPING)
             + "; run `bluegreen status` before running it again"
         )
     return {
