@@ -223,6 +223,16 @@ def cli(
 )
 @click.option("--certificate-arn", help="ACM certificate: adds an HTTPS 443->80 listener.")
 @click.option(
+    "--tls-policy",
+    help="TLS 1.2+ policy of the HTTPS listeners (default: ELBSecurityPolicy-TLS-1-2-2017-01 "
+    "on classic, ELBSecurityPolicy-TLS13-1-2-2021-06 on ALB).",
+)
+@click.option(
+    "--https-redirect/--no-https-redirect",
+    default=None,
+    help="ALB with a certificate: HTTP redirects to HTTPS (default on).",
+)
+@click.option(
     "--key-pair",
     is_flag=True,
     default=None,
@@ -249,6 +259,8 @@ def init(
     rt: Runtime,
     admin_cidrs: tuple[str, ...],
     certificate_arn: str | None,
+    tls_policy: str | None,
+    https_redirect: bool | None,
     key_pair: bool | None,
     load_balancer: str | None,
     strategy: str | None,
@@ -259,7 +271,8 @@ def init(
     notify_url: str | None,
     dry_run: bool,
 ) -> None:
-    """Create whatever is missing of the site's set-up (safe to run again)."""
+    """Make the site's set-up what it should be: create what is missing, repair
+    what differs (safe to run again)."""
     from bluegreen import operations
 
     sess = rt.session(
@@ -269,6 +282,8 @@ def init(
         notify_url=notify_url,
         admin_cidrs=admin_cidrs or None,
         certificate_arn=certificate_arn,
+        tls_policy=tls_policy,
+        https_redirect=https_redirect,
         key_pair=key_pair,
         load_balancer=load_balancer,
         strategy=strategy,
@@ -278,9 +293,10 @@ def init(
     result = operations.init(sess)
 
     def text(r: dict[str, Any]) -> str:
-        verb = "would create" if r["dry_run"] else "created"
-        lines = [f"{verb}: {c}" for c in r["created"]]
-        lines.append(f"{len(r['existing'])} resources already existed")
+        made, fixed = ("would create", "would repair") if r["dry_run"] else ("created", "repaired")
+        lines = [f"{made}: {c}" for c in r["created"]]
+        lines += [f"{fixed}: {c}" for c in r["repaired"]]
+        lines.append(f"already right: {len(r['unchanged'])} resources")
         if r.get("key_file"):
             lines.append(f"private key: {r['key_file']}")
         return "\n".join(lines)

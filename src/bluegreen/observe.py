@@ -29,14 +29,30 @@ def layout(strategy: str, load_balancer_kind: str) -> str:
 
 
 def observe(
-    gw: Gateway, names: Names, load_balancer_kind: str = "classic", *, shared: bool = False
+    gw: Gateway,
+    names: Names,
+    load_balancer_kind: str = "classic",
+    *,
+    shared: bool | None = False,
 ) -> Site:
     """With ``shared``, the site is one application load balancer whose two
-    target groups are the environments (``lb`` strategy on ALB)."""
+    target groups are the environments (``lb`` strategy on ALB). With
+    ``shared=None`` (the kind not configured) the layout is read from what
+    exists: application load balancer 1 without a second one is that layout."""
+    pre: tuple[Balancer, ...] | None = None
+    if shared is None:
+        pre = _balancers(gw, names, load_balancer_kind)
+        shared = (
+            bool(pre)
+            and all(b.kind == "alb" for b in pre)
+            and not any(b.name == names.load_balancer(2) for b in pre)
+        )
     with ThreadPoolExecutor(max_workers=3) as pool:
         f_records = pool.submit(_zones_and_records, gw, names)
         if shared:
             f_shared = pool.submit(_shared_alb, gw, names)
+        elif pre is not None:
+            f_balancers = pool.submit(lambda: pre)
         else:
             f_balancers = pool.submit(_balancers, gw, names, load_balancer_kind)
         f_groups = pool.submit(_groups, gw, names)
@@ -219,6 +235,8 @@ def _shared_alb(
     pattern = names.staging_host_pattern
     routes = []
     for ls, rules in zip(listeners, rule_lists):
+        if any(a.get("Type") == "redirect" for a in ls.get("DefaultActions", [])):
+            continue  # HTTP redirecting to HTTPS: no environment behind it
         rule = next(
             (
                 r

@@ -97,7 +97,8 @@ def snapshot(sess: Session) -> tuple[Site, Assessment]:
     shared = layout(s.strategy, s.load_balancer) == "shared"
     # Not configured: classic load balancers, else application ones if the site has those.
     kind = "auto" if s.sources.get("load_balancer", "default") == "default" else s.load_balancer
-    site = observe(sess.gw, sess.names, kind, shared=shared)
+    # Not configured: the layout too is read from what exists (one ALB: the lb strategy's).
+    site = observe(sess.gw, sess.names, kind, shared=None if kind == "auto" else shared)
     return site, assess(site)
 
 
@@ -1006,7 +1007,7 @@ def init(sess: Session) -> dict[str, Any]:
 
     with _notified(sess, "init"):
         report = Provisioner(sess.gw, sess.settings, sess.reporter, dry_run=sess.dry_run).run()
-    if not report.created:
+    if not report.changed:
         sess.reporter.info(f"{sess.names.domain} is set up already: nothing changed")
     return {"domain": sess.names.domain, "dry_run": sess.dry_run, **report.to_json()}
 

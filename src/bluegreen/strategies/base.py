@@ -230,6 +230,8 @@ def deploy_new_group(
                 s.user_data,
                 rel.root_device,
                 rel.root_size,
+                instance_group=n.security_group,
+                vpc_id=staging.vpc_id,
             )
         )
         lt, lc = None, rel.name
@@ -247,6 +249,8 @@ def deploy_new_group(
                 tags,
                 rel.root_device,
                 rel.root_size,
+                instance_group=n.security_group,
+                vpc_id=staging.vpc_id,
             )
         )
         lt, lc = (rel.name, "1"), None
