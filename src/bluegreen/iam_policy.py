@@ -212,6 +212,13 @@ NEEDS: tuple[Need, ...] = (
     Need("ec2:CreateRoute", "ChangeOwnNetwork", INIT),
     Need("ec2:AssociateRouteTable", "ChangeOwnNetwork", INIT),
     Need("ec2:AuthorizeSecurityGroupIngress", "ChangeOwnNetwork", INIT),
+    # init repairs what differs: rules, routes, associations
+    Need("ec2:DescribeVpcAttribute", "Read", INIT),
+    Need("ec2:RevokeSecurityGroupIngress", "ChangeOwnNetwork", INIT),
+    Need("ec2:ReplaceRoute", "ChangeOwnNetwork", INIT),
+    Need("ec2:ReplaceRouteTableAssociation", "ChangeOwnNetwork", INIT),
+    # deploy launches in the instances' security group, looked up by name
+    Need("ec2:DescribeSecurityGroups", "Read", OPERATE),
     # -- init: the web servers' role ------------------------------------------------------
     Need("iam:GetRole", "ReadRole", (*INIT, *TEARDOWN)),
     Need("iam:GetInstanceProfile", "ReadRole", (*INIT, *TEARDOWN)),
@@ -220,6 +227,9 @@ NEEDS: tuple[Need, ...] = (
     Need("iam:PutRolePolicy", "OwnRole", INIT),
     Need("iam:CreateInstanceProfile", "OwnRole", INIT),
     Need("iam:AddRoleToInstanceProfile", "OwnRole", INIT),
+    Need("iam:GetRolePolicy", "ReadRole", INIT),
+    Need("iam:UpdateAssumeRolePolicy", "OwnRole", INIT),
+    Need("iam:RemoveRoleFromInstanceProfile", "OwnRole", INIT),
     Need("iam:PassRole", "OwnRole", INIT),
     Need("iam:CreateServiceLinkedRole", "LoadBalancingServiceRole", INIT),
     # -- init: load balancers ---------------------------------------------------------------
@@ -232,11 +242,31 @@ NEEDS: tuple[Need, ...] = (
     Need("elasticloadbalancing:CreateListener", "OwnLoadBalancers", INIT, alb),
     Need("elasticloadbalancing:CreateRule", "OwnLoadBalancers", INIT, alb),
     Need("elasticloadbalancing:DescribeRules", "Read", INIT, alb),
+    # init repairs listeners, TLS policies, security groups, health checks
+    Need("elasticloadbalancing:DescribeLoadBalancerAttributes", "Read", INIT, classic),
+    Need("elasticloadbalancing:CreateLoadBalancerPolicy", "OwnLoadBalancers", INIT, classic),
+    Need("elasticloadbalancing:SetLoadBalancerPoliciesOfListener", "OwnLoadBalancers", INIT,
+         classic),
+    Need("elasticloadbalancing:CreateLoadBalancerListeners", "OwnLoadBalancers", INIT, classic),
+    Need("elasticloadbalancing:DeleteLoadBalancerListeners", "OwnLoadBalancers", INIT, classic),
+    Need("elasticloadbalancing:ApplySecurityGroupsToLoadBalancer", "OwnLoadBalancers", INIT,
+         classic),
+    Need("elasticloadbalancing:DescribeTargetGroupAttributes", "Read", INIT, alb),
+    Need("elasticloadbalancing:DescribeTags", "Read", INIT, alb),
+    Need("elasticloadbalancing:SetSecurityGroups", "OwnLoadBalancers", INIT, alb),
+    Need("elasticloadbalancing:ModifyListener", "OwnLoadBalancers", INIT, alb),
+    Need("elasticloadbalancing:ModifyTargetGroup", "OwnLoadBalancers", INIT, alb),
+    Need("elasticloadbalancing:DeleteRule", "OwnLoadBalancers", INIT, alb),
     # -- init: lock table and hosted zones ----------------------------------------------------
     Need("dynamodb:DescribeTable", "ReadTable", INIT),
     Need("dynamodb:CreateTable", "OwnTable", INIT),
     Need("dynamodb:TagResource", "OwnTable", INIT),
     Need("route53:CreateHostedZone", "CreateZones", INIT),
+    Need("route53:GetHostedZone", "ReadZones", INIT),
+    # a private zone not bound to the site's VPC is bound (CreateZones: AWS wants "*")
+    Need("route53:AssociateVPCWithHostedZone", "CreateZones", INIT),
+    # init repairs an alias zone id and points the private live names where the public go
+    Need("route53:ChangeResourceRecordSets", "RepairRecords", INIT),
     # -- teardown: everything init made, found by its tag or name -----------------------------
     Need("elasticloadbalancing:DeleteLoadBalancer", "OwnLoadBalancers", TEARDOWN),
     Need("elasticloadbalancing:DeleteTargetGroup", "OwnLoadBalancers", TEARDOWN, alb),
@@ -369,7 +399,7 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
     else:
         lbs = [t.arn("elasticloadbalancing", f"loadbalancer/{base}-production-*")]
     either = (t.public_zone, t.private_zone)
-    all_names = n.live_fqdns + n.staging_fqdns
+    all_names = tuple(dict.fromkeys(n.live_fqdns + n.private_fqdns))
     leading = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": _leading_keys(n)}}
     return {
         "Read": (["*"], None),
@@ -384,6 +414,7 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
             t, (t.private_zone,), n.staging_fqdns, ("UPSERT", "DELETE")
         ),
         "CreateRecords": _records(t, either, all_names, ("CREATE",)),
+        "RepairRecords": _records(t, either, all_names, ("UPSERT",)),
         "DeleteRecords": _records(t, either, all_names, ("DELETE",)),
         "CreateLaunchTemplates": ([lt], _own_tags(t)),
         "TagOnCreate": (

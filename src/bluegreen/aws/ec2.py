@@ -105,9 +105,6 @@ class Ec2Calls(BaseGateway):
     def set_vpc_dns(self, vpc_id: str, key: str) -> None:
         self.call("ec2", "modify_vpc_attribute", VpcId=vpc_id, **{key: {"Value": True}})
 
-    def delete_empty_vpc(self, vpc_id: str) -> None:
-        self.call("ec2", "delete_vpc", VpcId=vpc_id)
-
     def create_subnet(self, vpc_id: str, cidr: str, az: str, tags: dict[str, str]) -> str:
         """Create a subnet tagged at creation. A retry of a create that AWS acted
         on answers InvalidSubnet.Conflict (the range is taken): found by range."""

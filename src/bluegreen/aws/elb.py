@@ -262,10 +262,16 @@ class ElbCalls(BaseGateway):
         self, name: str, subnets: Sequence[str], security_group: str, tags: dict[str, str]
     ) -> dict[str, Any]:
         """An internet-facing application load balancer; returns its description."""
+
+        def find() -> dict[str, Any] | None:
+            found = self.albs([name])
+            return dict(found[0]) if found else None
+
         try:
-            r = self.call(
+            r = self.call_once(
                 "elbv2",
                 "create_load_balancer",
+                find,
                 Name=name,
                 Subnets=list(subnets),
                 SecurityGroups=[security_group],
@@ -277,10 +283,12 @@ class ElbCalls(BaseGateway):
         except AwsError as e:
             # AWS answers a repeated create with the same settings with the
             # original; an endpoint that says "duplicate" means the same
-            found = self.albs([name]) if "Duplicate" in e.code else []
-            if not found:
+            existing = find() if "Duplicate" in e.code else None
+            if existing is None:
                 raise
-            return dict(found[0])
+            return existing
+        if "LoadBalancerArn" in r:  # found after a lost response
+            return dict(r)
         return dict(r["LoadBalancers"][0])
 
     def create_target_group(
@@ -339,16 +347,23 @@ class ElbCalls(BaseGateway):
         if certificate_arn:
             params["Certificates"] = [{"CertificateArn": certificate_arn}]
             params["SslPolicy"] = ssl_policy
-        try:
-            r = self.call("elbv2", "create_listener", **params)
-        except AwsError as e:
-            if e.code != "DuplicateListener":
-                raise
+
+        def find() -> str | None:
             for ls in self.listeners(load_balancer_arn):
                 if int(ls["Port"]) == port:
                     return str(ls["ListenerArn"])
-            raise
-        return str(r["Listeners"][0]["ListenerArn"])
+            return None
+
+        try:
+            # AWS makes a repeated create with the same settings idempotent; the
+            # emulator adds a second listener on the port: looked up, never resent
+            r = self.call_once("elbv2", "create_listener", find, **params)
+        except AwsError as e:
+            existing = find() if e.code == "DuplicateListener" else None
+            if existing is None:
+                raise
+            return existing
+        return r if isinstance(r, str) else str(r["Listeners"][0]["ListenerArn"])
 
     def create_host_rule(
         self, listener_arn: str, hosts: Sequence[str], target_group_arn: str, priority: int

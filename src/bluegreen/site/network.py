@@ -58,27 +58,22 @@ def _vpc(c: Ctx) -> str | None:
 
 
 def _pick(c: Ctx, vpcs: list[dict[str, Any]]) -> str:
-    """Two VPCs carry the site's name (a create whose response was lost, before
-    creates were looked up): keep the one holding the most subnets (the lowest
-    id on a tie); delete the others when they hold nothing, else refuse."""
+    """Two VPCs carry the site's name (a create whose response was lost, made
+    before creates were looked up, or a copy by hand): keep the one holding the
+    most subnets (the lowest id on a tie), build nothing in the others, and say
+    so. init deletes nothing of the account."""
     gw = c.gw
     subnets = {str(v["VpcId"]): gw.find_subnets(str(v["VpcId"])) for v in vpcs}
     keep = sorted(subnets, key=lambda v: (-len(subnets[v]), v))[0]
     for other in sorted(subnets):
         if other == keep:
             continue
-        used = subnets[other] or gw.internet_gateway_of(other)
-        if used:
-            raise StateError(
-                f"two VPCs carry the name {c.n.vpc}: {keep} and {other}, and both hold resources",
-                found=f"{other} has {len(subnets[other])} subnets or an internet gateway",
-                fix=f"delete what you do not need of {other} (or remove its bluegreen:domain "
-                "tag), then run `bluegreen init` again",
-            )
-        c.rec.check(
-            f"VPC {c.n.vpc}",
-            [f"a second, empty VPC {other} carried its name: deleted"],
-            lambda other=other: gw.delete_empty_vpc(other),  # type: ignore[misc]
+        empty = not subnets[other] and not gw.internet_gateway_of(other)
+        c.rec.warn(
+            f"VPC {other} also carries the name {c.n.vpc}"
+            + (" and is empty" if empty else f" and holds {len(subnets[other])} subnets")
+            + f": the site uses {keep}; delete {other} (`aws ec2 delete-vpc --vpc-id {other}`) "
+            "or remove its bluegreen:domain tag"
         )
     return keep
 
