@@ -321,7 +321,10 @@ Prepare = Callable[[str], Sequence[str]]  # on a reset emulator: init's argument
 
 def _acm_free(shape: dict[str, Any]) -> dict[str, Any]:
     """Certificates get a new ARN after each reset: named by a placeholder."""
-    return json.loads(re.sub(r"arn:aws:acm:[A-Za-z0-9:/_-]+", "CERT", json.dumps(shape)))
+    out: dict[str, Any] = json.loads(
+        re.sub(r"arn:aws:acm:[A-Za-z0-9:/_-]+", "CERT", json.dumps(shape))
+    )
+    return out
 
 
 def baseline(url: str, prepare: Prepare) -> tuple[dict[str, Any], list[str]]:

@@ -194,9 +194,15 @@ class Ec2Calls(BaseGateway):
         return list(r.get("RouteTables", []))
 
     def create_route_table(self, vpc_id: str, tags: dict[str, str]) -> str:
-        """Create a route table tagged at creation; a lost response is found by
-        its Name tag (the emulator ignores ClientToken, so it is not relied on)."""
+        """Create a route table tagged at creation, with a client token fixed per
+        intended table (the VPC and the name: a table made again in a new VPC
+        gets another); a lost response is also found by its Name tag (the
+        emulator ignores ClientToken).
+        https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html"""
+        import hashlib
+
         name = tags.get("Name", "")
+        token = hashlib.sha256(f"{vpc_id}|{name}".encode()).hexdigest()[:64]
 
         def find() -> str | None:
             for t in self.route_tables(vpc_id):
@@ -208,6 +214,7 @@ class Ec2Calls(BaseGateway):
             "ec2",
             "create_route_table",
             find,
+            ClientToken=token,
             VpcId=vpc_id,
             TagSpecifications=tag_spec("route-table", tags),
         )
