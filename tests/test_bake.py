@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import sys
 from collections.abc import Iterator
@@ -262,21 +263,32 @@ source "amazon-ebs" "release" {
   run_tags                   = { "bluegreen:bake-id" = var.bluegreen_bake_id }
 }
 
-build { sources = ["source.amazon-ebs.release"] }
+build {
+  sources = ["source.amazon-ebs.release"]
+  # A path relative to the template: Packer runs where the template lives.
+  provisioner "shell-local" { script = "scripts/smoke.sh" }
+}
 """
 
 
 def test_operators_hcl2_template_gets_the_convention(paws: str, tmp_path: Path) -> None:
     assert run("init").code == 0
     src = source_image(paws)
-    tpl = tmp_path / "release.pkr.hcl"
+    (tmp_path / "packer" / "scripts").mkdir(parents=True)
+    tpl = tmp_path / "packer" / "release.pkr.hcl"
     tpl.write_text(HCL_TEMPLATE)
+    smoke = tmp_path / "packer" / "scripts" / "smoke.sh"
+    smoke.write_text("#!/bin/sh\npwd > ran-in\n")
+    smoke.chmod(0o755)
     r = run(
-        "--output", "json", "bake", "--version", "7.0", "--base-ami", src, "--template", str(tpl)
+        *("--output", "json", "bake", "--version", "7.0", "--base-ami", src),
+        *("--template", "packer/release.pkr.hcl"),  # relative to the working directory
     )
     assert r.code == 0, r.err
     data = r.json()
     assert data["template"] == str(tpl)
+    assert (tmp_path / "packer" / "ran-in").read_text().strip() == str(tmp_path / "packer")
+    assert f"running Packer in {tmp_path / 'packer'}" in r.err
     image = client(paws, "ec2").describe_images(ImageIds=[data["image"]])["Images"][0]
     assert image["Name"] == "londontamed-com-7.0"
     tags = tags_of(image)  # the template set none: bluegreen did
@@ -470,3 +482,23 @@ def test_template_for_aws_uses_ssh_and_shell_provisioners(tmp_path: Path) -> Non
     ud = bake.user_data([script, script])
     assert ud.count("Content-Type: text/x-shellscript") == 2
     assert "{{ not a template }}" in ud
+
+
+def test_image_packer_removed_itself_is_reported_as_such(paws: str, tmp_path: Path) -> None:
+    """Packer registers the image, a later step fails, and Packer deregisters it
+    itself: the message says so, not that nothing was registered."""
+    assert run("init").code == 0
+    src = source_image(paws)
+    tpl: dict[str, Any] = json.loads(json.dumps(FAILING_TEMPLATE))
+    del tpl["post-processors"]
+    tpl["builders"][0]["ami_groups"] = ["no-such-group"]  # fails after the image exists
+    (tmp_path / "release.json").write_text(json.dumps(tpl))
+
+    r = run("bake", "--version", "v4", "--base-ami", src, "--template", "release.json")
+
+    assert r.code == 10, r.err
+    ami = re.search(r"AMI: (ami-[0-9a-f]+)", r.err)
+    assert ami, r.err
+    assert f"Packer registered {ami.group(1)}, then deregistered it itself" in r.err
+    assert "it had registered no image" not in r.err
+    assert [i["ImageId"] for i in own_images(paws)] == [src]

@@ -43,15 +43,20 @@ BAD_FILES: list[tuple[str, str]] = [
     ('domain = "londontamed.com"\ncolour = "blue"\n', "unknown key 'colour'"),
     ('domain = "londontamed.com"\ncapacity = "two"\n', "capacity: expected a whole number"),
     ('domain = "londontamed.com"\ncapacity = 3.5\n', "capacity"),
-    ('domain = "londontamed.com"\nhosts = "www api"\n', "not a valid host name"),
+    ('domain = "londontamed.com"\nhosts = ["www api"]\n', "not a valid host name"),
     ('domain = "londontamed.com"\nhosts = 3\n', "hosts: expected a list of strings"),
+    ('domain = "londontamed.com"\nhosts = "www"\n', 'hosts: expected a list of strings, got "www"'),
+    (
+        'domain = "londontamed.com"\nlaunch_configuration = "yes"\n',
+        'launch_configuration: expected true or false, got "yes"',
+    ),
     ('domain = "londontamed.com"\ntimeout = true\n', "timeout"),
     ('domain = "londontamed.com"\nchecks = [1, 2]\n', "checks: expected a list of strings"),
     ('domain = "londontamed.com"\nregion = "Europe"\n', "is not an AWS region"),
     ('domain = "londontamed.com"\nadmin_cidrs = ["10.0.0.0/33"]\n', "not a CIDR range"),
     ('domain = "londontamed.com"\n[deploy]\ncapacity = 2\n', "unknown key 'deploy'"),
     ('domain = "londontamed.com\n', "not valid TOML"),
-    ("domain = 42\n", "domain: expected a non-empty string"),
+    ("domain = 42\n", "domain: expected a string, got 42"),
 ]
 
 
@@ -102,3 +107,33 @@ def test_bad_arguments_are_refused_before_any_aws_call(
                 assert r.code == 2, (text, args, r.err)
                 assert spy.calls == [], (text, args)
                 assert words in r.err and "bluegreen.toml" in r.err, (text, r.err)
+
+
+WRONG_TYPE = {  # a value of another type for each kind of setting
+    "a string": "42",
+    "true or false": '"yes"',
+    "a whole number": '"3"',
+    "a list of strings": '"www"',
+    "a list of whole numbers": '"10,50,100"',
+}
+
+
+def test_every_setting_of_the_wrong_type_is_refused(
+    aws: str, unchanged: Unchanged, tmp_path: Path
+) -> None:
+    """Settings files are typed: each key given a value of another type is exit 2,
+    naming the key, the expected type and the value; nothing reaches AWS."""
+    from bluegreen import config
+
+    with unchanged():
+        for key in config.KEYS:
+            kind = config.file_type(key)
+            value = WRONG_TYPE.get(kind, "true")  # durations: a boolean
+            domain = "" if key == "domain" else 'domain = "londontamed.com"\n'
+            (tmp_path / "bluegreen.toml").write_text(f"{domain}{key} = {value}\n")
+            spy = NoAws()
+            r = run("status", hooks=spy.hook, domain=None)
+            assert r.code == 2, (key, r.err)
+            assert spy.calls == [], key
+            assert f"{key}: expected {kind}, got {value}" in r.err, (key, r.err)
+            assert "bluegreen.toml" in r.err

@@ -12,10 +12,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
+import click
 import pytest
 
 from bluegreen import config
 from bluegreen.cli import cli
+from bluegreen.cli.flags import FLAGS, GLOBAL, SettingOption, command_names
 from conftest import run
 
 
@@ -149,31 +151,44 @@ NOT_SETTINGS = {
     "account_id",
     "offline",
 }
-# Flags whose setting has another name in bluegreen.toml.
-FLAG_KEYS = {
-    "scripts": "provision",
-    "template": "packer_template",
-    "user_data_file": "user_data",  # the file's content is the setting
-}
+
+
+def _commands(cmd: click.Command, path: str = "") -> Iterator[tuple[str, click.Command]]:
+    yield path, cmd
+    if isinstance(cmd, click.Group):
+        for name, sub in cmd.commands.items():
+            yield from _commands(sub, f"{path} {name}".strip())
 
 
 def test_every_flag_is_a_setting_or_a_per_run_choice() -> None:
-    """Each option maps to a bluegreen.toml key of the same name, or is a choice
-    that only makes sense for one run (listed above)."""
-    import click
-
-    def params(cmd: click.Command) -> Iterator[str]:
+    """Each option is generated from the settings table (its name is the key),
+    or is a choice that only makes sense for one run (listed above)."""
+    for path, cmd in _commands(cli):
         for p in cmd.params:
-            if isinstance(p, click.Option) and p.name:
-                yield p.name
-        if isinstance(cmd, click.Group):
-            for sub in cmd.commands.values():
-                yield from params(sub)
+            if not isinstance(p, click.Option) or p.name in NOT_SETTINGS:
+                continue
+            assert isinstance(p, SettingOption), f"{path}: {p.opts} is declared by hand"
+            assert p.name == p.key and p.key in config.KEYS, (path, p.opts)
 
-    odd = {
-        n for n in params(cli) if FLAG_KEYS.get(n, n) not in config.KEYS and n not in NOT_SETTINGS
-    }
-    assert odd == set()
+
+def test_every_setting_has_a_flag_on_the_commands_that_use_it() -> None:
+    """The table covers every setting, and names only commands that exist."""
+    assert set(FLAGS) == set(config.KEYS)
+    names = {path for path, _ in _commands(cli)}
+    assert command_names() <= names
+    for path, cmd in _commands(cli):
+        keys = {getattr(p, "key", None) for p in cmd.params}
+        for key, flag in FLAGS.items():
+            if GLOBAL in flag.commands or path in flag.commands:
+                assert key in keys, (path, key)
+        opts = [o for p in cmd.params for o in p.opts]
+        assert len(opts) == len(set(opts)), (path, opts)  # no flag declared twice
+
+
+def test_every_setting_has_a_file_type() -> None:
+    """Settings files are typed from Settings' annotations: every key has one."""
+    for key in config.KEYS:
+        assert config.file_type(key)
 
 
 # -- output -------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -384,6 +385,7 @@ class PackerRun:
     code: int = 0
     artifacts: list[str] = field(default_factory=list)  # image ids
     errors: list[str] = field(default_factory=list)  # each build's error
+    registered: list[str] = field(default_factory=list)  # images Packer said it created
     ui_errors: list[str] = field(default_factory=list)
     lines: int = 0
 
@@ -409,6 +411,7 @@ def parse_line(line: str, run: PackerRun) -> list[str]:
         text = ",".join(data[1:])
         if data[0] == "error":
             run.ui_errors.append(text)
+        run.registered += re.findall(r"\bAMI: (ami-[0-9a-f]+)", text)
         return [t for t in text.split("\n") if t.strip()]
     if kind == "artifact" and len(data) >= 3 and data[1] == "id":
         for item in ",".join(data[2:]).split(","):
@@ -541,8 +544,13 @@ def bake(
         if spec.endpoint_url and spec.scripts:
             ud = work / "user-data.mime"
             ud.write_text(user_data(spec.scripts))
+        cwd = work
         if template_file:
+            # Packer resolves a template's relative paths (scripts, files) from
+            # its working directory: run it where the operator's template lives.
             tpl_path = Path(template_file).resolve()
+            cwd = tpl_path.parent
+            result["packer_cwd"] = str(cwd)
         else:
             tpl_path = work / "template.json"
             tpl_path.write_text(json.dumps(template(spec, ud), indent=2, sort_keys=True))
@@ -555,9 +563,11 @@ def bake(
             reporter.info(f"would run: {' '.join(argv)}")
             return {**result, "result": "dry run", "summary": f"would bake {what}"}
         reporter.step(f"bake {what} with Packer (bake id {spec.bake_id})")
+        if template_file:
+            reporter.info(f"running Packer in {cwd}: the template's relative paths start there")
         t0 = time.monotonic()
         try:
-            run = run_packer_cleanly(gw, spec, argv, work, reporter)
+            run = run_packer_cleanly(gw, spec, argv, cwd, reporter)
         except BuildFailed as e:
             _record(gw, settings.names(), started, {**result, "result": "failed"}, e)
             raise
@@ -599,11 +609,7 @@ def run_packer_cleanly(
         return run
     reason = run.reason() if run.code else "Packer finished but reported no image"
     removed, problem = clean_up(gw, spec, reporter)
-    found = f"bake id {spec.bake_id}; " + (
-        f"removed what it had registered: {', '.join(removed)}"
-        if removed
-        else "it had registered no image"
-    )
+    found = f"bake id {spec.bake_id}; " + _what_was_left(gw, run, removed)
     if problem:
         found += f"; cleaning up failed: {problem}"
     raise BuildFailed(
@@ -617,6 +623,29 @@ def run_packer_cleanly(
             else ""
         ),
     )
+
+
+def _what_was_left(gw: Gateway, run: PackerRun, removed: list[str]) -> str:
+    """What became of the images of a failed build, as the operator needs to hear it."""
+    if removed:
+        return f"removed what it had registered: {', '.join(removed)}"
+    if not run.registered:
+        return "it had registered no image"
+    # Packer deregisters the image it made when a later step of the build fails.
+    gone = [ami for ami in run.registered if not gw.images([ami])]
+    kept = [ami for ami in run.registered if ami not in gone]
+    said = []
+    if gone:
+        said.append(
+            f"Packer registered {', '.join(gone)}, then deregistered it itself "
+            "when the build failed: no image is left"
+        )
+    if kept:
+        said.append(
+            f"Packer registered {', '.join(kept)}, still there and not tagged as this "
+            "bake's: deregister it by hand (`aws ec2 deregister-image`) if you do not want it"
+        )
+    return "; ".join(said)
 
 
 def record_history(

@@ -374,6 +374,7 @@ _VALIDATORS: dict[str, Callable[[object, str], Any]] = {
     "packer": _opt_str,
 }
 KEYS = tuple(f.name for f in fields(Settings) if f.name != "sources")
+_HINTS = {f.name: str(f.type) for f in fields(Settings)}
 assert set(KEYS) == set(_VALIDATORS), "every setting needs a validator"
 
 
@@ -416,8 +417,70 @@ def read_file(path: Path) -> dict[str, Any]:
                 f"unknown key {key!r} in {path}",
                 fix=f"remove it or use one of: {', '.join(KEYS)}",
             )
+        _check_type(k, value, path)
         out[k] = value
     return out
+
+
+# -- the types of a settings file: from the annotations of Settings ----------------------
+_DURATION_TYPE = 'a duration (seconds, or a string such as "90s", "5m", "1h")'
+
+
+def file_type(key: str) -> str:
+    """What a settings file must give for ``key``, derived from its annotation in
+    ``Settings`` (so a new setting is typed without a word more)."""
+    hint = re.sub(r"\s*\|\s*None$", "", _HINTS[key])
+    return {
+        "str": "a string",
+        "bool": "true or false",
+        "int": "a whole number",
+        "float": _DURATION_TYPE,
+        "tuple[str, ...]": "a list of strings",
+        "tuple[int, ...]": "a list of whole numbers",
+    }[hint]
+
+
+def _fits(kind: str, v: object) -> bool:
+    if kind == "a string":
+        return isinstance(v, str)
+    if kind == "true or false":
+        return isinstance(v, bool)
+    if kind == "a whole number":
+        return isinstance(v, int) and not isinstance(v, bool)
+    if kind == _DURATION_TYPE:
+        return isinstance(v, (int, float, str)) and not isinstance(v, bool)
+    of = "a string" if kind == "a list of strings" else "a whole number"
+    return isinstance(v, list) and all(_fits(of, x) for x in v)
+
+
+def _toml(v: object) -> str:
+    import json
+
+    return json.dumps(v, default=str)
+
+
+def _check_type(key: str, value: object, path: Path) -> None:
+    """A value of the wrong type in the file is refused, not converted: a string
+    where a list is expected (``hosts = "www"``), a string for a boolean
+    (``launch_configuration = "yes"``)..."""
+    kind = file_type(key)
+    if _fits(kind, value):
+        return
+    example = {
+        "a string": '"..."',
+        "true or false": "true or false (no quotes)",
+        "a whole number": "3 (no quotes)",
+        _DURATION_TYPE: '"5m"',
+        "a list of strings": '["...", "..."]',
+        "a list of whole numbers": "[10, 50, 100]",
+    }[kind]
+    if kind.startswith("a list") and _fits(kind, [value]):
+        example = f"[{_toml(value)}]"
+    fix = f"write it as {key} = {example}"
+    raise InputError(
+        f"{key}: expected {kind}, got {_toml(value)} ({type(value).__name__}) in {path}",
+        fix=fix,
+    )
 
 
 def load(

@@ -486,9 +486,7 @@ def _deploy(
 GATED_STRATEGIES = ("dns", "lb", "weighted")  # strategies whose switch runs --check/--check-url
 
 
-def switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
-    command = "rollback" if rollback else "switch"
-    s = sess.settings
+def _refuse_skipped_gates(s: Settings) -> None:
     if (s.checks or s.check_urls) and s.strategy not in GATED_STRATEGIES:
         from bluegreen.errors import InputError
 
@@ -496,6 +494,11 @@ def switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
             f"checks (--check, --check-url) are not supported by the {s.strategy} strategy",
             fix=f"use the {' or '.join(GATED_STRATEGIES)} strategy, or remove the checks",
         )
+
+
+def switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
+    command = "rollback" if rollback else "switch"
+    _refuse_skipped_gates(sess.settings)
     with _locked(sess, command), _notified(sess, command):
         return _switch(sess, rollback=rollback)
 
@@ -702,6 +705,7 @@ def release(
     from bluegreen import images
     from bluegreen.steps import Wait
 
+    _refuse_skipped_gates(sess.settings)
     if clean_after is None:
         clean_after = sess.settings.clean_after
     rel = images.resolve(sess.gw, sess.names, ami=ami, version=version)

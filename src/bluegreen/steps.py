@@ -438,7 +438,9 @@ class SetAliases(Step):
                     rrs["Weight"] = t.weight
                 changes.append({"Action": "UPSERT", "ResourceRecordSet": rrs})
         change_id = ctx.gw.change_records(self.zone_id, changes, self.comment)
-        waited = ctx.gw.wait_insync(change_id, self.dns_timeout)
+        label = f"Route 53 applying the change to the {self.zone_label} zone"
+        with ctx.reporter.progress(label) as bar:
+            waited = ctx.gw.wait_insync(change_id, self.dns_timeout, bar)
         have, _ = self._have(ctx)
         if have != want:
             raise StateError(

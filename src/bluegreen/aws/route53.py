@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bluegreen.aws.base import BaseGateway
 from bluegreen.errors import AwsError, WaitTimeout
+
+if TYPE_CHECKING:
+    from bluegreen.ui import Progress
 
 
 class Route53Calls(BaseGateway):
@@ -81,20 +84,35 @@ class Route53Calls(BaseGateway):
         )
         return str(r["ChangeInfo"]["Id"])
 
-    def wait_insync(self, change_id: str, timeout: float) -> float:
-        """Poll until the change is INSYNC; returns the seconds waited."""
+    def wait_insync(
+        self, change_id: str, timeout: float, progress: Progress | None = None
+    ) -> float:
+        """Poll until the change is INSYNC; returns the seconds waited.
+
+        INSYNC means the change has reached every Route 53 DNS server; AWS says
+        that usually takes under 60 seconds
+        (https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetChange.html).
+        ``progress`` shows the seconds waited out of ``timeout``.
+        """
         start = self.clock.monotonic()
         delay = 1.0
         while True:
             r = self.call("route53", "get_change", Id=change_id)
-            if r["ChangeInfo"]["Status"] == "INSYNC":
-                return self.clock.monotonic() - start
+            status = r["ChangeInfo"]["Status"]
             waited = self.clock.monotonic() - start
+            if status == "INSYNC":
+                if progress is not None:
+                    progress.update(timeout, timeout, f"INSYNC after {waited:.0f}s")
+                return waited
+            if progress is not None:
+                progress.update(min(waited, timeout), timeout, f"{status} for {waited:.0f}s")
             if waited >= timeout:
                 raise WaitTimeout(
                     f"Route 53 change {change_id} was not in sync after {waited:.0f}s",
+                    found=f"the change is {status}; the wait allows {timeout:.0f}s",
                     fix="the change was accepted and will propagate; run `bluegreen status` "
-                    "to confirm, or raise --dns-timeout",
+                    "to confirm, or give Route 53 longer with --dns-timeout (e.g. "
+                    "--dns-timeout 10m) or dns_timeout in bluegreen.toml",
                 )
             self.clock.sleep(min(delay, max(timeout - waited, 0)))
             delay = min(delay * 2, 10.0)

@@ -211,4 +211,5 @@ def _change(c: Ctx, zone_id: str, changes: list[dict[str, Any]], label: str) -> 
         if not all(gw.records_for(zone_id, names)):
             raise
         return
-    gw.wait_insync(change, c.s.dns_timeout)
+    with c.rec.reporter.progress(f"Route 53 applying the {label} records") as bar:
+        gw.wait_insync(change, c.s.dns_timeout, bar)

@@ -1,0 +1,213 @@
+"""The commands around the release cycle: config, unlock, history, bake, images,
+iam-policy, sandbox and demo."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from bluegreen.cli.runtime import Runtime, pass_rt
+from bluegreen.cli.site import cli, dry_run_option, summary, with_settings
+
+
+# -- config -----------------------------------------------------------------------------
+@with_settings
+@cli.command("config")
+@pass_rt
+def config_cmd(rt: Runtime) -> None:
+    """The effective settings and where each came from (default, file, environment, flag)."""
+    from pathlib import Path
+
+    from bluegreen import config
+    from bluegreen.render import config_table, config_text
+
+    s = rt.settings()
+    path = rt.config_file
+    if path is None and (Path.cwd() / config.CONFIG_FILE).is_file():
+        path = Path.cwd() / config.CONFIG_FILE
+    settings: dict[str, Any] = {}
+    for key in config.KEYS:
+        value = getattr(s, key)
+        source = s.sources.get(key, "default")
+        if source not in ("default", "flag") and not source.startswith("environment"):
+            source = f"file {source}"
+        settings[key] = {
+            "value": list(value) if isinstance(value, tuple) else value,
+            "source": source,
+        }
+    result = {"config_file": str(path) if path else None, "settings": settings}
+    rt.emit(result, config_text, config_table)
+
+
+# -- lock and history -------------------------------------------------------------------
+@with_settings
+@cli.command()
+@click.option("--lock-id", required=True, help="The id of the lock to break (shown by status).")
+@pass_rt
+def unlock(rt: Runtime, lock_id: str) -> None:
+    """Break a lock left by a command that was killed."""
+    from bluegreen import operations
+
+    rt.emit(operations.unlock(rt.session(), lock_id), lambda r: f"broke the lock of {r['holder']}")
+
+
+@with_settings
+@cli.command()
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@pass_rt
+def history(rt: Runtime, limit: int) -> None:
+    """The site's releases, newest first."""
+    from bluegreen import operations
+    from bluegreen.render import history_table, history_text
+
+    rt.emit(operations.history_entries(rt.session(), limit), history_text, history_table)
+
+
+# -- images (docs/IMAGES.md) ------------------------------------------------------------
+@with_settings
+@cli.command()
+@click.option("--version", "version", help="The release's version: names and tags the image.")
+@click.option("--base", is_flag=True, help="Bake the site's base image instead of a release.")
+@dry_run_option
+@pass_rt
+def bake(rt: Runtime, version: str | None, base: bool, dry_run: bool) -> None:
+    """Build a release image (or the base image) with Packer."""
+    from bluegreen import operations
+    from bluegreen.naming import validate_ami, validate_version
+
+    if version:
+        validate_version(version)
+    base_ami = rt.flags.get("base_ami")
+    if base_ami:
+        validate_ami(base_ami)
+    if not version and not base:
+        raise click.UsageError("bake needs --version V, or --base for the base image")
+    sess = rt.session(dry_run=dry_run)
+    s = sess.settings  # each of these may also come from bluegreen.toml
+    result = operations.bake(
+        sess,
+        version=version,
+        base=base,
+        base_ami=s.base_ami,
+        scripts=s.provision,
+        template=s.packer_template,
+        packer=s.packer,
+    )
+    rt.emit(result, lambda r: f"bake: {r['result']}: {r['summary']}")
+
+
+@with_settings
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def images(ctx: click.Context) -> None:
+    """The site's images: version, id, created, source, and which environment runs each."""
+    if ctx.invoked_subcommand is None:
+        from bluegreen import operations
+        from bluegreen.images import listing_text
+
+        rt = ctx.ensure_object(Runtime)
+        with rt.logging():
+            rt.emit(operations.images_list(rt.session()), listing_text)
+
+
+@with_settings
+@images.command("prune")
+@click.option(
+    "--keep",
+    type=click.IntRange(0, 10000),
+    required=True,
+    help="How many of the newest release (and base) images to keep in any case.",
+)
+@dry_run_option
+@pass_rt
+def images_prune(rt: Runtime, keep: int, dry_run: bool) -> None:
+    """Deregister the oldest images no environment or launch template uses."""
+    from bluegreen import operations
+
+    rt.emit(operations.images_prune(rt.session(dry_run=dry_run), keep), summary)
+
+
+# -- iam-policy -------------------------------------------------------------------------
+@with_settings
+@cli.command("iam-policy")
+@click.option(
+    "--for",
+    "purpose",
+    type=click.Choice(["operate", "init", "teardown", "bake"]),
+    default="operate",
+    show_default=True,
+    help="operate: status, deploy, switch, rollback, clean, history, unlock; "
+    "init: the set-up; teardown: removing it; bake: building images with Packer.",
+)
+@click.option("--account-id", help="The 12-digit account (default: looked up with STS).")
+@click.option(
+    "--offline", is_flag=True, help="Call nothing: unknown account and zone ids stay wildcards."
+)
+@pass_rt
+def iam_policy(rt: Runtime, purpose: str, account_id: str | None, offline: bool) -> None:
+    """Print the least-privilege IAM policy (JSON) bluegreen needs for this domain.
+
+    Built for the configured strategy and load-balancer kind. See docs/SECURITY.md.
+    """
+    import re
+
+    from bluegreen import iam_policy as policies
+    from bluegreen import operations
+    from bluegreen.errors import InputError
+
+    if account_id is not None and not re.fullmatch(r"\d{12}", account_id):
+        raise InputError(f"--account-id: {account_id!r} is not a 12-digit AWS account id")
+    policy = operations.iam_policy(
+        rt.settings(),
+        purpose,
+        account_id=account_id,
+        lookup=not offline,
+        reporter=rt.reporter(),
+        hooks=rt.hooks,
+    )
+    click.echo(policies.render(policy))
+    n, size = len(policies.actions(policy)), policies.size(policy)
+    rt.reporter().info(
+        f"{purpose} policy: {n} actions in {len(policy['Statement'])} statements, "
+        f"{size} of the {policies.MANAGED_POLICY_LIMIT} characters a managed policy may hold"
+    )
+
+
+# -- sandbox and demo -------------------------------------------------------------------
+@with_settings
+@cli.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@pass_rt
+def sandbox(rt: Runtime, port: int) -> None:
+    """Run the embedded AWS emulator on 127.0.0.1 until Ctrl-C."""
+    import threading
+
+    from bluegreen import sandbox as sb
+
+    emu = sb.start(port)
+    if rt.output == "json":  # one document, at once, for the script that started it
+        rt.emit({"url": emu.url, "env": {"BLUEGREEN_ENDPOINT_URL": emu.url}})
+        sys.stdout.flush()
+    else:
+        click.echo(f"AWS emulator listening on {emu.url}")
+        click.echo(
+            f"use it with:  bluegreen status --endpoint-url {emu.url} --domain londontamed.com"
+        )
+        click.echo(f"         or:  export BLUEGREEN_ENDPOINT_URL={emu.url}")
+        click.echo("state lives in memory; Ctrl-C stops it")
+    try:
+        threading.Event().wait()
+    finally:
+        emu.stop()
+
+
+@with_settings
+@cli.command()
+@pass_rt
+def demo(rt: Runtime) -> None:
+    """Tell the seed's story for londontamed.com on an in-process emulator."""
+    from bluegreen.demo import run_demo
+
+    run_demo(rt.reporter(), output=rt.output)
