@@ -60,3 +60,10 @@ clean-venv:
 .PHONY: reliability
 reliability: $(STAMP)
 	$(BIN)/python bench/reliability.py $(BENCH_ARGS)
+
+# Every printed policy (init, operate, teardown) in a full run on the emulator
+# that enforces IAM, for every strategy, load-balancer kind, key pair and launch
+# kind; `make test` runs a sample of them (docs/SECURITY.md).
+.PHONY: policies
+policies: $(STAMP)
+	BLUEGREEN_POLICY_SWEEP=1 $(BIN)/pytest tests/test_iam_enforced.py -k full_run

@@ -248,6 +248,7 @@ class Faults:
     rate: float = 0.2
     denied: frozenset[str] = frozenset()
     lose_first_response: bool = False  # of every request that changes something
+    lose_responses: bool = True  # False: only faults where AWS never saw the request
     injected: Counter[str] = field(default_factory=Counter)
     requests: int = 0
     by_operation: Counter[str] = field(default_factory=Counter)
@@ -280,7 +281,7 @@ class Faults:
             elif self._random.random() < self.rate:
                 mutating = operation.startswith(MUTATING_PREFIXES)
                 kinds = ["throttle", "5xx", "connect-timeout"]
-                if mutating:
+                if mutating and self.lose_responses:
                     kinds.append("lost-response")
                 kind = self._random.choice(kinds)
                 self.injected[kind] += 1

@@ -35,6 +35,9 @@ from bluegreen.ui import Reporter
 DOMAIN = "londontamed.com"
 REGION = "us-east-1"
 
+# The emulator behind the AWS-fidelity layer: fixtures ``layered_emulator`` and ``real``.
+pytest_plugins = ["layered"]
+
 
 def _free_port() -> int:
     with socket.socket() as s:

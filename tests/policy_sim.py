@@ -119,6 +119,7 @@ class World:
     subnets: dict[str, list[str]] = field(default_factory=dict)  # group -> subnets
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
     ec2: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
+    associations: dict[str, str] = field(default_factory=dict)  # association -> route table
 
     def requests(self, call: Call) -> list[Request]:
         """Every authorization AWS makes for ``call``."""
@@ -136,6 +137,8 @@ class World:
             return []  # GetCallerIdentity: AWS allows it to everyone
         if call.service == "route53":
             zone = str(p.get("HostedZoneId", "")).split("/")[-1]
+            if op in ("GetHostedZone", "DeleteHostedZone"):
+                zone = str(p["Id"]).split("/")[-1]
             if op == "ChangeResourceRecordSets":
                 changes = p["ChangeBatch"]["Changes"]
                 need(
@@ -161,6 +164,20 @@ class World:
                 need(a, "*")
             return out
         if call.service == "dynamodb":
+            if op == "BatchWriteItem":
+                # one authorization per table, with every item's partition key
+                for name, writes in p["RequestItems"].items():
+                    keys = [
+                        (w.get("DeleteRequest") or w["PutRequest"]).get("Key")
+                        or w["PutRequest"]["Item"]
+                        for w in writes
+                    ]
+                    need(
+                        a,
+                        arn("dynamodb", f"table/{name}"),
+                        **{"dynamodb:LeadingKeys": sorted({k["pk"]["S"] for k in keys})},
+                    )
+                return out
             table = arn("dynamodb", f"table/{p['TableName']}")
             if "Key" in p or "Item" in p:
                 item = p.get("Key") or p["Item"]
@@ -181,11 +198,25 @@ class World:
             profile = arn(
                 "iam", f"instance-profile/{p.get('InstanceProfileName', '')}", regional=False
             )
-            if op in ("GetRole", "CreateRole", "PutRolePolicy", "ListRolePolicies"):
+            if op in (
+                "GetRole",
+                "CreateRole",
+                "PutRolePolicy",
+                "ListRolePolicies",
+                "ListAttachedRolePolicies",
+                "DeleteRolePolicy",
+                "DetachRolePolicy",
+                "DeleteRole",
+            ):
                 need(a, role)
                 if op == "CreateRole" and p.get("Tags"):
                     need("iam:TagRole", role)
-            elif op in ("GetInstanceProfile", "CreateInstanceProfile"):
+            elif op in (
+                "GetInstanceProfile",
+                "CreateInstanceProfile",
+                "DeleteInstanceProfile",
+                "RemoveRoleFromInstanceProfile",
+            ):
                 need(a, profile)
             elif op == "AddRoleToInstanceProfile":
                 need(a, profile)
@@ -333,6 +364,12 @@ class World:
         self, call: Call, need_ctx: Callable[[str, str, Mapping[str, list[str]]], None]
     ) -> None:
         p, op, a, r = call.params, call.operation, call.action, call.response
+        for table in r.get("RouteTables", []):
+            for assoc in table.get("Associations", []):
+                if assoc.get("RouteTableAssociationId"):
+                    self.associations[assoc["RouteTableAssociationId"]] = table["RouteTableId"]
+        if op == "AssociateRouteTable" and r.get("AssociationId"):
+            self.associations[r["AssociationId"]] = p["RouteTableId"]
         if op.startswith("Describe"):
             need_ctx(a, "*", {})
         elif op == "CreateLaunchTemplate":
@@ -360,6 +397,8 @@ class World:
             tags = _spec_tags(p)
             kind = p["TagSpecifications"][0]["ResourceType"]
             new_id = _created_id(r)
+            if op == "CreateKeyPair":  # a key pair's ARN ends in its name, not its id
+                new_id = p["KeyName"]
             if new_id:
                 self.ec2[new_id] = (kind, tags)
             need_ctx(a, arn("ec2", f"{kind}/{new_id or '*'}"), _request_tags(tags))
@@ -380,7 +419,12 @@ class World:
                 need_ctx(a, "*", {})
 
     def _ids(self, params: Mapping[str, Any]) -> list[str]:
-        return [str(params[k]) for k in _EC2_IDS if k in params]
+        ids = [str(params[k]) for k in _EC2_IDS if k in params]
+        if "KeyName" in params:
+            ids.append(str(params["KeyName"]))
+        if "AssociationId" in params and params["AssociationId"] in self.associations:
+            ids.append(self.associations[params["AssociationId"]])
+        return ids
 
 
 def _created_id(response: Mapping[str, Any]) -> str | None:

@@ -10,6 +10,7 @@ EBS-backed as AWS does: Packer refuses any other source image.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 import shutil
@@ -21,6 +22,8 @@ from typing import Any
 import pytest
 
 from bluegreen import bake
+from bluegreen import bake_security as security
+from bluegreen.errors import MissingProgram
 from bluegreen.images import Image, prune_plan
 from conftest import DOMAIN, client, register_images, reset, run, start_emulator
 
@@ -482,6 +485,126 @@ def test_template_for_aws_uses_ssh_and_shell_provisioners(tmp_path: Path) -> Non
     ud = bake.user_data([script, script])
     assert ud.count("Content-Type: text/x-shellscript") == 2
     assert "{{ not a template }}" in ud
+
+
+# -- the build instance's security (bake_security) -----------------------------------
+AWS_SPEC = bake.BakeSpec(
+    role="release",
+    version="v1",
+    image_name="londontamed-com-v1",
+    source_ami="ami-0123456789abcdef0",
+    region="eu-west-1",
+    vpc_id="vpc-1",
+    subnet_id="subnet-1",
+    instance_type="t3.small",
+    scripts=(),
+    bake_id="abc",
+    built_at="2026-11-26T08:00:00Z",
+    endpoint_url=None,
+    profile=None,
+    tags={"bluegreen:domain": DOMAIN, "bluegreen:bake-id": "abc"},
+    vpc_cidr="10.0.0.0/16",
+    root_device="/dev/xvda",
+    root_size=8,
+    instance_profile="londontamed-com-webserver",
+)
+OLD = security.PackerCaps("1.6.6", frozenset())  # what Debian's Packer knows (measured)
+NEW = security.PackerCaps("1.11.2", frozenset(security.PROBED))
+
+
+def spec(**changes: Any) -> bake.BakeSpec:
+    return dataclasses.replace(AWS_SPEC, **changes)
+
+
+def builder(s: bake.BakeSpec, caps: security.PackerCaps, sm: bool = False) -> dict[str, Any]:
+    b = bake.template(s, None, caps, session_manager=sm)["builders"][0]
+    assert "0.0.0.0/0" not in json.dumps(b) and "::/0" not in json.dumps(b)
+    assert isinstance(b, dict)
+    return b
+
+
+def test_ssh_to_the_build_instance_is_never_open_to_the_world() -> None:
+    # 1. the admin ranges, with any Packer
+    for caps in (OLD, NEW):
+        b = builder(spec(ssh_from=("203.0.113.0/24",), source_imds="v2.0"), caps)
+        assert b["temporary_security_group_source_cidrs"] == ["203.0.113.0/24"]
+        assert "temporary_security_group_source_public_ip" not in b
+        assert "ssh_interface" not in b
+    # 2. no ranges: this machine's public address, where Packer can
+    b = builder(spec(), NEW)
+    assert b["temporary_security_group_source_public_ip"] is True
+    assert "temporary_security_group_source_cidrs" not in b
+    # 3. an older Packer: Session Manager when its plugin is installed, with the
+    # web-server profile (it allows Session Manager) and SSH only from the VPC
+    b = builder(spec(source_imds="v2.0"), OLD, sm=True)
+    assert b["ssh_interface"] == "session_manager"
+    assert b["iam_instance_profile"] == "londontamed-com-webserver"
+    assert b["temporary_security_group_source_cidrs"] == ["10.0.0.0/16"]
+    # 4. else refused, exit 9, saying what would happen and the three ways out
+    with pytest.raises(MissingProgram) as e:
+        bake.template(spec(source_imds="v2.0"), None, OLD, session_manager=False)
+    assert e.value.exit_code == 9
+    assert "Packer 1.6.6 cannot limit SSH" in e.value.message
+    assert "0.0.0.0/0" in e.value.message
+    text = e.value.render()
+    assert "admin_cidrs" in text and "Session Manager plugin" in text and "1.1.2" in text
+
+
+def test_the_build_instance_requires_imdsv2_and_its_image_is_encrypted() -> None:
+    b = builder(spec(kms_key="alias/images"), NEW)
+    assert b["metadata_options"] == {
+        "http_endpoint": "enabled",
+        "http_tokens": "required",
+        "http_put_response_hop_limit": 1,
+    }
+    assert b["launch_block_device_mappings"] == [
+        {
+            "device_name": "/dev/xvda",
+            "encrypted": True,
+            "delete_on_termination": True,
+            "volume_size": 8,
+            "kms_key_id": "alias/images",
+        }
+    ]
+    # a Packer without metadata_options: only on a source image that requires IMDSv2
+    b = builder(spec(source_imds="v2.0", ssh_from=("203.0.113.0/24",)), OLD)
+    assert "metadata_options" not in b
+    with pytest.raises(MissingProgram, match="cannot require IMDSv2") as e:
+        bake.template(spec(ssh_from=("203.0.113.0/24",)), None, OLD)
+    assert e.value.exit_code == 9
+    # the tags the bake policy's conditions need, on everything Packer creates
+    b = builder(spec(), NEW)
+    for key in ("run_tags", "run_volume_tags", "snapshot_tags", "tags"):
+        assert b[key]["bluegreen:domain"] == DOMAIN, key
+        assert b[key]["bluegreen:bake-id"] == "abc", key
+
+
+def test_the_installed_packer_is_asked_what_it_knows() -> None:
+    exe = shutil.which("packer")
+    assert exe, PACKER_MISSING
+    caps = security.probe(exe)
+    assert caps.version[0].isdigit()
+    if caps.version.startswith("1.6."):  # Debian's: neither key (measured on 1.6.6)
+        assert caps.known == frozenset()
+
+
+def test_printed_template_against_the_emulator(paws: str) -> None:
+    """The template bake prints (--dry-run): encrypted root volume, every
+    resource tagged, IMDSv2 where the installed Packer knows it, no SSH."""
+    assert run("init").code == 0
+    src = source_image(paws)
+    data = bake_json("--version", "v9", "--base-ami", src, "--dry-run")
+    b = data["generated_template"]["builders"][0]
+    assert data["packer_version"] == security.probe(str(shutil.which("packer"))).version
+    assert b["communicator"] == "none"
+    assert b["launch_block_device_mappings"][0]["encrypted"] is True
+    root = client(paws, "ec2").describe_images(ImageIds=[src])["Images"][0]["RootDeviceName"]
+    assert b["launch_block_device_mappings"][0]["device_name"] == root
+    assert b["run_volume_tags"]["bluegreen:domain"] == DOMAIN
+    assert b["run_tags"]["bluegreen:bake-id"] == data["bake_id"]
+    known = security.probe(str(shutil.which("packer"))).known
+    assert ("metadata_options" in b) == ("metadata_options" in known)
+    assert "0.0.0.0/0" not in json.dumps(b)
 
 
 def test_image_packer_removed_itself_is_reported_as_such(paws: str, tmp_path: Path) -> None:

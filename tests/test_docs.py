@@ -84,11 +84,24 @@ _NOT_RUN: dict[str, tuple[str, StandIn | None]] = {
     "aws iam attach-role-policy --role-name deployer --policy-arn "
     "arn:aws:iam::123456789012:policy/bluegreen-londontamed-com": (AWS_CLI, None),
     "aws ssm start-session --target i-0123456789abcdef0": (AWS_CLI, None),
+    "bluegreen iam-policy --part 2 > operate-2.json": (
+        "only a domain of more than about 60 characters has a second part "
+        "(tests/test_iam_policy.py prints both of the longest domain's)",
+        None,
+    ),
+    "aws iam create-policy --policy-name bluegreen-mysite-1 --policy-document "
+    "file://operate-1.json": (AWS_CLI, None),
+    "aws iam create-policy --policy-name bluegreen-mysite-2 --policy-document "
+    "file://operate-2.json": (AWS_CLI, None),
     "aws autoscaling describe-auto-scaling-groups --filters "
     "Name=tag:bluegreen:domain,Values=londontamed.com --query "
     "AutoScalingGroups[].Instances[].InstanceId": (AWS_CLI, None),
     "bluegreen -v COMMAND ...": ("a pattern, not a command", None),
     'pip install "$BLUEGREEN"': ("installs bluegreen: the test runs this checkout", None),
+    "packer plugins install github.com/hashicorp/amazon v1.3.3": (
+        "installs a Packer plugin from the internet",
+        None,
+    ),
 }
 # Lines that ask on a terminal: the test answers with --yes.
 ASKS = {"bluegreen clean", "bluegreen teardown"}

@@ -242,10 +242,60 @@ def test_moto_ignores_conditions(iam: IamEmulator) -> None:
     iam.client("ec2", keys).describe_vpcs()  # allowed although the condition cannot hold
 
 
-def test_release_cycle_with_only_the_printed_policies(iam: IamEmulator) -> None:
+# Every strategy and load-balancer kind, each with a key pair or launch
+# configurations: the sweep (``make policies``); ``make test`` runs a sample
+# that covers both kinds, both launch kinds, the key pair and two strategies.
+FULL_RUNS = [
+    (strategy, kind, extra)
+    for strategy in ("dns", "lb", "rolling", "weighted")
+    for kind in ("classic", "alb")
+    for extra in ("", "key_pair", "launch_configuration")
+]
+SAMPLE = [("dns", "classic", "key_pair"), ("lb", "alb", "launch_configuration")]
+RUNS = FULL_RUNS if os.environ.get("BLUEGREEN_POLICY_SWEEP") == "1" else SAMPLE
+RUN_CYCLE: list[tuple[str, ...]] = [
+    ("deploy", "--version", "v1"),
+    ("switch",),
+    ("deploy", "--version", "v2"),
+    ("switch",),
+    ("rollback",),
+    ("clean", "--yes"),
+    ("status",),
+    ("history",),
+]
+
+
+def _left(iam: IamEmulator) -> dict[str, Any]:
+    """What is left of the site, read by the admin."""
+    tag = [{"Name": "tag:bluegreen:domain", "Values": ["londontamed.com"]}]
+    ec2 = iam.client("ec2")
+    r53 = iam.client("route53")
+    r53.meta.events.register("before-sign.route53", _content_sha256)
+    return {
+        "groups": iam.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"],
+        "vpcs": ec2.describe_vpcs(Filters=tag)["Vpcs"],
+        "templates": ec2.describe_launch_templates()["LaunchTemplates"],
+        "classic": iam.client("elb").describe_load_balancers()["LoadBalancerDescriptions"],
+        "albs": iam.client("elbv2").describe_load_balancers()["LoadBalancers"],
+        "zones": r53.list_hosted_zones()["HostedZones"],
+        "keys": ec2.describe_key_pairs()["KeyPairs"],
+        "tables": iam.client("dynamodb").list_tables()["TableNames"],
+        "roles": iam.client("iam").list_roles()["Roles"],
+    }
+
+
+@pytest.mark.parametrize(("strategy", "kind", "extra"), RUNS)
+def test_full_run_with_only_the_printed_policies(
+    iam: IamEmulator, strategy: str, kind: str, extra: str
+) -> None:
+    """init with the init policy, a release cycle with the operate policy,
+    teardown with the teardown policy: each user holds only its own."""
+    Path("bluegreen.toml").write_text(
+        f'strategy = "{strategy}"\nload_balancer = "{kind}"\ntimeout = "120s"\n'
+        'interval = "0s"\n' + (f"{extra} = true\n" if extra else "")
+    )
     use(iam.admin)
-    init_policy = printed_policy("init")
-    initer = iam.user("initer", for_moto(init_policy))
+    initer = iam.user("initer", for_moto(printed_policy("init")))
     use(initer)
     r = run("init")
     assert r.code == 0, r.err
@@ -254,22 +304,30 @@ def test_release_cycle_with_only_the_printed_policies(iam: IamEmulator) -> None:
     register(iam, "v1", "v2")
     operator = iam.user("operator", for_moto(printed_policy("operate")))
     use(operator)
-    for args in (
-        ("deploy", "--version", "v1"),
-        ("switch",),
-        ("deploy", "--version", "v2"),
-        ("switch",),
-        ("rollback",),
-        ("clean", "--yes"),
-        ("status",),
-        ("history",),
-    ):
+    for args in RUN_CYCLE:
         r = run(*args)
         assert r.code == 0, (args, r.err)
     # and the operator may not do what init does
     r = run("init")
     assert r.code == 4
     assert "ec2:DescribeVpcs was denied" in r.err
+    use(iam.admin)
+    teardown = iam.user("teardown", for_moto(printed_policy("teardown")))
+    use(teardown)
+    r = run("teardown", "--yes")
+    assert r.code == 0, r.err
+    use(iam.admin)
+    assert {k: v for k, v in _left(iam).items() if k != "roles"} == {
+        "groups": [],
+        "vpcs": [],
+        "templates": [],
+        "classic": [],
+        "albs": [],
+        "zones": [],
+        "tables": [],
+        "keys": [],
+    }
+    assert {r["RoleName"] for r in _left(iam)["roles"]} <= {"admin"}
 
 
 def _actions_in_order(calls: list[sim.Call]) -> list[str]:
@@ -377,3 +435,52 @@ def test_removing_any_action_fails_the_command_that_needs_it(iam: IamEmulator) -
     called = {a for acts in recorded for a in acts}
     assert called == removed
     assert {"autoscaling:DeleteAutoScalingGroup", "ec2:DeleteLaunchTemplate"} <= removed
+
+
+@pytest.fixture(scope="module")
+def bake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamEmulator]:
+    """The sandbox (EBS-backed images, as Packer needs) enforcing IAM."""
+    server = start_emulator(
+        tmp_path_factory,
+        [sys.executable, "-m", "bluegreen.sandbox"],
+        env={"INITIAL_NO_AUTH_ACTION_COUNT": str(UNAUTHENTICATED)},
+        port_args=lambda port: [str(port)],
+    )
+    try:
+        yield IamEmulator(next(server))
+    finally:
+        server.close()
+
+
+def test_bake_with_only_the_printed_bake_policy(
+    bake_server: IamEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """bluegreen's checks, the real Packer (signing with the user's key) and the
+    tagging afterwards, all with the bake policy alone."""
+    iam = bake_server
+    iam.reset()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BLUEGREEN_ENDPOINT_URL", iam.url)
+    monkeypatch.setenv("BLUEGREEN_ENDPOINT_CREDENTIALS", "1")
+    use(iam.admin)
+    assert run("init").code == 0
+    src = iam.client("ec2").register_image(
+        Name="al2023-stand-in",
+        Architecture="x86_64",
+        RootDeviceName="/dev/xvda",
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
+        VirtualizationType="hvm",
+    )["ImageId"]
+    policy = printed_policy("bake")
+    assert "vpc/vpc-" in json.dumps(policy)  # the site's VPC, looked up
+    baker = iam.user("baker", for_moto(policy))
+    use(baker)
+    r = run("--output", "json", "bake", "--version", "v1", "--base-ami", src)
+    assert r.code == 0, r.err
+    use(iam.admin)
+    image = iam.client("ec2").describe_images(ImageIds=[r.json()["image"]])["Images"][0]
+    assert {t["Key"]: t["Value"] for t in image["Tags"]}["bluegreen:version"] == "v1"
+    # and the baker may not deploy it
+    use(baker)
+    r = run("deploy", "--version", "v1")
+    assert r.code == 4

@@ -14,6 +14,7 @@ import pytest
 import policy_sim as sim
 from bluegreen import config
 from bluegreen import iam_policy as policies
+from bluegreen.errors import InputError
 from conftest import DOMAIN, register_images, run
 
 COMBOS: list[dict[str, Any]] = [
@@ -68,7 +69,11 @@ def test_read_actions_live_in_read_statements_only() -> None:
 # Writes that AWS only allows on "*" (no resource-level permission), each with its reason.
 UNSCOPED_WRITES = {
     "CreateZones": "route53:CreateHostedZone has no resource-level permission",
-    "Bake": "Packer's temporary resources have names bluegreen does not choose",
+    # RunInstances also names the source image, the network interface and volume it
+    # creates, the security group and key pair: the instance itself needs the tag
+    "BakeLaunchResources": "resources a launch of a tagged instance names or creates",
+    "BakeNewImages": "CreateImage's new image and snapshots (tagged by the next call)",
+    "BakeTemporaryKeys": "Packer 1.6 cannot tag its key pair: by name, packer_*",
 }
 
 
@@ -157,6 +162,101 @@ def test_every_policy_fits_a_managed_policy() -> None:
     assert max(sizes) <= policies.MANAGED_POLICY_LIMIT
 
 
+# The longest domain bluegreen accepts with the default hosts: www-staging.DOMAIN
+# must stay a DNS name (253 characters). Labels of 63, the most DNS allows.
+LONGEST = ".".join(["a" * 63] * 3) + "." + "b" * 45 + ".com"
+DOMAIN_54 = "x" * 50 + ".com"
+
+
+def test_the_longest_domain() -> None:
+    assert len(LONGEST) == 253 - len("www-staging.") == 241
+    assert settings(domain=LONGEST).names().domain == LONGEST
+    one_more = LONGEST.replace(".com", "b.com")
+    with pytest.raises(InputError, match="too long for its staging names"):
+        settings(domain=one_more).names()
+    assert run("--domain", one_more, "iam-policy", "--offline").code == 2
+
+
+def sized(domain: str) -> list[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
+    out = []
+    for combo, purpose in itertools.product(COMBOS, policies.PURPOSES):
+        s = settings(**{**combo, "domain": domain})
+        t = policies.Target(s.names(), "us-east-1", sim.ACCOUNT, "Z1PUBLIC", "Z2PRIVATE")
+        policy = policies.build(s, purpose, t)
+        out.append((f"{purpose} {combo}", policy, policies.documents(policy)))
+    return out
+
+
+def test_every_policy_of_the_longest_domain_fits_in_managed_policies() -> None:
+    worst: dict[str, tuple[int, int]] = {}
+    for label, policy, docs in sized(LONGEST):
+        assert 1 <= len(docs) <= 2, label
+        for doc in docs:
+            assert policies.size(doc) <= policies.MANAGED_POLICY_LIMIT, label
+            assert doc["Version"] == "2012-10-17"
+        # together, exactly the policy's statements, each once
+        assert sorted(json.dumps(st) for d in docs for st in d["Statement"]) == sorted(
+            json.dumps(st) for st in policy["Statement"]
+        )
+        purpose = label.split()[0]
+        worst[purpose] = max(worst.get(purpose, (0, 0)), (policies.size(policy), len(docs)))
+    print(f"\nlongest domain ({len(LONGEST)} characters): largest policy, documents: {worst}")
+    assert worst["operate"][1] == 2  # the split is needed, and used
+
+
+def test_a_54_character_domain_needs_one_document() -> None:
+    assert len(DOMAIN_54) == 54
+    for label, policy, docs in sized(DOMAIN_54):
+        assert docs == [policy], (label, policies.size(policy))
+
+
+def test_release_groups_of_a_long_domain_are_the_sites() -> None:
+    """Long domains shorten release names: the policy's pattern still matches
+    every one of them (any version length, either AMI id length)."""
+    policy = build(domain=LONGEST)
+    names = settings(domain=LONGEST).names()
+    tags = {
+        "aws:RequestTag/bluegreen:domain": [LONGEST],
+        "aws:TagKeys": ["bluegreen:domain"],
+    }
+    for version in (None, "1", "1.4.2", "v" * 63):
+        for ami in ("ami-01234567", "ami-0123456789abcdef0"):
+            name = names.release(version, ami)
+            group = sim.arn("autoscaling", f"autoScalingGroup:uuid:autoScalingGroupName/{name}")
+            assert sim.allowed(policy, req("autoscaling:CreateAutoScalingGroup", group, **tags))
+    other = sim.arn("autoscaling", "autoScalingGroup:uuid:autoScalingGroupName/payroll-v1")
+    assert not sim.allowed(policy, req("autoscaling:CreateAutoScalingGroup", other, **tags))
+
+
+def test_iam_policy_prints_the_documents_of_a_long_domain() -> None:
+    r = run("--domain", LONGEST, "iam-policy", "--offline", "--account-id", sim.ACCOUNT)
+    assert r.code == 0, r.err
+    docs = json.loads(r.out)
+    assert isinstance(docs, list) and len(docs) == 2
+    assert "2 documents" in r.err and "--part 2" in r.err
+    for k, doc in enumerate(docs, 1):
+        one = run(
+            "--domain",
+            LONGEST,
+            "iam-policy",
+            "--offline",
+            "--account-id",
+            sim.ACCOUNT,
+            "--part",
+            str(k),
+        )
+        assert one.code == 0, one.err
+        assert json.loads(one.out) == doc
+        assert policies.size(doc) <= policies.MANAGED_POLICY_LIMIT
+    r = run("--domain", LONGEST, "iam-policy", "--offline", "--part", "3")
+    assert r.code == 2 and "has 2 document(s)" in r.err
+    # a policy that fits is one document, with or without --part 1
+    one = run("iam-policy", "--offline", "--account-id", sim.ACCOUNT)
+    assert json.loads(one.out) == json.loads(
+        run("iam-policy", "--offline", "--account-id", sim.ACCOUNT, "--part", "1").out
+    )
+
+
 def test_iam_policy_command_offline() -> None:
     r = run("iam-policy", "--offline", "--account-id", sim.ACCOUNT)
     assert r.code == 0, r.err
@@ -225,8 +325,10 @@ def test_every_call_of_a_full_cycle_is_covered(aws: str) -> None:
     # resizing only happens when capacity differs: the live min below its desired
     # (deploy pins it) or a rollback to a release with fewer instances (docs/SAFETY.md)
     resizes = {"autoscaling:UpdateAutoScalingGroup"}
+    # reading the table's status: only when it is not ACTIVE yet
+    creating = {"dynamodb:DescribeTable"}
     unused = policies.actions(operate) - {q.action for q in operate_requests}
-    assert once <= unused <= once | resizes
+    assert once <= unused <= once | resizes | creating
     # init's repairs, the reads only a second init makes (of what exists) and the
     # HTTPS listener's TLS policy are not called by a first init without a
     # certificate; tests/test_init.py calls each of them
@@ -445,9 +547,11 @@ def test_conditions_refuse_what_is_not_the_sites(request_: sim.Request, allowed:
 # service-linked role, rolling's untagging of a version-less release, weighted's
 # alarms when none is configured, re-attaching a target group, and the safety
 # features' paths (docs/SAFETY.md): resizing when capacity differs, the draining
-# timeout or deregistration delay when clean deletes a release that served.
+# timeout or deregistration delay when clean deletes a release that served;
+# the lock table's status, read only while it is CREATING.
 PATH_DEPENDENT = {
     "dynamodb:Query",
+    "dynamodb:DescribeTable",  # only while the table is CREATING
     "iam:CreateServiceLinkedRole",
     "autoscaling:DeleteTags",
     "cloudwatch:DescribeAlarms",
@@ -511,3 +615,106 @@ def test_lb_strategy_init_and_cycle_are_covered(aws: str, tmp_path: Path, kind: 
     unused = policies.actions(operate) - {q.action for q in requests}
     print(f"\nlb {kind}: {len(calls)} calls, {len(requests)} authorizations, unused {unused}")
     assert unused <= PATH_DEPENDENT
+
+
+@pytest.mark.parametrize("kind", ["classic", "alb"])
+def test_teardown_is_covered(aws: str, tmp_path: Path, kind: str) -> None:
+    """init, a cycle, then teardown: every authorization teardown needs is
+    allowed by the teardown policy, on the site's resources only."""
+    (tmp_path / "bluegreen.toml").write_text(f'load_balancer = "{kind}"\nkey_pair = true\n')
+    world = sim.World()
+    sim.requests(record("init"), world)
+    register_images(aws, "v1", "v2")
+    for args in CYCLE[:4]:
+        sim.requests(record(*args), world)
+    calls = record("teardown", "--yes")
+    teardown = build("teardown", zones=False, load_balancer=kind, key_pair=True)
+    requests = sim.requests(calls, world)
+    denied = [q for q in requests if not sim.allowed(teardown, q)]
+    assert denied == [], "\n".join(map(str, denied))
+    unused = policies.actions(teardown) - {q.action for q in requests}
+    print(f"\nteardown {kind}: {len(calls)} calls, {len(requests)} authorizations, unused {unused}")
+    # only when someone attached a managed policy to the role
+    assert unused <= {"iam:DetachRolePolicy"}
+
+
+# -- bake: Packer's writes only on what carries the site's tags ------------------------
+def bake_policy() -> dict[str, Any]:
+    s = settings()
+    t = policies.Target(
+        s.names(), "us-east-1", sim.ACCOUNT, "Z1PUBLIC", "Z2PRIVATE", vpc_id="vpc-1"
+    )
+    return policies.build(s, "bake", t)
+
+
+MINE = {"aws:ResourceTag/bluegreen:domain": [DOMAIN]}
+THEIRS = {"aws:ResourceTag/bluegreen:domain": ["other.com"]}
+ASKED = {"aws:RequestTag/bluegreen:domain": [DOMAIN]}
+INSTANCE = sim.arn("ec2", "instance/i-1")
+SNAPSHOT = "arn:aws:ec2:us-east-1::snapshot/snap-1"
+IMAGE = "arn:aws:ec2:us-east-1::image/ami-1"
+SITE_VPC = {"ec2:Vpc": [sim.arn("ec2", "vpc/vpc-1")]}
+
+
+@pytest.mark.parametrize(
+    ("request_", "allowed"),
+    [
+        (req("ec2:RunInstances", sim.arn("ec2", "instance/*"), **ASKED), True),
+        (req("ec2:RunInstances", sim.arn("ec2", "instance/*")), False),
+        (
+            req(
+                "ec2:RunInstances",
+                sim.arn("ec2", "instance/*"),
+                **{"aws:RequestTag/bluegreen:domain": ["other.com"]},
+            ),
+            False,
+        ),
+        (req("ec2:RunInstances", sim.arn("ec2", "subnet/subnet-1"), **MINE), True),
+        (req("ec2:RunInstances", sim.arn("ec2", "subnet/subnet-9")), False),
+        (req("ec2:CreateTags", INSTANCE, **ASKED, **{"ec2:CreateAction": ["RunInstances"]}), True),
+        (req("ec2:CreateTags", INSTANCE, **ASKED), False),  # only while launching
+        (req("ec2:TerminateInstances", INSTANCE, **MINE), True),
+        (req("ec2:TerminateInstances", INSTANCE), False),
+        (req("ec2:TerminateInstances", INSTANCE, **THEIRS), False),
+        (req("ec2:StopInstances", INSTANCE, **MINE), True),
+        (req("ec2:StopInstances", INSTANCE), False),
+        (req("ec2:ModifyInstanceAttribute", INSTANCE), False),
+        (req("ec2:CreateImage", INSTANCE, **MINE), True),
+        (req("ec2:CreateImage", INSTANCE), False),
+        (req("ec2:CreateTags", IMAGE, **ASKED), True),
+        (req("ec2:CreateTags", SNAPSHOT, **{"aws:RequestTag/bluegreen:domain": ["x.com"]}), False),
+        (req("ec2:DeleteSnapshot", SNAPSHOT, **MINE), True),
+        (req("ec2:DeleteSnapshot", SNAPSHOT), False),
+        (req("ec2:DeregisterImage", IMAGE, **THEIRS), False),
+        (req("ec2:DeleteSecurityGroup", sim.arn("ec2", "security-group/sg-1"), **SITE_VPC), True),
+        (
+            req(
+                "ec2:DeleteSecurityGroup",
+                sim.arn("ec2", "security-group/sg-1"),
+                **{"ec2:Vpc": [sim.arn("ec2", "vpc/vpc-9")]},
+            ),
+            False,
+        ),
+        (req("ec2:CreateSecurityGroup", sim.arn("ec2", "vpc/vpc-1"), **MINE), True),
+        (req("ec2:CreateSecurityGroup", sim.arn("ec2", "vpc/vpc-9")), False),
+        (req("ec2:DeleteKeyPair", sim.arn("ec2", "key-pair/packer_6e0a")), True),
+        (req("ec2:DeleteKeyPair", sim.arn("ec2", "key-pair/production")), False),
+        (
+            req(
+                "iam:PassRole",
+                sim.arn("iam", "role/londontamed-com-webserver", regional=False),
+                **{"iam:PassedToService": ["ec2.amazonaws.com"]},
+            ),
+            True,
+        ),
+        (req("ec2:DeleteVolume", sim.arn("ec2", "volume/vol-1"), **MINE), False),
+    ],
+)
+def test_bake_writes_need_the_sites_tags(request_: sim.Request, allowed: bool) -> None:
+    assert sim.allowed(bake_policy(), request_) is allowed
+
+
+def test_bake_policy_has_no_write_on_everything() -> None:
+    for st in bake_policy()["Statement"]:
+        if not st["Sid"].startswith("Read"):
+            assert st["Resource"] != "*", st["Sid"]

@@ -144,12 +144,14 @@ NOT_SETTINGS = {
     "limit",
     "lock_id",
     "port",
+    "realistic",  # sandbox --realistic: how this emulator behaves, not a site's setting
     "help",
     "base",
     "keep",
     "purpose",  # iam-policy --for
     "account_id",
     "offline",
+    "part",  # iam-policy --part: which document of a split policy
 }
 
 

@@ -53,6 +53,7 @@ from email.mime.text import MIMEText
 from pathlib import Path
 from typing import Any
 
+from bluegreen import bake_security as security
 from bluegreen import images
 from bluegreen.aws import Gateway
 from bluegreen.aws.ec2 import tag_value
@@ -122,6 +123,14 @@ class BakeSpec:
     profile: str | None
     tags: dict[str, str] = field(default_factory=dict)
     ssh_from: tuple[str, ...] = ()  # who may reach the build instance's SSH port
+    # what the template's security settings need (bake_security)
+    vpc_cidr: str = "10.0.0.0/16"
+    root_device: str = "/dev/xvda"
+    root_size: int | None = None  # GiB, the source image's root volume
+    source_imds: str | None = None  # the source image's ImdsSupport
+    kms_key: str | None = None
+    instance_profile: str = ""
+    endpoint_credentials: bool = False  # an emulator that enforces IAM: the usual chain
 
     def variables(self) -> dict[str, str]:
         return {
@@ -289,7 +298,22 @@ def plan(
         profile=settings.profile,
         tags=tags,
         ssh_from=tuple(settings.admin_cidrs),
+        vpc_cidr=str(vpc.get("CidrBlock", "10.0.0.0/16")),
+        root_device=str(found[0].get("RootDeviceName") or "/dev/xvda"),
+        root_size=_root_size(found[0]),
+        source_imds=found[0].get("ImdsSupport"),
+        kms_key=settings.kms_key,
+        instance_profile=names.instance_profile,
+        endpoint_credentials=settings.endpoint_credentials,
     )
+
+
+def _root_size(image: dict[str, Any]) -> int | None:
+    root = image.get("RootDeviceName")
+    for m in image.get("BlockDeviceMappings", []):
+        if m.get("DeviceName") == root and m.get("Ebs", {}).get("VolumeSize"):
+            return int(m["Ebs"]["VolumeSize"])
+    return None
 
 
 # -- the template -----------------------------------------------------------------
@@ -303,9 +327,22 @@ def user_data(scripts: Sequence[Path]) -> str:
     return doc.as_string()
 
 
-def template(spec: BakeSpec, user_data_file: Path | None) -> dict[str, Any]:
-    """The Packer template (JSON) for ``spec``: one amazon-ebs build."""
+def template(
+    spec: BakeSpec,
+    user_data_file: Path | None,
+    caps: security.PackerCaps | None = None,
+    *,
+    session_manager: bool | None = None,
+) -> dict[str, Any]:
+    """The Packer template (JSON) for ``spec``: one amazon-ebs build, with the
+    security settings Packer ``caps`` allow (default: a Packer that knows them
+    all; see bake_security). Raises MissingProgram when this Packer cannot
+    build safely against AWS."""
+    caps = caps or security.PackerCaps("any", frozenset(security.PROBED))
     domain = spec.tags[TAG_DOMAIN]
+    # The bake policy lets Packer act only on what carries these tags
+    # (iam_policy: aws:RequestTag on create, ec2:ResourceTag afterwards).
+    owned = {TAG_DOMAIN: domain, TAG_BAKE_ID: spec.bake_id}
     builder: dict[str, Any] = {
         "type": "amazon-ebs",
         "region": spec.region,
@@ -315,36 +352,46 @@ def template(spec: BakeSpec, user_data_file: Path | None) -> dict[str, Any]:
         "subnet_id": spec.subnet_id,
         "associate_public_ip_address": True,
         "ami_name": spec.image_name,
-        "ami_description": f"{domain} {spec.role} {spec.version} (bluegreen bake {spec.bake_id})",
+        # no ami_description: Packer would set it with ModifyImageAttribute on the
+        # new, still untagged image, a write the bake policy cannot scope by tag
         "tags": dict(spec.tags),
-        "snapshot_tags": {TAG_DOMAIN: domain, TAG_BAKE_ID: spec.bake_id, "Name": spec.image_name},
-        "run_tags": {
-            TAG_DOMAIN: domain,
-            TAG_BAKE_ID: spec.bake_id,
-            "Name": f"bluegreen bake {spec.image_name}",
-        },
+        "snapshot_tags": {**owned, "Name": spec.image_name},
+        "run_tags": {**owned, "Name": f"bluegreen bake {spec.image_name}"},
+        "run_volume_tags": {**owned, "Name": f"bluegreen bake {spec.image_name}"},
     }
+    builder.update(
+        security.settings(
+            security.Build(
+                admin_cidrs=spec.ssh_from,
+                vpc_cidr=spec.vpc_cidr,
+                root_device=spec.root_device,
+                root_size=spec.root_size,
+                source_imds=spec.source_imds,
+                kms_key=spec.kms_key,
+                instance_profile=spec.instance_profile,
+                emulator=bool(spec.endpoint_url),
+            ),
+            caps,
+            session_manager=session_manager,
+        )
+    )
     provisioners: list[dict[str, Any]] = []
     if spec.endpoint_url:
         builder.update(
             {
                 "communicator": "none",
                 "custom_endpoint_ec2": spec.endpoint_url,
-                "access_key": "testing",
-                "secret_key": "testing",
                 "skip_credential_validation": True,
                 "skip_metadata_api_check": True,
                 "skip_region_validation": True,
             }
         )
+        if not spec.endpoint_credentials:
+            builder.update({"access_key": "testing", "secret_key": "testing"})
         if user_data_file is not None:
             builder["user_data_file"] = str(user_data_file)
     else:
         builder.update({"communicator": "ssh", "ssh_username": SSH_USERNAME})
-        if spec.ssh_from:
-            # Packer's temporary security group opens SSH to these ranges only
-            # (its default is 0.0.0.0/0 for the length of the build).
-            builder["temporary_security_group_source_cidrs"] = list(spec.ssh_from)
         if spec.profile:
             builder["profile"] = spec.profile
         if spec.scripts:
@@ -364,7 +411,10 @@ def template(spec: BakeSpec, user_data_file: Path | None) -> dict[str, Any]:
 def packer_env(spec: BakeSpec) -> dict[str, str]:
     env = dict(os.environ)
     env["CHECKPOINT_DISABLE"] = "1"  # Packer must not call home for version checks
-    if spec.endpoint_url:
+    if spec.endpoint_url and spec.endpoint_credentials:
+        # An emulator that checks who calls (endpoint_credentials): the usual chain.
+        env["AWS_EC2_METADATA_DISABLED"] = "true"
+    elif spec.endpoint_url:
         # An emulator: never hand it real credentials, never ask for instance metadata.
         for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
             env.pop(var, None)
@@ -512,6 +562,7 @@ def bake(
     dry_run: bool = False,
 ) -> dict[str, Any]:
     exe = find_packer(packer)
+    caps = security.probe(exe) if template_file is None else None
     if template_file is not None and not Path(template_file).exists():
         raise InputError(
             f"Packer template {template_file} does not exist",
@@ -553,8 +604,11 @@ def bake(
             result["packer_cwd"] = str(cwd)
         else:
             tpl_path = work / "template.json"
-            tpl_path.write_text(json.dumps(template(spec, ud), indent=2, sort_keys=True))
-            result["generated_template"] = template(spec, ud)
+            generated = template(spec, ud, caps)
+            tpl_path.write_text(json.dumps(generated, indent=2, sort_keys=True))
+            result["generated_template"] = generated
+            if caps is not None:
+                result["packer_version"] = caps.version
         var_file = work / "bluegreen.vars.json"
         var_file.write_text(json.dumps(spec.variables(), indent=2, sort_keys=True))
         argv = [exe, "build", "-machine-readable", f"-var-file={var_file}", str(tpl_path)]

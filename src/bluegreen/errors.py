@@ -12,7 +12,8 @@ Exit codes (documented in the README):
 2     bad input: an option, argument or configuration value
 3     the state of AWS is not what the command needs; nothing changed
 4     an AWS call failed (after retries), or permission was denied
-5     a wait ran out of time (instances never healthy, DNS not in sync)
+5     a wait ran out of time (instances never healthy, DNS not in sync), or
+      the instances waited for cannot launch (AWS's reason is shown)
 6     another bluegreen command holds the domain's lock
 7     a check failed after the switch and the switch was undone
 8     a check failed and undoing it failed too: act now
@@ -114,6 +115,12 @@ class WaitTimeout(BluegreenError):
 
     exit_code = 5
     kind = "timed out"
+
+
+class LaunchFailed(WaitTimeout):
+    """The instances a wait was for cannot launch: AWS reported why."""
+
+    kind = "launch failed"
 
 
 class LockedError(BluegreenError):

@@ -14,7 +14,7 @@ a Condition (tags, record names...). To support a new call, add a row; to
 support a new kind of resource, add a statement. Rules the tests enforce:
 
 * no wildcard in any action;
-* read actions (``Describe*``, ``List*``, ``Get*``, DynamoDB ``Query``) only
+* read actions (``Describe*``, ``List*``, ``Get*``, DynamoDB ``Query`` and ``Scan``) only
   in statements whose Sid starts with ``Read``, and no write there;
 * every write is limited by ARN to the domain's own names, or by a tag
   condition on ``bluegreen:domain``, or both.
@@ -31,7 +31,7 @@ from bluegreen.config import Settings
 from bluegreen.naming import TAG_DOMAIN, TAG_PREFIX, Names, short_base
 
 PURPOSES = ("operate", "init", "teardown", "bake")
-READ_PREFIXES = ("Describe", "List", "Get", "Query")
+READ_PREFIXES = ("Describe", "List", "Get", "Query", "Scan")
 # AWS's limit on a customer managed policy, not counting white space.
 MANAGED_POLICY_LIMIT = 6144
 
@@ -121,9 +121,13 @@ BAKE = ("bake",)
 NEEDS: tuple[Need, ...] = (
     # -- reading the site (every command observes before it acts) -------------------
     Need("autoscaling:DescribeAutoScalingGroups", "Read", (*OPERATE, *TEARDOWN)),
-    Need("autoscaling:DescribeLaunchConfigurations", "Read", (*OPERATE, *TEARDOWN),
-         launch_configurations),
-    Need("ec2:DescribeImages", "Read", (*OPERATE, *BAKE)),
+    # a deploy's health wait reads why launches fail (they fail nowhere else)
+    Need("autoscaling:DescribeScalingActivities", "Read", OPERATE),
+    Need("autoscaling:DescribeLaunchConfigurations", "Read", OPERATE, launch_configurations),
+    # teardown looks for the site's launch configurations, target groups and key
+    # pair whatever the settings say (they may have changed since init)
+    Need("autoscaling:DescribeLaunchConfigurations", "Read", TEARDOWN),
+    Need("ec2:DescribeImages", "Read", (*OPERATE, *TEARDOWN, *BAKE)),
     Need("ec2:DescribeLaunchTemplates", "Read", (*OPERATE, *TEARDOWN)),
     Need("ec2:DescribeLaunchTemplateVersions", "Read", OPERATE, rolling),
     Need("ec2:DescribeInstances", "Read", OPERATE, rolling),
@@ -131,23 +135,26 @@ NEEDS: tuple[Need, ...] = (
     Need("elasticloadbalancing:DescribeInstanceHealth", "Read", OPERATE, classic),
     # clean reads the connection-draining timeout it waits for (docs/SAFETY.md)
     Need("elasticloadbalancing:DescribeLoadBalancerAttributes", "Read", OPERATE, classic),
-    Need("elasticloadbalancing:DescribeTargetGroups", "Read", (*OPERATE, *INIT, *TEARDOWN), alb),
+    Need("elasticloadbalancing:DescribeTargetGroups", "Read", (*OPERATE, *INIT), alb),
+    Need("elasticloadbalancing:DescribeTargetGroups", "Read", TEARDOWN),
     Need("elasticloadbalancing:DescribeTargetHealth", "Read", OPERATE, alb),
     # clean reads the target groups' deregistration delay it waits for (docs/SAFETY.md)
     Need("elasticloadbalancing:DescribeTargetGroupAttributes", "Read", OPERATE, alb),
-    Need("elasticloadbalancing:DescribeListeners", "Read", (*INIT, *TEARDOWN), alb),
+    Need("elasticloadbalancing:DescribeListeners", "Read", INIT, alb),
     Need("elasticloadbalancing:DescribeListeners", "Read", OPERATE, modifies_listener),
     Need("elasticloadbalancing:DescribeRules", "Read", OPERATE, modifies_listener),
     Need("route53:ListHostedZonesByName", "Read", (*OPERATE, *INIT, *TEARDOWN)),
-    Need("route53:GetChange", "Read", (*INIT, *TEARDOWN)),
+    Need("route53:GetChange", "Read", INIT),
     Need("route53:GetChange", "Read", OPERATE, moves_records),
     Need("cloudwatch:DescribeAlarms", "Read", OPERATE, alarms),
     Need("route53:ListResourceRecordSets", "ReadRecords", (*OPERATE, *INIT, *TEARDOWN)),
     Need("dynamodb:GetItem", "ReadLockAndHistory", (*OPERATE, *BAKE)),
-    Need("dynamodb:Query", "ReadLockAndHistory", OPERATE),
+    Need("dynamodb:Query", "ReadLockAndHistory", (*OPERATE, *TEARDOWN)),
     # -- the lock and the history --------------------------------------------------
-    Need("dynamodb:PutItem", "LockAndHistory", (*OPERATE, *BAKE)),
-    Need("dynamodb:DeleteItem", "LockAndHistory", (*OPERATE, *BAKE)),
+    Need("dynamodb:PutItem", "LockAndHistory", (*OPERATE, *TEARDOWN, *BAKE)),
+    Need("dynamodb:DeleteItem", "LockAndHistory", (*OPERATE, *TEARDOWN, *BAKE)),
+    # teardown deletes the domain's history items, 25 to a batch
+    Need("dynamodb:BatchWriteItem", "LockAndHistory", TEARDOWN),
     # -- Route 53: only the site's names, only alias A records ----------------------
     Need("route53:ChangeResourceRecordSets", "ChangeLiveRecords", OPERATE, moves_records),
     Need("route53:ChangeResourceRecordSets", "ChangeStagingRecords", OPERATE, moves_records),
@@ -156,10 +163,11 @@ NEEDS: tuple[Need, ...] = (
     # -- releases: launch templates ---------------------------------------------------
     Need("ec2:CreateLaunchTemplate", "CreateLaunchTemplates", OPERATE, launch_templates),
     Need("ec2:CreateTags", "TagOnCreate", OPERATE, launch_templates),
-    Need("ec2:DeleteLaunchTemplate", "ChangeOwnLaunchTemplates", TEARDOWN),
-    Need("ec2:DeleteLaunchTemplate", "ChangeOwnLaunchTemplates", OPERATE, deletes_releases),
-    Need("ec2:CreateLaunchTemplateVersion", "ChangeOwnLaunchTemplates", OPERATE, rolling),
-    Need("ec2:RunInstances", "LaunchFromOwnTemplates", OPERATE, launch_templates),
+    Need("ec2:DeleteLaunchTemplate", "OwnLaunchTemplates", TEARDOWN),
+    Need("ec2:DeleteLaunchTemplate", "OwnLaunchTemplates", OPERATE, deletes_releases),
+    Need("ec2:CreateLaunchTemplateVersion", "OwnLaunchTemplates", OPERATE, rolling),
+    # launching from a template: AWS checks RunInstances on the template too
+    Need("ec2:RunInstances", "OwnLaunchTemplates", OPERATE, launch_templates),
     Need("ec2:RunInstances", "LaunchResources", OPERATE, launch_templates),
     Need("iam:PassRole", "PassWebServerRole", OPERATE),
     # -- releases: launch configurations (only with launch_configuration = true) -------
@@ -198,7 +206,8 @@ NEEDS: tuple[Need, ...] = (
     Need("ec2:DescribeInternetGateways", "Read", (*INIT, *TEARDOWN)),
     Need("ec2:DescribeRouteTables", "Read", (*INIT, *TEARDOWN)),
     Need("ec2:DescribeSecurityGroups", "Read", (*INIT, *TEARDOWN, *BAKE)),
-    Need("ec2:DescribeKeyPairs", "Read", (*INIT, *TEARDOWN), key_pair),
+    Need("ec2:DescribeKeyPairs", "Read", INIT, key_pair),
+    Need("ec2:DescribeKeyPairs", "Read", TEARDOWN),
     Need("ec2:CreateVpc", "CreateTaggedNetwork", INIT),
     Need("ec2:CreateSubnet", "CreateTaggedNetwork", INIT),
     Need("ec2:CreateInternetGateway", "CreateTaggedNetwork", INIT),
@@ -258,7 +267,12 @@ NEEDS: tuple[Need, ...] = (
     Need("elasticloadbalancing:ModifyTargetGroup", "OwnLoadBalancers", INIT, alb),
     Need("elasticloadbalancing:DeleteRule", "OwnLoadBalancers", INIT, alb),
     # -- init: lock table and hosted zones ----------------------------------------------------
-    Need("dynamodb:DescribeTable", "ReadTable", INIT),
+    # init waits for the new table to be ACTIVE; a command meeting one still
+    # CREATING waits for it too
+    Need("dynamodb:DescribeTable", "ReadTable", (*OPERATE, *INIT, *TEARDOWN)),
+    # teardown deletes the shared table only when no other site has items in it:
+    # a Scan of the partition keys (no dynamodb:LeadingKeys: it reads every site's)
+    Need("dynamodb:Scan", "ReadTable", TEARDOWN),
     Need("dynamodb:CreateTable", "OwnTable", INIT),
     Need("dynamodb:TagResource", "OwnTable", INIT),
     Need("route53:CreateHostedZone", "CreateZones", INIT),
@@ -269,9 +283,9 @@ NEEDS: tuple[Need, ...] = (
     Need("route53:ChangeResourceRecordSets", "RepairRecords", INIT),
     # -- teardown: everything init made, found by its tag or name -----------------------------
     Need("elasticloadbalancing:DeleteLoadBalancer", "OwnLoadBalancers", TEARDOWN),
+    Need("dynamodb:DeleteTable", "OwnTable", TEARDOWN),
     Need("elasticloadbalancing:DeleteTargetGroup", "OwnLoadBalancers", TEARDOWN, alb),
     Need("route53:DeleteHostedZone", "DeleteZones", TEARDOWN),
-    Need("route53:GetHostedZone", "ReadZones", TEARDOWN),
     Need("ec2:DeleteSecurityGroup", "DeleteOwnNetwork", TEARDOWN),
     Need("ec2:DeleteSubnet", "DeleteOwnNetwork", TEARDOWN),
     Need("ec2:DisassociateRouteTable", "DeleteOwnNetwork", TEARDOWN),
@@ -280,14 +294,22 @@ NEEDS: tuple[Need, ...] = (
     Need("ec2:DeleteInternetGateway", "DeleteOwnNetwork", TEARDOWN),
     Need("ec2:DeleteVpc", "DeleteOwnNetwork", TEARDOWN),
     Need("ec2:DeleteKeyPair", "DeleteOwnNetwork", TEARDOWN, key_pair),
+    Need("iam:ListRolePolicies", "ReadRole", TEARDOWN),
+    Need("iam:ListAttachedRolePolicies", "ReadRole", TEARDOWN),
     Need("iam:DeleteRolePolicy", "OwnRole", TEARDOWN),
+    # only when someone attached a managed policy to the role after init
+    Need("iam:DetachRolePolicy", "OwnRole", TEARDOWN),
     Need("iam:RemoveRoleFromInstanceProfile", "OwnRole", TEARDOWN),
     Need("iam:DeleteInstanceProfile", "OwnRole", TEARDOWN),
     Need("iam:DeleteRole", "OwnRole", TEARDOWN),
     # -- bake: the base image's id (a public SSM parameter); images prune ------------------------
     Need("ssm:GetParameter", "ReadPublicParameters", BAKE),
-    Need("ec2:DeregisterImage", "PruneOwnImages", BAKE),
-    # -- bake: what Packer's amazon-ebs builder calls (its documented minimum) -------------------
+    Need("ec2:DescribeVpcs", "Read", BAKE),
+    # images prune, and a failed bake's clean-up: the site's images and snapshots
+    Need("ec2:DeregisterImage", "OwnImages", BAKE),
+    Need("ec2:DeleteSnapshot", "OwnImages", BAKE),
+    # -- bake: what Packer's amazon-ebs builder calls, on what carries the tags the
+    # generated template gives it (run_tags, run_volume_tags, tags, snapshot_tags) --------
     Need("ec2:DescribeInstances", "Read", BAKE),
     Need("ec2:DescribeInstanceStatus", "Read", BAKE),
     Need("ec2:DescribeImageAttribute", "Read", BAKE),
@@ -295,21 +317,26 @@ NEEDS: tuple[Need, ...] = (
     Need("ec2:DescribeSnapshots", "Read", BAKE),
     Need("ec2:DescribeVolumes", "Read", BAKE),
     Need("ec2:DescribeTags", "Read", BAKE),
-    Need("ec2:RunInstances", "Bake", BAKE),
-    Need("ec2:StopInstances", "Bake", BAKE),
-    Need("ec2:TerminateInstances", "Bake", BAKE),
-    Need("ec2:CreateImage", "Bake", BAKE),
-    Need("ec2:RegisterImage", "Bake", BAKE),
-    Need("ec2:CreateSnapshot", "Bake", BAKE),
-    Need("ec2:CreateTags", "Bake", BAKE),
-    Need("ec2:ModifyImageAttribute", "Bake", BAKE),
-    Need("ec2:ModifyInstanceAttribute", "Bake", BAKE),
-    Need("ec2:CreateSecurityGroup", "Bake", BAKE),
-    Need("ec2:AuthorizeSecurityGroupIngress", "Bake", BAKE),
-    Need("ec2:DeleteSecurityGroup", "Bake", BAKE),
-    Need("ec2:CreateKeyPair", "Bake", BAKE),
-    Need("ec2:DeleteKeyPair", "Bake", BAKE),
-    Need("ec2:DeleteSnapshot", "Bake", BAKE),
+    Need("ec2:RunInstances", "BakeLaunchTagged", BAKE),
+    Need("ec2:RunInstances", "BakeLaunchInOwnSubnet", BAKE),
+    Need("ec2:RunInstances", "BakeLaunchResources", BAKE),
+    Need("ec2:CreateTags", "BakeTagOnLaunch", BAKE),
+    Need("ec2:StopInstances", "BakeOwnInstances", BAKE),
+    Need("ec2:TerminateInstances", "BakeOwnInstances", BAKE),
+    Need("ec2:ModifyInstanceAttribute", "BakeOwnInstances", BAKE),
+    Need("ec2:CreateImage", "BakeOwnInstances", BAKE),
+    Need("ec2:CreateImage", "BakeNewImages", BAKE),
+    Need("ec2:CreateTags", "BakeTagImages", BAKE),
+    # Session Manager (bake_security): the build instance gets the web-server profile
+    Need("iam:PassRole", "PassWebServerRole", BAKE),
+    # Packer's temporary key pair and security group (SSH against AWS): Packer
+    # 1.6 cannot tag them; named packer_*, in the site's VPC
+    Need("ec2:CreateKeyPair", "BakeTemporaryKeys", BAKE),
+    Need("ec2:DeleteKeyPair", "BakeTemporaryKeys", BAKE),
+    Need("ec2:CreateSecurityGroup", "BakeInOwnVpc", BAKE),
+    Need("ec2:CreateSecurityGroup", "BakeTemporaryGroups", BAKE),
+    Need("ec2:AuthorizeSecurityGroupIngress", "BakeTemporaryGroups", BAKE),
+    Need("ec2:DeleteSecurityGroup", "BakeTemporaryGroups", BAKE),
 )
 # fmt: on
 
@@ -324,6 +351,7 @@ class Target:
     public_zone: str | None = None  # hosted zone ids, when looked up
     private_zone: str | None = None
     partition: str = "aws"
+    vpc_id: str | None = None  # the site's VPC, when looked up (bake's temporary groups)
 
     def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
         region = self.region if regional else ""
@@ -345,6 +373,10 @@ def _own_tags(t: Target) -> dict[str, Any]:
         "StringEquals": {f"aws:RequestTag/{TAG_DOMAIN}": t.names.domain},
         "ForAllValues:StringLike": {"aws:TagKeys": [f"{TAG_PREFIX}*", "Name"]},
     }
+
+
+def _request_domain(t: Target) -> dict[str, Any]:
+    return {"StringEquals": {f"aws:RequestTag/{TAG_DOMAIN}": t.names.domain}}
 
 
 def _tagged(t: Target, key: str = "aws:ResourceTag") -> dict[str, Any]:
@@ -371,16 +403,15 @@ Scope = tuple[list[str], dict[str, Any] | None]
 def _statements(t: Target, s: Settings) -> dict[str, Scope]:
     """Sid -> (Resource, Condition) of every statement the table refers to."""
     n = t.names
-    slug = n.slug
     base = short_base(n.domain)
     lt = t.arn("ec2", "launch-template/*")
-    # groups are named after the release (SLUG-VERSION-AMI) or, with rolling,
-    # after their load balancer (BASE-production-N; BASE is the slug unless shortened)
-    asg = [
-        t.arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{prefix}-*")
-        for prefix in sorted({slug, base})
-    ]
-    lc = t.arn("autoscaling", f"launchConfiguration:*:launchConfigurationName/{slug}-*")
+    # groups are named after the release (SLUG-VERSION-AMI, shortened for long
+    # domains) or, with rolling, after their load balancer (BASE-production-N):
+    # one pattern for both, the prefix they share (every statement on groups
+    # also needs the domain's tag, which is what keeps other sites' groups out)
+    shared = _common_prefix([release_prefix(n), f"{base}-"])
+    asg = [t.arn("autoscaling", f"autoScalingGroup:*:autoScalingGroupName/{shared}*")]
+    lc = t.arn("autoscaling", f"launchConfiguration:*:launchConfigurationName/{release_prefix(n)}*")
     table = t.arn("dynamodb", f"table/{n.lock_table}")
     role = t.arn("iam", f"role/{n.role}", regional=False)
     profile = t.arn("iam", f"instance-profile/{n.instance_profile}", regional=False)
@@ -404,7 +435,6 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
     return {
         "Read": (["*"], None),
         "ReadRecords": (sorted({t.zone_arn(z) for z in either}), None),
-        "ReadZones": (sorted({t.zone_arn(z) for z in either}), None),
         "ReadLockAndHistory": ([table], leading),
         "ReadRole": ([role, profile], None),
         "ReadTable": ([table], None),
@@ -426,8 +456,7 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
                 }
             },
         ),
-        "ChangeOwnLaunchTemplates": ([lt], _tagged(t)),
-        "LaunchFromOwnTemplates": ([lt], _tagged(t)),
+        "OwnLaunchTemplates": ([lt], _tagged(t)),
         "LaunchResources": (
             [
                 t.arn("ec2", f"{kind}/*")
@@ -520,15 +549,88 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
         # CreateHostedZone has no resource-level permission: AWS accepts only "*".
         "CreateZones": (["*"], None),
         "DeleteZones": (sorted({t.zone_arn(z) for z in either}), None),
-        # Packer creates short-lived instances, volumes, snapshots and images with
-        # names and ids bluegreen does not know in advance.
-        "Bake": (["*"], None),
+        # Packer's build instance and its volume are created with the domain's tag
+        # (run_tags, run_volume_tags): every later write on them needs it.
+        "BakeLaunchTagged": ([t.arn("ec2", "instance/*")], _request_domain(t)),
+        "BakeLaunchInOwnSubnet": ([t.arn("ec2", "subnet/*")], _tagged(t)),
+        # what RunInstances also names: the source image (public or the site's),
+        # the network interface and root volume it creates, the security group
+        # and key pair (the temporary ones below, scoped there)
+        "BakeLaunchResources": (
+            [
+                f"arn:{t.partition}:ec2:{t.region}::image/*",
+                t.arn("ec2", "volume/*"),
+                t.arn("ec2", "network-interface/*"),
+                t.arn("ec2", "security-group/*"),
+                t.arn("ec2", "key-pair/*"),
+            ],
+            None,
+        ),
+        "BakeTagOnLaunch": (
+            [t.arn("ec2", "instance/*"), t.arn("ec2", "volume/*")],
+            {
+                "StringEquals": {
+                    "ec2:CreateAction": "RunInstances",
+                    f"aws:RequestTag/{TAG_DOMAIN}": n.domain,
+                }
+            },
+        ),
+        "BakeOwnInstances": ([t.arn("ec2", "instance/*")], _tagged(t)),
+        # CreateImage makes the image and its snapshots: new, not yet tagged
+        "BakeNewImages": (
+            [
+                f"arn:{t.partition}:ec2:{t.region}::image/*",
+                f"arn:{t.partition}:ec2:{t.region}::snapshot/*",
+            ],
+            None,
+        ),
+        # Packer then tags them (tags, snapshot_tags), as bluegreen does after the
+        # build: only with the domain's tag
+        "BakeTagImages": (
+            [
+                f"arn:{t.partition}:ec2:{t.region}::image/*",
+                f"arn:{t.partition}:ec2:{t.region}::snapshot/*",
+            ],
+            _request_domain(t),
+        ),
+        "BakeTemporaryKeys": ([t.arn("ec2", "key-pair/packer_*")], None),
+        "BakeInOwnVpc": ([t.arn("ec2", "vpc/*")], _tagged(t)),
+        "BakeTemporaryGroups": (
+            [t.arn("ec2", "security-group/*")],
+            {"ArnEquals": {"ec2:Vpc": t.arn("ec2", f"vpc/{t.vpc_id or '*'}")}},
+        ),
         "ReadPublicParameters": (
             [f"arn:{t.partition}:ssm:{t.region}::parameter/aws/service/ami-amazon-linux-latest/*"],
             None,
         ),
-        "PruneOwnImages": ([f"arn:{t.partition}:ec2:{t.region}::image/*"], _tagged(t)),
+        "OwnImages": (
+            [
+                f"arn:{t.partition}:ec2:{t.region}::image/*",
+                f"arn:{t.partition}:ec2:{t.region}::snapshot/*",
+            ],
+            _tagged(t),
+        ),
     }
+
+
+def _common_prefix(strings: list[str]) -> str:
+    """The longest string every one of ``strings`` starts with (by character)."""
+    first, last = min(strings), max(strings)
+    k = 0
+    while k < min(len(first), len(last)) and first[k] == last[k]:
+        k += 1
+    return first[:k]
+
+
+def release_prefix(n: Names) -> str:
+    """What the name of every release of the site starts with (its groups and
+    launch configurations): ``SLUG-``, or for a domain too long for that, the
+    shortened slug's first characters (``Names.release`` shortens a name to 128
+    characters by the length of its version and image id)."""
+    amis = ("ami-" + "0" * 8, "ami-" + "0" * 17)
+    names = [n.release(None, ami) for ami in amis]
+    names += [n.release("v" * k, ami) for k in range(1, 64) for ami in amis]
+    return _common_prefix(names)
 
 
 def _leading_keys(n: Names) -> list[str]:
@@ -580,6 +682,36 @@ def actions(policy: Mapping[str, Any]) -> set[str]:
 def size(policy: Mapping[str, Any]) -> int:
     """Characters as AWS counts them against its policy size limits (no white space)."""
     return len(json.dumps(policy, separators=(",", ":")))
+
+
+def documents(policy: Mapping[str, Any], limit: int = MANAGED_POLICY_LIMIT) -> list[dict[str, Any]]:
+    """``policy`` as one document when it fits ``limit``, else as the fewest
+    documents that each fit (whole statements, first fit by decreasing size,
+    each document keeping the statements' order). Attached together they
+    allow exactly what ``policy`` allows: IAM takes the union of a principal's
+    policies. Raises ValueError when one statement alone does not fit."""
+    if size(policy) <= limit:
+        return [dict(policy)]
+    empty = size({"Version": policy["Version"], "Statement": []})
+    order = {id(st): i for i, st in enumerate(policy["Statement"])}
+    bins: list[list[dict[str, Any]]] = []
+    room: list[int] = []
+    for st in sorted(policy["Statement"], key=lambda st: -size(st)):
+        need = size(st) + 1  # and the comma between statements
+        if empty + need > limit:
+            raise ValueError(f"statement {st.get('Sid')} alone is {size(st)} characters")
+        for i, left in enumerate(room):
+            if need <= left:
+                bins[i].append(st)
+                room[i] -= need
+                break
+        else:
+            bins.append([st])
+            room.append(limit - empty - need)
+    return [
+        {"Version": policy["Version"], "Statement": sorted(b, key=lambda st: order[id(st)])}
+        for b in bins
+    ]
 
 
 def render(policy: Mapping[str, Any]) -> str:

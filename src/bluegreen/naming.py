@@ -37,6 +37,7 @@ TAG_OUT_OF_TRAFFIC = "bluegreen:out-of-traffic-since"  # when the live names lef
 TAG_DESIRED_WHEN_LIVE = "bluegreen:desired-when-live"  # its desired capacity at that moment
 
 ELB_NAME_MAX = 32
+FQDN_MAX = 253  # a DNS name, without the trailing dot (RFC 1035)
 NAME_MAX = 128  # launch templates, AMI names and Route 53 caller references: 128 characters
 _ELB_SUFFIX_MAX = len("-production-2")  # the longest suffix bluegreen appends
 
@@ -144,6 +145,13 @@ class Names:
         hs = tuple(validate_host(h) for h in hosts)
         if len(set(hs)) != len(hs):
             raise InputError(f"host names repeat: {', '.join(hs)}", fix="list each host once")
+        longest = max((f"{h}-staging.{d}" for h in hs), key=len)
+        if len(longest) > FQDN_MAX:
+            raise InputError(
+                f"domain {d} is too long for its staging names",
+                found=f"{longest} has {len(longest)} characters; DNS allows {FQDN_MAX}",
+                fix="use a shorter domain or shorter host names",
+            )
         return cls(d, hs)
 
     @property

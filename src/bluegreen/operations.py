@@ -16,6 +16,7 @@ call them directly and handle ``BluegreenError``.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
@@ -39,7 +40,7 @@ from bluegreen.errors import (
 )
 from bluegreen.executor import DryRunExecutor, Executor, Plan
 from bluegreen.model import Balancer, Group, Site
-from bluegreen.naming import TAG_OUT_OF_TRAFFIC, Names
+from bluegreen.naming import TAG_DOMAIN, TAG_OUT_OF_TRAFFIC, Names
 from bluegreen.notify import Notifier
 from bluegreen.observe import layout, observe
 from bluegreen.steps import Context
@@ -476,11 +477,27 @@ def _deploy(
     """deploy without the lock (the caller holds it)."""
     site, a = snapshot(sess)
     strategy = get(sess.settings.strategy)
-    plan = strategy.deploy(site, a, sess.settings, DeployIntent(release, replace, capacity))
-    facts = {"version": release.version, "ami": release.ami, **plan.facts}
+    nonce = _deploy_nonce(sess.lock, release)
+    plan = strategy.deploy(
+        site, a, sess.settings, DeployIntent(release, replace, capacity, nonce=nonce)
+    )
+    facts = {"version": release.version, "ami": release.ami, **plan.facts, "nonce": nonce}
     return _execute(
         sess, with_pin_repairs(site, dataclasses.replace(plan, facts=facts)), a, sess.lock
     )
+
+
+def _deploy_nonce(lk: lock.DomainLock | None, release: Release) -> str:
+    """The deploy's own nonce (its client tokens derive from it): the killed
+    deploy's of the same release when this one took over its lock, so a
+    creation it had sent is recognised by EC2 as the same request; else new."""
+    prev = lk.taken_over if lk else None
+    if prev is not None and prev.command == "deploy":
+        intended = prev.intended()
+        nonce = intended.get("nonce")
+        if isinstance(nonce, str) and nonce and intended.get("ami") == release.ami:
+            return nonce
+    return uuid.uuid4().hex
 
 
 GATED_STRATEGIES = ("dns", "lb", "weighted")  # strategies whose switch runs --check/--check-url
@@ -605,7 +622,6 @@ def _with_leftovers(
 
     Launch templates are found by the site's tag; launch configurations carry
     no tags, so only the one named in the intent of a killed clean is found."""
-    from bluegreen.naming import TAG_DOMAIN
     from bluegreen.steps import DeleteLaunchConfiguration, DeleteLaunchTemplate, Step
 
     planned = {
@@ -1103,6 +1119,7 @@ def iam_policy(
     names = settings.names()
     r = reporter or Reporter()
     account, zones, region = account_id or "*", (None, None), settings.region
+    vpc_id: str | None = None
     if lookup:
         gw = open_session(settings, r, hooks=hooks).gw
         region = gw.region
@@ -1114,13 +1131,18 @@ def iam_policy(
                 next((z["Id"].split("/")[-1] for z in found if not _private(z)), None),
                 next((z["Id"].split("/")[-1] for z in found if _private(z)), None),
             )
+            if purpose == "bake":  # Packer's temporary security group: in the site's VPC
+                vpc = gw.find_vpc(TAG_DOMAIN, names.domain, names.vpc)
+                vpc_id = str(vpc["VpcId"]) if vpc else None
         except BluegreenError as e:
             r.warn(f"could not look up the account and hosted zones ({e.message}): using wildcards")
     if account == "*":
         r.info("note: the account id is a wildcard; pass --account-id to pin it")
     if None in zones:
         r.info("note: a hosted zone id is a wildcard (not created yet, or not readable)")
-    target = policies.Target(names, region, account, zones[0], zones[1])
+    if purpose == "bake" and vpc_id is None:
+        r.info("note: the site's VPC id is a wildcard (run init first, then print it again)")
+    target = policies.Target(names, region, account, zones[0], zones[1], vpc_id=vpc_id)
     return policies.build(settings, purpose, target)
 
 

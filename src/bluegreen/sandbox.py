@@ -19,6 +19,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+from bluegreen.clock import Clock
 from bluegreen.errors import MissingProgram
 
 
@@ -32,6 +33,7 @@ def free_port() -> int:
 class Emulator:
     server: Any
     port: int
+    layer: Any = None  # the fidelity layer (bluegreen.fidelity.Layer), when started with one
 
     @property
     def url(self) -> str:
@@ -61,8 +63,14 @@ def fix_emulator() -> None:
     _FIXED.append(True)
 
 
-def start(port: int | None = None) -> Emulator:
-    """Start moto server in this process, on loopback only."""
+def start(
+    port: int | None = None, *, realistic: bool = False, clock: Clock | None = None
+) -> Emulator:
+    """Start moto server in this process, on loopback only.
+
+    ``realistic`` (or a ``clock``) puts the AWS-fidelity layer
+    (``bluegreen.fidelity``) in front of it: AWS's delays on the system clock
+    (or on ``clock``), AWS's answers where moto's differ."""
     os.environ.setdefault("MOTO_ENABLE_AMI_VALIDATION", "true")
     try:
         from moto.server import ThreadedMotoServer
@@ -75,9 +83,40 @@ def start(port: int | None = None) -> Emulator:
     fix_emulator()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     p = port or free_port()
+    if realistic or clock is not None:
+        return _start_layered(p, clock)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=p, verbose=False)
     server.start()
     return Emulator(server, p)
+
+
+class _LayeredServer:
+    """moto's application behind the fidelity layer, served on a thread."""
+
+    def __init__(self, port: int, layer: Any) -> None:
+        import threading
+
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
+        from werkzeug.serving import make_server
+
+        self._server = make_server(
+            "127.0.0.1", port, layer, threaded=True, request_handler=MotoRequestHandler
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join()
+
+
+def _start_layered(port: int, clock: Clock | None) -> Emulator:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from bluegreen.fidelity import Layer
+
+    layer = Layer(DomainDispatcherApplication(create_backend_app), clock)
+    return Emulator(_LayeredServer(port, layer), port, layer)
 
 
 def main(argv: list[str]) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bluegreen.aws import Gateway
-from bluegreen.errors import NotFound, StateError, WaitTimeout
+from bluegreen.errors import AwsError, LaunchFailed, NotFound, StateError, WaitTimeout
 from bluegreen.model import HEALTHY
 from bluegreen.naming import bare
 from bluegreen.ui import Reporter
@@ -94,6 +94,56 @@ def instance_group(ctx: Context, fallback: str, name: str, vpc_id: str) -> str:
     return fallback
 
 
+PROFILE_WAIT = 300.0  # seconds a new instance profile may stay unknown to Auto Scaling
+
+
+def _profile_not_yet_known(e: AwsError) -> bool:
+    """Auto Scaling's answer while a new instance profile has not reached it:
+    ValidationError "Invalid IamInstanceProfile: NAME" (launch configurations) or
+    "... iamInstanceProfile.name is invalid" (launch templates)."""
+    return e.code in ("ValidationError", "InvalidParameterValue") and (
+        "iaminstanceprofile" in e.message.lower().replace(" ", "")
+    )
+
+
+def wait_out_profile_propagation(
+    ctx: Context, profile: str, create: Callable[[], None], *, timeout: float = PROFILE_WAIT
+) -> float:
+    """Run ``create``; while AWS refuses it because the instance profile is not
+    usable yet, say so once and try again, on the gateway's clock, for at most
+    ``timeout`` seconds. IAM is eventually consistent: a profile made by
+    ``init`` seconds ago can be refused for tens of seconds
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
+    Returns the seconds waited."""
+    clock = ctx.gw.clock
+    start = clock.monotonic()
+    told = False
+    delay = 5.0
+    while True:
+        try:
+            create()
+            return clock.monotonic() - start
+        except AwsError as e:
+            if not _profile_not_yet_known(e):
+                raise
+            waited = clock.monotonic() - start
+            if waited >= timeout:
+                raise WaitTimeout(
+                    f"AWS still refuses instance profile {profile} after {waited:.0f}s",
+                    found=e.message,
+                    fix=f"check that instance profile {profile} exists and holds its role "
+                    "(`bluegreen init` repairs both), then run the command again",
+                ) from None
+            if not told:
+                ctx.reporter.info(
+                    f"instance profile {profile} is not usable yet (IAM changes take a while "
+                    f"to reach Auto Scaling): trying again for up to {timeout:.0f}s"
+                )
+                told = True
+            clock.sleep(min(delay, max(timeout - waited, 0.01)))
+            delay = min(delay * 1.5, 30.0)
+
+
 # -- releases -----------------------------------------------------------------
 @dataclass(frozen=True)
 class CreateLaunchTemplate(Step):
@@ -112,6 +162,11 @@ class CreateLaunchTemplate(Step):
     # load balancer's) when the site has not been moved to separate groups yet
     instance_group: str = ""
     vpc_id: str = ""
+    # EC2's client token: unique to this intended creation and the same on its
+    # retries and resumptions (see DeployIntent.nonce). EC2 answers a token it
+    # has seen with the first request's result, even after that template was
+    # deleted (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html).
+    token: str = ""
 
     def describe(self) -> str:
         return (
@@ -134,7 +189,7 @@ class CreateLaunchTemplate(Step):
             user_data=self.user_data,
             kms_key=self.kms_key,
             tags=dict(self.tags),
-            client_token=client_token(self.name, self.ami),
+            client_token=self.token or client_token(self.name, self.ami),
             root_device=self.root_device,
             root_size=self.root_size,
         )
@@ -164,20 +219,24 @@ class CreateLaunchConfiguration(Step):
     def apply(self, ctx: Context) -> str:
         if ctx.gw.launch_configurations([self.name]):
             return "already exists"
-        ctx.gw.create_launch_configuration(
-            self.name,
-            ami=self.ami,
-            instance_type=self.instance_type,
-            security_group=instance_group(
-                ctx, self.security_group_id, self.instance_group, self.vpc_id
+        waited = wait_out_profile_propagation(
+            ctx,
+            self.instance_profile,
+            lambda: ctx.gw.create_launch_configuration(
+                self.name,
+                ami=self.ami,
+                instance_type=self.instance_type,
+                security_group=instance_group(
+                    ctx, self.security_group_id, self.instance_group, self.vpc_id
+                ),
+                instance_profile=self.instance_profile,
+                key_name=self.key_name,
+                user_data=self.user_data,
+                root_device=self.root_device,
+                root_size=self.root_size,
             ),
-            instance_profile=self.instance_profile,
-            key_name=self.key_name,
-            user_data=self.user_data,
-            root_device=self.root_device,
-            root_size=self.root_size,
         )
-        return "created"
+        return f"created after {waited:.0f}s" if waited else "created"
 
 
 @dataclass(frozen=True)
@@ -192,6 +251,7 @@ class CreateGroup(Step):
     target_groups: tuple[str, ...]
     grace_period: int
     tags: Mapping[str, str]
+    instance_profile: str = ""  # for messages while AWS does not know it yet
 
     def describe(self) -> str:
         behind = ", ".join(self.load_balancers or self.target_groups)
@@ -200,19 +260,23 @@ class CreateGroup(Step):
     def apply(self, ctx: Context) -> str:
         if ctx.gw.groups_named([self.name]):
             return "already exists"
-        ctx.gw.create_group(
-            self.name,
-            launch_template=self.launch_template,
-            launch_configuration=self.launch_configuration,
-            capacity=self.capacity,
-            max_size=self.max_size,
-            subnets=self.subnets,
-            load_balancers=self.load_balancers,
-            target_groups=self.target_groups,
-            grace_period=self.grace_period,
-            tags=dict(self.tags),
+        waited = wait_out_profile_propagation(
+            ctx,
+            self.instance_profile or "of the launch template",
+            lambda: ctx.gw.create_group(
+                self.name,
+                launch_template=self.launch_template,
+                launch_configuration=self.launch_configuration,
+                capacity=self.capacity,
+                max_size=self.max_size,
+                subnets=self.subnets,
+                load_balancers=self.load_balancers,
+                target_groups=self.target_groups,
+                grace_period=self.grace_period,
+                tags=dict(self.tags),
+            ),
         )
-        return "created"
+        return f"created after {waited:.0f}s" if waited else "created"
 
 
 @dataclass(frozen=True)
@@ -235,10 +299,12 @@ class WaitHealthy(Step):
 
     def apply(self, ctx: Context) -> str:
         def check() -> tuple[bool, float, float, str]:
-            with ThreadPoolExecutor(max_workers=2) as pool:
+            with ThreadPoolExecutor(max_workers=3) as pool:
                 f_groups = pool.submit(ctx.gw.groups_named, [self.group])
+                f_failed = pool.submit(ctx.gw.failed_launch, self.group)
                 health = balancer_health(ctx, self.kind, self.balancer, self.target_group_arn)
                 groups = f_groups.result()
+                failed = f_failed.result()
             if not groups:
                 raise StateError(
                     f"autoscaling group {self.group} disappeared while waiting for it",
@@ -256,7 +322,10 @@ class WaitHealthy(Step):
                 if i["InstanceId"] not in ok
             )
             detail = "waiting for: " + ", ".join(bad) if bad else ""
-            return len(ok) >= self.expected and not bad, len(ok), self.expected, detail
+            done = len(ok) >= self.expected and not bad
+            if failed is not None and not done:
+                raise launch_failed(self.group, failed)
+            return done, len(ok), self.expected, detail
 
         waited = poll(
             ctx,
@@ -268,6 +337,32 @@ class WaitHealthy(Step):
             "keep waiting, or clean staging to give up on this release",
         )
         return f"healthy after {waited:.0f}s"
+
+
+def launch_failed(group: str, activity: Mapping[str, Any]) -> LaunchFailed:
+    """The error for a group whose launches fail: AWS's reason, and what to do."""
+    reason = str(activity.get("StatusMessage") or activity.get("Description") or "no reason given")
+    if "Client.InternalError" in reason:
+        fix = (
+            "an encrypted volume's KMS key (--kms-key) the Auto Scaling service-linked role "
+            "may not use is the usual cause: grant AWSServiceRoleForAutoScaling the key "
+            "policy in README, 'KMS keys for root volumes'. Then `bluegreen clean` staging "
+            "and deploy again"
+        )
+    elif "capacity" in reason.lower() or "not supported" in reason.lower():
+        fix = (
+            "choose an instance type offered in the site's availability zones "
+            "(--instance-type), or try again later. Then `bluegreen clean` staging and "
+            "deploy again"
+        )
+    else:
+        fix = "fix the cause AWS names, then `bluegreen clean` staging and deploy again"
+    return LaunchFailed(
+        f"instances of {group} cannot launch: {reason}",
+        found=f"scaling activity {activity.get('StatusCode')}: "
+        f"{activity.get('Description', '')} ({activity.get('Cause', '')})",
+        fix=fix,
+    )
 
 
 @dataclass(frozen=True)

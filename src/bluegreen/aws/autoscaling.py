@@ -97,6 +97,19 @@ class AutoScalingCalls(BaseGateway):
             if e.code != "AlreadyExists":
                 raise
 
+    def failed_launch(self, name: str) -> dict[str, Any] | None:
+        """The group's newest scaling activity when it failed (or was cancelled),
+        else None. A launch EC2 refuses (instance type, capacity, a KMS key the
+        Auto Scaling service-linked role may not use) is reported nowhere else
+        (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ts-as-instancelaunchfailure.html)."""
+        r = self.call(
+            "autoscaling", "describe_scaling_activities", AutoScalingGroupName=name, MaxRecords=10
+        )
+        found = sorted(r.get("Activities", []), key=lambda a: str(a.get("StartTime", "")))
+        if found and found[-1].get("StatusCode") in ("Failed", "Cancelled"):
+            return dict(found[-1])
+        return None
+
     def set_group_size(
         self,
         name: str,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from bluegreen.aws.base import BaseGateway
-from bluegreen.errors import AwsError, NotFound
+from bluegreen.errors import AwsError, NotFound, WaitTimeout
+
+T = TypeVar("T")
+TABLE_WAIT = 300.0  # seconds a new table may stay CREATING before bluegreen gives up
 
 
 class ConditionFailed(Exception):
@@ -23,6 +27,60 @@ class DynamoCalls(BaseGateway):
                 raise
             return False
         return True
+
+    def table_status(self, table: str) -> str | None:
+        """CREATING, ACTIVE, UPDATING, DELETING, ...; None when there is no such table."""
+        try:
+            r = self.call("dynamodb", "describe_table", TableName=table)
+        except AwsError as e:
+            if isinstance(e, NotFound) or e.code == "ResourceNotFoundException":
+                return None
+            raise
+        return str(r.get("Table", {}).get("TableStatus", "ACTIVE"))
+
+    def wait_table_active(self, table: str, timeout: float = TABLE_WAIT) -> float:
+        """Wait until the table is ACTIVE: CreateTable returns while it is still
+        CREATING, and until ACTIVE its items cannot be read or written
+        (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html).
+        Returns the seconds waited."""
+        start = self.clock.monotonic()
+        delay = 1.0
+        while True:
+            status = self.table_status(table)
+            waited = self.clock.monotonic() - start
+            if status == "ACTIVE":
+                return waited
+            if status is None:
+                raise NotFound(
+                    f"dynamodb:DescribeTable: table {table} does not exist",
+                    operation="dynamodb:DescribeTable",
+                    code="ResourceNotFoundException",
+                )
+            if waited >= timeout:
+                raise WaitTimeout(
+                    f"DynamoDB table {table} is still {status} after {waited:.0f}s",
+                    found=f"table status {status}",
+                    fix="look at the table in the DynamoDB console; run the command again "
+                    "once it is ACTIVE",
+                )
+            self.clock.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    def _when_ready(self, table: str, op: Callable[[], T]) -> T:
+        """Run an item operation; a table that exists but is not ACTIVE yet
+        (AWS answers ResourceNotFoundException while it is CREATING) is waited
+        for, then the operation runs again. A table that does not exist is
+        reported as missing, as before."""
+        try:
+            return op()
+        except AwsError as e:
+            if e.code != "ResourceNotFoundException":
+                raise
+            status = self.table_status(table)
+            if status is None or status == "ACTIVE":
+                raise
+        self.wait_table_active(table)
+        return op()
 
     def create_table(self, table: str, tags: dict[str, str]) -> None:
         try:
@@ -44,6 +102,7 @@ class DynamoCalls(BaseGateway):
         except AwsError as e:
             if e.code != "ResourceInUseException":
                 raise
+        self.wait_table_active(table)
 
     def put_item(
         self,
@@ -58,19 +117,22 @@ class DynamoCalls(BaseGateway):
         if values:
             params["ExpressionAttributeValues"] = values
         try:
-            self.call("dynamodb", "put_item", **params)
+            self._when_ready(table, lambda: self.call("dynamodb", "put_item", **params))
         except AwsError as e:
             if e.code == "ConditionalCheckFailedException":
                 raise ConditionFailed(e.message) from None
             raise
 
     def get_item(self, table: str, pk: str, sk: str) -> dict[str, Any] | None:
-        r = self.call(
-            "dynamodb",
-            "get_item",
-            TableName=table,
-            Key={"pk": {"S": pk}, "sk": {"S": sk}},
-            ConsistentRead=True,
+        r = self._when_ready(
+            table,
+            lambda: self.call(
+                "dynamodb",
+                "get_item",
+                TableName=table,
+                Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                ConsistentRead=True,
+            ),
         )
         item = r.get("Item")
         return dict(item) if item else None
@@ -89,7 +151,7 @@ class DynamoCalls(BaseGateway):
         if values:
             params["ExpressionAttributeValues"] = values
         try:
-            self.call("dynamodb", "delete_item", **params)
+            self._when_ready(table, lambda: self.call("dynamodb", "delete_item", **params))
         except AwsError as e:
             if e.code == "ConditionalCheckFailedException":
                 raise ConditionFailed(e.message) from None
@@ -113,5 +175,5 @@ class DynamoCalls(BaseGateway):
         if sk_prefix:
             params["KeyConditionExpression"] += " AND begins_with(sk, :p)"
             params["ExpressionAttributeValues"][":p"] = {"S": sk_prefix}
-        r = self.call("dynamodb", "query", **params)
+        r = self._when_ready(table, lambda: self.call("dynamodb", "query", **params))
         return list(r.get("Items", []))

@@ -145,12 +145,23 @@ def images_prune(rt: Runtime, keep: int, dry_run: bool) -> None:
 @click.option(
     "--offline", is_flag=True, help="Call nothing: unknown account and zone ids stay wildcards."
 )
+@click.option(
+    "--part",
+    type=click.IntRange(1, 20),
+    help="When the policy needs several managed policies (long domains), print only "
+    "the N-th document (default: the one document, or a JSON list of all).",
+)
 @pass_rt
-def iam_policy(rt: Runtime, purpose: str, account_id: str | None, offline: bool) -> None:
+def iam_policy(
+    rt: Runtime, purpose: str, account_id: str | None, offline: bool, part: int | None
+) -> None:
     """Print the least-privilege IAM policy (JSON) bluegreen needs for this domain.
 
-    Built for the configured strategy and load-balancer kind. See docs/SECURITY.md.
+    Built for the configured strategy and load-balancer kind. A policy that does
+    not fit one managed policy (6144 characters) is split into several documents:
+    attach each. See docs/SECURITY.md.
     """
+    import json
     import re
 
     from bluegreen import iam_policy as policies
@@ -167,26 +178,61 @@ def iam_policy(rt: Runtime, purpose: str, account_id: str | None, offline: bool)
         reporter=rt.reporter(),
         hooks=rt.hooks,
     )
-    click.echo(policies.render(policy))
+    try:
+        docs = policies.documents(policy)
+    except ValueError as e:
+        raise InputError(
+            f"the {purpose} policy cannot be split into managed policies: {e}",
+            found=f"{policies.MANAGED_POLICY_LIMIT} characters is AWS's limit for one",
+            fix="configure fewer or shorter host names (hosts)",
+        ) from None
+    if part is not None and part > len(docs):
+        raise InputError(
+            f"--part {part}: the {purpose} policy has {len(docs)} document(s)",
+            fix=f"pass --part 1 to --part {len(docs)}",
+        )
+    limit = policies.MANAGED_POLICY_LIMIT
+    if part is not None:
+        click.echo(policies.render(docs[part - 1]))
+    elif len(docs) == 1:
+        click.echo(policies.render(docs[0]))
+    else:
+        click.echo(json.dumps(docs, indent=2))
     n, size = len(policies.actions(policy)), policies.size(policy)
-    rt.reporter().info(
-        f"{purpose} policy: {n} actions in {len(policy['Statement'])} statements, "
-        f"{size} of the {policies.MANAGED_POLICY_LIMIT} characters a managed policy may hold"
-    )
+    if len(docs) == 1:
+        rt.reporter().info(
+            f"{purpose} policy: {n} actions in {len(policy['Statement'])} statements, "
+            f"{size} of the {limit} characters a managed policy may hold"
+        )
+    else:
+        sizes = ", ".join(str(policies.size(d)) for d in docs)
+        rt.reporter().info(
+            f"{purpose} policy: {n} actions in {len(policy['Statement'])} statements, "
+            f"{size} characters: more than the {limit} a managed policy may hold, so "
+            f"{len(docs)} documents of {sizes} characters; attach each as its own "
+            f"managed policy (`--part 1` to `--part {len(docs)}` print them one by one)"
+        )
 
 
 # -- sandbox and demo -------------------------------------------------------------------
 @with_settings
 @cli.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@click.option(
+    "--realistic",
+    is_flag=True,
+    help="AWS's timings and answers: new instance profiles unusable for 20s, tables "
+    "CREATING for 10s, DNS changes PENDING for 30s, instances booting for 30s and "
+    "health-checked for 20s more, Route 53 throttled at 5 requests/s (see README).",
+)
 @pass_rt
-def sandbox(rt: Runtime, port: int) -> None:
+def sandbox(rt: Runtime, port: int, realistic: bool) -> None:
     """Run the embedded AWS emulator on 127.0.0.1 until Ctrl-C."""
     import threading
 
     from bluegreen import sandbox as sb
 
-    emu = sb.start(port)
+    emu = sb.start(port, realistic=realistic)
     if rt.output == "json":  # one document, at once, for the script that started it
         rt.emit({"url": emu.url, "env": {"BLUEGREEN_ENDPOINT_URL": emu.url}})
         sys.stdout.flush()
@@ -196,6 +242,8 @@ def sandbox(rt: Runtime, port: int) -> None:
             f"use it with:  bluegreen status --endpoint-url {emu.url} --domain londontamed.com"
         )
         click.echo(f"         or:  export BLUEGREEN_ENDPOINT_URL={emu.url}")
+        if realistic:
+            click.echo("with AWS's timings: a first deploy waits about a minute (see README)")
         click.echo("state lives in memory; Ctrl-C stops it")
     try:
         threading.Event().wait()

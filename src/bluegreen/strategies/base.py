@@ -40,6 +40,7 @@ from bluegreen.steps import (
     Step,
     Wait,
     WaitHealthy,
+    client_token,
 )
 
 DEFAULT_CAPACITY = 2
@@ -61,6 +62,10 @@ class DeployIntent:
     release: Release
     replace: bool = False
     capacity: int | None = None
+    # Unique to this intended deploy, kept across its resumptions (it is in the
+    # lock's intent): the launch template's client token is made from it, so a
+    # template deleted and made again later is a new request to EC2.
+    nonce: str = ""
 
 
 @dataclass(frozen=True)
@@ -249,6 +254,7 @@ def deploy_new_group(
                 tags,
                 rel.root_device,
                 rel.root_size,
+                token=client_token(rel.name, rel.ami, intent.nonce),
                 instance_group=n.security_group,
                 vpc_id=staging.vpc_id,
             )
@@ -268,6 +274,7 @@ def deploy_new_group(
             else (),
             s.grace_period,
             tags,
+            instance_profile=n.instance_profile,
         )
     )
     steps.append(

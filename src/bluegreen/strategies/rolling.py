@@ -276,6 +276,7 @@ class RollingStrategy:
                 (live.target_group_arn,) if live.kind == "alb" and live.target_group_arn else (),
                 s.grace_period,
                 tags,
+                instance_profile=site.names.instance_profile,
             ),
             WaitHealthy(name, live.name, live.kind, live.target_group_arn, sg.desired, s.timeout),
         ]
