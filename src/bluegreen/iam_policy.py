@@ -276,7 +276,7 @@ NEEDS: tuple[Need, ...] = (
     Need("dynamodb:CreateTable", "OwnTable", INIT),
     Need("dynamodb:TagResource", "OwnTable", INIT),
     Need("route53:CreateHostedZone", "CreateZones", INIT),
-    Need("route53:GetHostedZone", "ReadZones", INIT),
+    Need("route53:GetHostedZone", "ReadRecords", INIT),
     # a private zone not bound to the site's VPC is bound (CreateZones: AWS wants "*")
     Need("route53:AssociateVPCWithHostedZone", "CreateZones", INIT),
     # init repairs an alias zone id and points the private live names where the public go
