@@ -279,8 +279,6 @@ NEEDS: tuple[Need, ...] = (
     Need("route53:GetHostedZone", "ReadRecords", INIT),
     # a private zone not bound to the site's VPC is bound (CreateZones: AWS wants "*")
     Need("route53:AssociateVPCWithHostedZone", "CreateZones", INIT),
-    # init repairs an alias zone id and points the private live names where the public go
-    Need("route53:ChangeResourceRecordSets", "RepairRecords", INIT),
     # -- teardown: everything init made, found by its tag or name -----------------------------
     Need("elasticloadbalancing:DeleteLoadBalancer", "OwnLoadBalancers", TEARDOWN),
     Need("dynamodb:DeleteTable", "OwnTable", TEARDOWN),
@@ -443,8 +441,9 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
         "ChangeStagingRecords": _records(
             t, (t.private_zone,), n.staging_fqdns, ("UPSERT", "DELETE")
         ),
-        "CreateRecords": _records(t, either, all_names, ("CREATE",)),
-        "RepairRecords": _records(t, either, all_names, ("UPSERT",)),
+        # init creates the records, and repairs an alias zone id or a private live
+        # name pointing elsewhere than the public one (UPSERT)
+        "CreateRecords": _records(t, either, all_names, ("CREATE", "UPSERT")),
         "DeleteRecords": _records(t, either, all_names, ("DELETE",)),
         "CreateLaunchTemplates": ([lt], _own_tags(t)),
         "TagOnCreate": (
