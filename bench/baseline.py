@@ -1,14 +1,19 @@
-"""The baseline: the seed's release cycle as a straight-line boto3 script that
-checks nothing, the script a user would write by hand.
+"""The baseline: the seed's release cycle as a straight-line boto3 script,
+the script a user would write by hand, with only the waits safety needs and
+no checks.
 
-1. create a launch template and an autoscaling group behind the staging load
-   balancer; poll until every instance is InService there;
-2. UPSERT the public zone's live names to the new balancer and the private
-   zone's staging names to the old one (one batch per zone);
-3. delete the old group and its launch template.
+1. deploy: create a launch template and an autoscaling group behind the
+   staging load balancer; poll until every new instance is InService there;
+2. switch: UPSERT the public zone's live names to the new balancer, wait
+   until the change is INSYNC; then the private zone's live names (split-
+   horizon DNS) to the new balancer and its staging names to the old one in
+   one batch, and wait until INSYNC;
+3. clean: delete the old group, poll until it is gone, then delete its
+   launch template.
 
 Everything it needs (zone ids, balancer names and DNS names, subnets, security
-group, image) is given: a hand-written script has them as constants.
+group, image) is given: a hand-written script has them as constants. The
+polls sleep ``poll`` seconds between reads, as bluegreen's first poll does.
 """
 
 from __future__ import annotations
@@ -49,11 +54,13 @@ def release_cycle(
     capacity: int = 2,
     hooks: Sequence[Hook] = (),
     poll: float = 2.0,
-) -> None:
+) -> dict[str, float]:
     ec2 = client(url, "ec2", hooks)
     asg = client(url, "autoscaling", hooks)
     elb = client(url, "elb", hooks)
     r53 = client(url, "route53", hooks)
+    times: dict[str, float] = {}
+    t0 = time.perf_counter()
 
     # 1. deploy
     ec2.create_launch_template(
@@ -76,35 +83,50 @@ def release_cycle(
         HealthCheckType="ELB",
         HealthCheckGracePeriod=300,
     )
-    while True:
+    while True:  # every new instance InService in the staging balancer
         states = elb.describe_instance_health(LoadBalancerName=staging_lb)["InstanceStates"]
         if len(states) >= capacity and all(s["State"] == "InService" for s in states):
             break
         time.sleep(poll)
+    times["deploy"] = time.perf_counter() - t0
 
     # 2. switch
-    def upsert(zone: str, names: tuple[str, ...], lb: str) -> None:
-        target = {
-            "HostedZoneId": CLASSIC_ZONE,
-            "DNSName": f"dualstack.{t.balancers[lb]}",
-            "EvaluateTargetHealth": True,
-        }
+    def upsert(zone: str, moves: list[tuple[tuple[str, ...], str]]) -> None:
         changes: list[dict[str, Any]] = [
             {
                 "Action": "UPSERT",
-                "ResourceRecordSet": {"Name": n, "Type": "A", "AliasTarget": target},
+                "ResourceRecordSet": {
+                    "Name": n,
+                    "Type": "A",
+                    "AliasTarget": {
+                        "HostedZoneId": CLASSIC_ZONE,
+                        "DNSName": f"dualstack.{t.balancers[lb]}",
+                        "EvaluateTargetHealth": True,
+                    },
+                },
             }
+            for names, lb in moves
             for n in names
         ]
-        r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": changes})
+        r = r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": changes})
+        while r53.get_change(Id=r["ChangeInfo"]["Id"])["ChangeInfo"]["Status"] != "INSYNC":
+            time.sleep(poll)
 
-    upsert(t.public_zone, t.live_names, staging_lb)
-    upsert(t.private_zone, t.staging_names, live_lb)
+    t1 = time.perf_counter()
+    upsert(t.public_zone, [(t.live_names, staging_lb)])
+    upsert(t.private_zone, [(t.live_names, staging_lb), (t.staging_names, live_lb)])
+    times["switch"] = time.perf_counter() - t1
 
     # 3. clean
+    t2 = time.perf_counter()
     if old:
         asg.delete_auto_scaling_group(AutoScalingGroupName=old, ForceDelete=True)
+        while asg.describe_auto_scaling_groups(AutoScalingGroupNames=[old])["AutoScalingGroups"]:
+            time.sleep(poll)  # the group gone before its launch template goes
         ec2.delete_launch_template(LaunchTemplateName=old)
+    times["clean"] = time.perf_counter() - t2
+    times["cycle"] = time.perf_counter() - t0
+    return times
 
 
 def discover(url: str, domain: str) -> Target:

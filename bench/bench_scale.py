@@ -166,6 +166,19 @@ def main() -> None:
         f"are medians of {repeats} runs. Target: call growth <= 10%.\n\nCalls in C:\n\n"
         + "\n".join(f"- {label}: {full[label]['detail']}" for label, _ in SEQUENCE)
     )
+    growth = [
+        [
+            label,
+            f"{(full[label]['total'] - empty[label]['total']) / empty[label]['total'] * 100:+.0f}%",
+            "met"
+            if full[label]["total"] <= empty[label]["total"] * 1.1
+            else "missed (see docs/PERFORMANCE.md)",
+        ]
+        for label, _ in SEQUENCE
+    ]
+    text += "\n\nTarget: calls flat (at most +10%) from A to C:\n\n" + table(
+        ["command", "growth A to C", "met"], growth
+    )
     save(
         "scale",
         f"Scale: empty account against {n:,} unrelated groups and {2 * n:,} records",

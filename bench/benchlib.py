@@ -59,16 +59,22 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def emulator() -> Iterator[str]:
-    """A moto server on 127.0.0.1 (a free port) for this script; stopped by pid."""
+def emulator(sandbox: bool = False) -> Iterator[str]:
+    """A moto server on 127.0.0.1 (a free port) for this script; stopped by pid.
+    ``sandbox``: bluegreen's embedded emulator instead (``python -m bluegreen.sandbox``),
+    whose images are EBS-backed as Packer needs."""
     port = free_port()
     tmp = Path(tempfile.mkdtemp(prefix="bluegreen-bench-"))
     amis = tmp / "amis.json"
     amis.write_text("[]")  # no catalogue: the benchmarks register their own images
     env = dict(os.environ, MOTO_ENABLE_AMI_VALIDATION="true", MOTO_AMIS_PATH=str(amis))
-    exe = Path(sys.executable).parent / "moto_server"
+    # moto with the fixes the tests use (AWS's Route 53 change batches among them)
+    fixed = BENCH.parent / "tests" / "moto_fixed.py"
+    argv = [sys.executable, str(fixed), "-H", "127.0.0.1", "-p", str(port)]
+    if sandbox:
+        argv = [sys.executable, "-m", "bluegreen.sandbox", str(port)]
     proc = subprocess.Popen(
-        [str(exe), "-H", "127.0.0.1", "-p", str(port)],
+        argv,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,

@@ -143,6 +143,112 @@ def init_faults(url: str, kinds: Sequence[str]) -> tuple[list[list[Any]], dict[s
     return rows, data
 
 
+# -- crashes of re-runs -------------------------------------------------------------
+BEFORE_EXIT: chaos.KillPoint = ("DeleteItem", 1)  # a run's lock release
+BEFORE_HISTORY: chaos.KillPoint = ("PutItem", 3)  # history, in a run that took over
+# How the re-run (and the one after it) is killed in the sampled chains
+# (--quick: the last two; triples: the first with --quick, each then killed before exit).
+RERUN_KILLS: tuple[chaos.KillPoint, ...] = (3, BEFORE_HISTORY, BEFORE_EXIT)
+
+
+def _site_for(setup: str, url: str) -> None:
+    if setup == "torn down":
+        reset(url)
+        register_images(url, "v1", "v2", "v3")
+        ok("init")
+        return
+    fresh_site(url, live=setup != "rolling")
+    if setup == "both":
+        ok("deploy", "--version", "v2")
+        ok("switch")
+    elif setup == "staged":
+        ok("deploy", "--version", "v2")
+    elif setup == "rolling":
+        ok("--strategy", "rolling", "deploy", "--version", "v1")
+        ok("--strategy", "rolling", "switch")
+
+
+W, R = ("--strategy", "weighted"), ("--strategy", "rolling")
+AGAIN: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], bool], ...] = (
+    # (label, set-up, command, the command that undoes it, every pair in full)
+    ("dns", "live", ("deploy", "--version", "v2"), ("clean", "--yes", "--force"), True),
+    ("dns", "both", ("rollback",), ("switch",), True),
+    (
+        "launch configurations",
+        "live",
+        ("deploy", "--version", "v2", "--launch-configuration"),
+        ("clean", "--yes", "--force"),
+        True,
+    ),
+    ("weighted", "staged", (*W, "switch", "--steps", "10,50,100"), (*W, "rollback"), True),
+    (
+        "rolling",
+        "rolling",
+        (*R, "deploy", "--version", "v2"),
+        (*R, "deploy", "--version", "v1"),
+        True,
+    ),
+    (
+        "dns",
+        "live",
+        ("release", "--version", "v2", "--clean-after", "0"),
+        ("release", "--version", "v1", "--clean-after", "0"),
+        False,
+    ),
+    ("init and teardown", "torn down", ("teardown", "--yes"), ("init",), False),
+)
+
+
+def crashes_again(url: str, q: bool) -> tuple[list[list[Any]], dict[str, Any]]:
+    """Double kills (every kill point of a command x every kill point of its
+    re-run, or the sampled re-run kills for the slow pairs and --quick), then
+    triple kills (every kill point x the sampled kills of the two re-runs),
+    each followed by a plain run."""
+    rows: list[list[Any]] = []
+    data: dict[str, Any] = {}
+    for label, setup, first, second, full in AGAIN:
+        state = chaos.inventory if setup == "torn down" else chaos.shape
+        for depth in (2, 3):
+            _site_for(setup, url)
+            calls: dict[Any, int] = {}
+            for c in (first, second):
+                code, seq = chaos.count_calls(["--domain", DOMAIN, *c])
+                if code != 0:
+                    raise RuntimeError(f"{' '.join(c)}: exit {code}")
+                calls[c] = len(seq)
+
+            def chains(
+                c: tuple[str, ...], depth: int = depth, calls: dict[Any, int] = calls
+            ) -> list[list[chaos.KillPoint]]:
+                kills = RERUN_KILLS[1:] if q else RERUN_KILLS
+                tails: list[list[chaos.KillPoint]] = (
+                    [[j] for j in kills]
+                    if depth == 2
+                    else [[j, BEFORE_EXIT] for j in kills[: 1 if q else None]]
+                )
+                return [[i, *t] for i in range(1, calls[c] + 1) for t in tails]
+
+            every = depth == 2 and full and not q
+            t = time.monotonic()
+            results = chaos.chains_pair(
+                url, DOMAIN, first, second, rerun, None if every else chains, depth, state
+            )
+            how = "every pair" if every else "sampled re-run kills"
+            for cmd, r in results.items():
+                rows.append(
+                    [
+                        f"{cmd} ({label})",
+                        "double" if depth == 2 else "triple",
+                        how,
+                        r.tried,
+                        r.converged,
+                        r.failures[0].splitlines()[0] if r.failures else "",
+                    ]
+                )
+                data[f"{cmd} ({label}) x{depth}"] = {**vars(r), "time": time.monotonic() - t}
+    return rows, data
+
+
 # -- API faults --------------------------------------------------------------------
 def _cycle(steps: Sequence[Sequence[str]], hooks: Sequence[Any] = ()) -> tuple[int, str]:
     for args in steps:
@@ -520,6 +626,26 @@ def main() -> int:
                 f"{time.monotonic() - t:.0f}s",
             ]
         )
+
+        t = time.monotonic()
+        rows, data = crashes_again(url, q)
+        save(
+            "reliability_crash_again",
+            "Kills of re-runs: a command killed, the run that takes over killed too, "
+            "then a plain run",
+            table(["command", "kills", "chains", "tried", "converged", "first failure"], rows),
+            data,
+        )
+        for depth in ("double", "triple"):
+            mine = [r for r in rows if r[1] == depth]
+            summary.append(
+                [
+                    f"{depth} kills converged",
+                    sum(r[3] for r in mine),
+                    sum(r[4] for r in mine),
+                    f"{time.monotonic() - t:.0f}s",
+                ]
+            )
 
         t = time.monotonic()
         rows, data = crashes(url)

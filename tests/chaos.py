@@ -39,6 +39,7 @@ from bluegreen.clock import FakeClock
 
 REGION = "us-east-1"
 MUTATING_PREFIXES = (
+    "Transact",
     "Create",
     "Delete",
     "Put",
@@ -52,6 +53,8 @@ MUTATING_PREFIXES = (
     "Set",
     "Terminate",
     "Authorize",
+    "Revoke",
+    "Apply",
     "Associate",
 )
 
@@ -72,10 +75,14 @@ def aws(url: str, service: str) -> Any:
 
 
 # -- crashes -----------------------------------------------------------------
-def run_killed(argv: Sequence[str], k: int) -> bool:
+KillPoint = int | tuple[str, int]
+
+
+def run_killed(argv: Sequence[str], k: KillPoint) -> bool:
     """Run ``bluegreen ARGV`` in a child process killed just before its k-th
-    AWS call (k >= 1). True when it was killed; False when it finished first
-    (it made fewer than k calls)."""
+    AWS call (k >= 1), or, with k = (OPERATION, n), just before its n-th call
+    of OPERATION (e.g. ("DeleteItem", 1): before it releases its lock). True
+    when it was killed; False when it finished first."""
     pid = os.fork()
     if pid == 0:  # the child: never returns
         code = 70
@@ -83,11 +90,13 @@ def run_killed(argv: Sequence[str], k: int) -> bool:
             count = 0
             mutex = threading.Lock()
 
-            def kill_at_k(**_: Any) -> None:
+            def kill_at_k(event_name: str, **_: Any) -> None:
                 nonlocal count
                 with mutex:
+                    if isinstance(k, tuple) and event_name.split(".", 2)[2] != k[0]:
+                        return
                     count += 1
-                    if count == k:
+                    if count == (k[1] if isinstance(k, tuple) else k):
                         os.kill(os.getpid(), signal.SIGKILL)
 
             sink = io.StringIO()
@@ -403,3 +412,216 @@ def _kill_everywhere(
         if not killed_any:
             return
         k += 1
+
+
+# -- kills of re-runs ---------------------------------------------------------------
+def inventory(url: str) -> dict[str, Any]:
+    """What ``init`` sets up and ``teardown`` removes, by name and count (ids
+    normalised away): the state compared for kills of those two."""
+    ec2, iam = aws(url, "ec2"), aws(url, "iam")
+    zones = aws(url, "route53").list_hosted_zones()["HostedZones"]
+    return {
+        "vpcs": len([v for v in ec2.describe_vpcs()["Vpcs"] if not v.get("IsDefault")]),
+        "subnets": len([s for s in ec2.describe_subnets()["Subnets"] if not s.get("DefaultForAz")]),
+        "security_groups": sorted(
+            g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]
+        ),
+        "load_balancers": sorted(
+            b["LoadBalancerName"]
+            for b in aws(url, "elb").describe_load_balancers()["LoadBalancerDescriptions"]
+        ),
+        "zones": sorted((z["Name"], z["ResourceRecordSetCount"]) for z in zones),
+        "roles": sorted(r["RoleName"] for r in iam.list_roles()["Roles"]),
+        "profiles": sorted(
+            p["InstanceProfileName"] for p in iam.list_instance_profiles()["InstanceProfiles"]
+        ),
+        "tables": sorted(aws(url, "dynamodb").list_tables()["TableNames"]),
+        "groups": len(aws(url, "autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]),
+    }
+
+
+def history_count(url: str, domain: str, table: str = "bluegreen") -> int:
+    """How many history entries the site has."""
+    out = aws(url, "dynamodb").query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"history#{domain}"}},
+        Select="COUNT",
+    )
+    return int(out["Count"])
+
+
+def kill_chain(
+    url: str,
+    domain: str,
+    command: Sequence[str],
+    points: Sequence[KillPoint],
+    expected: dict[str, Any],
+    rerun: Callable[[Sequence[str]], tuple[int, str]],
+    state: Callable[[str], dict[str, Any]] = shape,
+) -> tuple[int, str]:
+    """Kill ``command`` at ``points[0]``, its re-run at ``points[1]`` and so
+    on, then run it plainly. After every kill no live name may lack healthy
+    instances; at the end the site must be in the state ``expected`` (an
+    uninterrupted run's) and history must hold one more entry. Returns (how
+    many runs were killed, "" or what went wrong). A run that finished before
+    its kill point ends the chain early (it was the plain run). With another
+    ``state`` (``inventory``: init and teardown), history is not counted."""
+    argv = ["--domain", domain, *command]
+    name = " ".join(command)
+    counted = state is shape
+    entries = history_count(url, domain) if counted else 0
+    killed = 0
+    for k in points:
+        where = f"{name} killed at {list(points[: killed + 1])}"
+        if not run_killed(argv, k):
+            break
+        killed += 1
+        unserved = unserved_live_names(url) if counted else []
+        if unserved:
+            return killed, f"{where}: live names without healthy instances: {unserved}"
+    else:
+        code, err = rerun(command)
+        if code != 0:
+            return killed, f"{name} killed at {list(points)}, then run again: exit {code}\n{err}"
+    where = f"{name} killed at {list(points[:killed])}"
+    got = state(url)
+    if got != expected:
+        return killed, f"{where}: the state differs:\n{_diff(got, expected)}"
+    recorded = history_count(url, domain) - entries if counted else 1
+    if recorded != 1:
+        return killed, f"{where}: recorded in history {recorded} times, not once"
+    return killed, ""
+
+
+@dataclass
+class ChainResult:
+    """Chains of kills of one command: how many were tried and converged."""
+
+    tried: int = 0
+    converged: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def chains_pair(
+    url: str,
+    domain: str,
+    first: Sequence[str],
+    second: Sequence[str],
+    rerun: Callable[[Sequence[str]], tuple[int, str]],
+    chains: Callable[[tuple[str, ...]], Sequence[Sequence[KillPoint]]] | None = None,
+    depth: int = 2,
+    state: Callable[[str], dict[str, Any]] = shape,
+) -> dict[str, ChainResult]:
+    """Kill chains of ``first`` then of ``second`` (which undoes ``first``),
+    alternately. ``chains(command)`` gives the chains to try; by default every
+    chain of ``depth`` kills: each kill point of the first run, then each of
+    its re-run (until the re-run finishes before its kill point), and so on.
+    Only chains in which every run was killed count as tried."""
+    cmds = [tuple(first), tuple(second)]
+    results = {" ".join(c): ChainResult() for c in cmds}
+    start = state(url)
+    expected: dict[tuple[str, ...], dict[str, Any]] = {}
+    for c in cmds:
+        code, _ = count_calls(["--domain", domain, *c])
+        if code != 0:
+            raise RuntimeError(f"{' '.join(c)} failed without any fault: exit {code}")
+        expected[c] = state(url)
+    if expected[cmds[1]] != start:
+        raise RuntimeError(f"{cmds[1]} does not undo {cmds[0]}")
+    if state is shape:  # balancers and zones stay as they are
+        _fixed[url] = (_balancer_names(url), _zones(url))
+
+    def one(c: tuple[str, ...], points: Sequence[KillPoint]) -> tuple[int, str]:
+        return kill_chain(url, domain, c, points, expected[c], rerun, state)
+
+    try:
+        if chains is not None:
+            lists = {c: list(chains(c)) for c in cmds}
+            for n in range(max(len(x) for x in lists.values())):
+                for c in cmds:
+                    if n >= len(lists[c]):  # run plainly: the other starts from its end
+                        code, err = rerun(c)
+                        if code != 0 or state(url) != expected[c]:
+                            results[" ".join(c)].failures.append(f"exit {code}\n{err}")
+                            return results
+                    elif not _one_chain(c, lists[c][n], one, results):
+                        return results
+        else:
+            _every_chain(cmds, expected, rerun, results, depth, one, lambda: state(url))
+    finally:
+        _fixed.pop(url, None)
+    return results
+
+
+Chain = Callable[[tuple[str, ...], Sequence[KillPoint]], tuple[int, str]]
+
+
+def _one_chain(
+    c: tuple[str, ...],
+    points: Sequence[KillPoint],
+    one: Chain,
+    results: dict[str, ChainResult],
+) -> bool:
+    res = results[" ".join(c)]
+    killed, failure = one(c, points)
+    if killed == len(points):
+        res.tried += 1
+    if failure:
+        res.failures.append(failure)
+        return False
+    if killed == len(points):
+        res.converged += 1
+    return True
+
+
+def _every_chain(
+    cmds: list[tuple[str, ...]],
+    expected: dict[tuple[str, ...], dict[str, Any]],
+    rerun: Callable[[Sequence[str]], tuple[int, str]],
+    results: dict[str, ChainResult],
+    depth: int,
+    one: Chain,
+    state: Callable[[], dict[str, Any]],
+) -> None:
+    """Every chain of ``depth`` kills, in order: (1, 1, ...), (1, 1, ..., 2),
+    ...; a prefix whose last run finished before its kill point is not
+    extended further (nor is any longer kill point of that run tried)."""
+    done = dict.fromkeys(cmds, False)
+    prefix: dict[tuple[str, ...], list[int]] = {c: [1] * depth for c in cmds}
+    while not all(done.values()):
+        for c in cmds:
+            if done[c]:  # still run, plainly: the other command starts from its end
+                code, err = rerun(c)
+                if code != 0 or state() != expected[c]:
+                    results[" ".join(c)].failures.append(f"{' '.join(c)}: exit {code}\n{err}")
+                    return
+                continue
+            points = list(prefix[c])
+            res = results[" ".join(c)]
+            killed, failure = one(c, points)
+            if killed == depth:
+                res.tried += 1
+            if failure:
+                res.failures.append(failure)
+                return
+            if killed == depth:
+                res.converged += 1
+                points[-1] += 1
+            else:  # run number ``killed`` finished first: next kill point of the one before
+                following = _advance(points, killed)
+                if following is None:
+                    done[c] = True
+                    continue
+                points = following
+            prefix[c] = points
+
+
+def _advance(points: list[int], finished: int) -> list[int] | None:
+    """The next chain after run ``finished`` (0-based) finished before its
+    kill point: the previous run's next kill point, the later runs from 1."""
+    if finished == 0:
+        return None  # the first run itself completes: every chain was tried
+    out = points[:finished]
+    out[-1] += 1
+    return out + [1] * (len(points) - finished)

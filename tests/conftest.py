@@ -47,7 +47,10 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def emulator_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from start_emulator(tmp_path_factory, [str(Path(sys.executable).parent / "moto_server")])
+    # moto with the fixes of tests/moto_fixed.py (AWS's Route 53 change batches among them)
+    yield from start_emulator(
+        tmp_path_factory, [sys.executable, str(Path(__file__).parent / "moto_fixed.py")]
+    )
 
 
 def start_emulator(
@@ -225,7 +228,11 @@ def world(url: str) -> dict[str, Any]:
     )
     lbs = elb.describe_load_balancers()["LoadBalancerDescriptions"]
     state["load_balancers"] = sorted(
-        (lb["LoadBalancerName"], tuple(sorted(i["InstanceId"] for i in lb["Instances"])))
+        (
+            lb["LoadBalancerName"],
+            tuple(sorted(i["InstanceId"] for i in lb["Instances"])),
+            tuple(sorted(lb.get("SecurityGroups", []))),
+        )
         for lb in lbs
     )
     state["albs"] = _albs(client(url, "elbv2"))
@@ -255,6 +262,9 @@ def _albs(v2: Any) -> list[Any]:
     """Application load balancers: listeners, rules, target groups and their targets."""
     out: list[Any] = []
     for lb in v2.describe_load_balancers()["LoadBalancers"]:
+        out.append(
+            ("security groups", lb["LoadBalancerName"], sorted(lb.get("SecurityGroups", [])))
+        )
         for ls in v2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]:
             rules = v2.describe_rules(ListenerArn=ls["ListenerArn"])["Rules"]
             out.append(("listener", lb["LoadBalancerName"], ls["Port"], json.dumps(rules)))
@@ -285,8 +295,10 @@ def unchanged(aws: str) -> Callable[..., contextlib.AbstractContextManager[None]
     return check
 
 
-def records(url: str, private: bool) -> dict[str, str]:
-    """fqdn -> alias target DNS name, of the public or private zone."""
+def records(url: str, private: bool, *, live: bool = False) -> dict[str, str]:
+    """fqdn -> alias target DNS name, of the public zone, or of the private
+    zone's staging names (with ``live``: of the private zone's live names,
+    which mirror the public zone's)."""
     r53 = client(url, "route53")
     out = {}
     for z in r53.list_hosted_zones()["HostedZones"]:
@@ -295,7 +307,8 @@ def records(url: str, private: bool) -> dict[str, str]:
         for rr in r53.list_resource_record_sets(HostedZoneId=z["Id"], MaxItems="1000")[
             "ResourceRecordSets"
         ]:
-            if "AliasTarget" in rr:
+            staging = rr["Name"].split(".")[0].endswith("-staging")
+            if "AliasTarget" in rr and (not private or staging != live):
                 out[rr["Name"]] = rr["AliasTarget"]["DNSName"]
     return out
 

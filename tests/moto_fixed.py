@@ -14,8 +14,14 @@ the difference matters to the ``lb`` strategy (moto 5.2.5):
   ``deploy --replace`` (two groups behind staging while the old one is
   deleted) would otherwise empty staging on the emulator only.
 
-Used by ``tests/test_lb.py`` and ``tests/test_release.py`` for their own
-emulators; the rest of the suite runs on plain moto. Usage: ``python tests/moto_fixed.py -H 127.0.0.1 -p PORT``.
+- Route 53 change batches (``bluegreen.sandbox.route53_as_aws``, which the
+  sandbox and the demo apply too): a DELETE must name a record that exists
+  with exactly those values, a CREATE one that does not exist, as in AWS.
+  moto deletes whatever the values, and duplicates records on CREATE; the
+  conditional batches that move traffic need AWS's answers.
+
+The whole suite runs on it (``conftest.emulator_url``), and so do the
+benchmarks (``bench/benchlib.emulator``). Usage: ``python tests/moto_fixed.py -H 127.0.0.1 -p PORT``.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from typing import Any
 
 from moto.autoscaling import models
 from moto.server import main
+
+from bluegreen.sandbox import route53_as_aws
 
 
 def detach_load_balancers(self: Any, group_name: str, load_balancer_names: list[str]) -> None:
@@ -63,6 +71,7 @@ def update_attached_elbs(self: Any, group_name: str) -> None:
 
 models.AutoScalingBackend.detach_load_balancers = detach_load_balancers  # type: ignore[method-assign]
 models.AutoScalingBackend.update_attached_elbs = update_attached_elbs  # type: ignore[method-assign]
+route53_as_aws()
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -32,6 +32,7 @@ count is how many completed while the block ran.
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import threading
 import time
 from collections.abc import Callable
@@ -51,11 +52,36 @@ class Observation:
     releases: frozenset[str] = frozenset()  # releases of those instances, over all names
     path: str = ""  # how the names resolved, for messages
     error: str | None = None
+    # With ``source``: the live names whose load balancer refuses that address
+    # (its security groups), and who may reach each balancer (name -> admits source).
+    refused: frozenset[str] = frozenset()
+    admits: tuple[tuple[str, bool], ...] = ()
 
 
 def _bare(name: str) -> str:
     n = name.lower().rstrip(".")
     return n[len("dualstack.") :] if n.startswith("dualstack.") else n
+
+
+def _in_any(address: str, cidrs: list[str]) -> bool:
+    ip = ipaddress.ip_address(address)
+    nets = [ipaddress.ip_network(c) for c in cidrs]
+    return any(ip.version == n.version and ip in n for n in nets)
+
+
+def _admits(group: dict[str, Any], address: str, port: int = 80) -> bool:
+    """Whether a security group's inbound rules admit ``address`` on ``port``."""
+    for perm in group.get("IpPermissions", []):
+        proto = perm.get("IpProtocol")
+        if proto == "tcp" and not perm.get("FromPort", 0) <= port <= perm.get("ToPort", 0):
+            continue
+        if proto not in ("tcp", "-1"):
+            continue
+        cidrs = [r["CidrIp"] for r in perm.get("IpRanges", [])]
+        cidrs += [r["CidrIpv6"] for r in perm.get("Ipv6Ranges", [])]
+        if _in_any(address, cidrs):
+            return True
+    return False
 
 
 def _forwards(actions: list[dict[str, Any]]) -> list[str]:
@@ -78,8 +104,14 @@ class Observer:
         domain: str = DOMAIN,
         hosts: tuple[str, ...] = ("www", "api"),
         latency: float = 0.0,
+        source: str | None = None,
     ) -> None:
+        """``source``: an address outside every ``staging_cidrs`` range, a client
+        of the live names. Each observation then also evaluates the load
+        balancers' security groups for it, and listener rules' ``source-ip``
+        conditions (moto evaluates neither: the observer does, as AWS would)."""
         self.url = url
+        self.source = source
         self.domain = domain
         self.fqdns = tuple(f"{h}.{domain}." for h in hosts)
         self.observations: list[Observation] = []
@@ -129,6 +161,26 @@ class Observer:
             o for o in self.observations if o.error or not o.healthy or min(o.healthy.values()) < 1
         ]
 
+    def cut(self) -> list[Observation]:
+        """Observations where a live name's load balancer refused ``source``."""
+        return [o for o in self.observations if o.refused]
+
+    def assert_live_open(self) -> None:
+        assert self.source, "Observer(source=...) evaluates who the balancers admit"
+        assert self.count >= 3, f"only {self.count} observations"
+        bad = self.cut()
+        assert not bad, f"{len(bad)} of {self.count} observations: live names refused " + (
+            f"{self.source}: " + "; ".join(f"{sorted(o.refused)} via {o.path}" for o in bad[:3])
+        )
+
+    def admission_in_order(self) -> list[tuple[tuple[str, bool], ...]]:
+        """The distinct (balancer, admits source) states seen, in order."""
+        out: list[tuple[tuple[str, bool], ...]] = []
+        for o in self.observations:
+            if not o.error and (not out or out[-1] != o.admits):
+                out.append(o.admits)
+        return out
+
     def mixed(self) -> list[Observation]:
         """Observations where the live names served two releases or more at once."""
         return [o for o in self.observations if len(o.releases) > 1]
@@ -161,6 +213,8 @@ class Observer:
             f"{len(self.without_healthy())} without healthy capacity, "
             f"{len(self.mixed())} with two releases; served {seen}"
         )
+        if self.source:
+            line += f"; {len(self.cut())} with live names refusing {self.source}"
         print(line)
         REPORTS.append(line)
         return line
@@ -171,6 +225,7 @@ class Observer:
         elb = client(self.url, "elb")
         v2 = client(self.url, "elbv2")
         asg = client(self.url, "autoscaling")
+        self._ec2 = client(self.url, "ec2")
         zone = next(
             z["Id"]
             for z in r53.list_hosted_zones_by_name(DNSName=self.domain + ".")["HostedZones"]
@@ -203,6 +258,10 @@ class Observer:
                 for lb in v2.describe_load_balancers()["LoadBalancers"]
             }
         classic, albs = self._classic, self._albs
+        refusing: set[str] = set()  # DNS names of balancers refusing the source
+        admits: tuple[tuple[str, bool], ...] = ()
+        if self.source:
+            admits, refusing = self._admission(elb, v2)
         healthy_by_target: dict[tuple[str, str], tuple[set[str], str]] = {}
         listeners: dict[str, tuple[dict[str, Any] | None, list[dict[str, Any]]]] = {}
         for fqdn, dns_names in targets.items():
@@ -230,6 +289,7 @@ class Observer:
                 for i in g.get("Instances", []):
                     self._release_of[i["InstanceId"]] = rel
         release_of = self._release_of
+        refused = frozenset(f for f, ds in targets.items() if any(d in refusing for d in ds))
         healthy: dict[str, int] = {}
         releases: set[str] = set()
         paths = []
@@ -241,7 +301,29 @@ class Observer:
                     paths.append(f"{fqdn.split('.')[0]}->{via}")
             healthy[fqdn] = len(ids)
             releases |= {release_of.get(i, f"unknown instance {i}") for i in ids}
-        return Observation(at, healthy, frozenset(releases), ", ".join(paths))
+        return Observation(
+            at, healthy, frozenset(releases), ", ".join(paths), refused=refused, admits=admits
+        )
+
+    def _admission(self, elb: Any, v2: Any) -> tuple[tuple[tuple[str, bool], ...], set[str]]:
+        """Whether each load balancer's security groups admit ``source`` on
+        port 80: ((name, admits), ...) and the DNS names of those refusing."""
+        lbs = [
+            (lb["LoadBalancerName"], _bare(lb["DNSName"]), lb.get("SecurityGroups", []))
+            for lb in elb.describe_load_balancers()["LoadBalancerDescriptions"]
+        ] + [
+            (lb["LoadBalancerName"], _bare(lb["DNSName"]), lb.get("SecurityGroups", []))
+            for lb in v2.describe_load_balancers()["LoadBalancers"]
+        ]
+        groups = {g["GroupId"]: g for g in self._ec2.describe_security_groups()["SecurityGroups"]}
+        states = []
+        refusing = set()
+        for name, dns, ids in sorted(lbs):
+            ok = any(_admits(groups.get(i, {}), str(self.source)) for i in ids)
+            states.append((name, ok))
+            if not ok:
+                refusing.add(dns)
+        return tuple(states), refusing
 
     @staticmethod
     def _listener(v2: Any, arn: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
@@ -252,9 +334,8 @@ class Observer:
             return None, []
         return http, v2.describe_rules(ListenerArn=http["ListenerArn"])["Rules"]
 
-    @staticmethod
     def _alb(
-        v2: Any, listener: tuple[dict[str, Any] | None, list[dict[str, Any]]], fqdn: str
+        self, v2: Any, listener: tuple[dict[str, Any] | None, list[dict[str, Any]]], fqdn: str
     ) -> tuple[set[str], str]:
         host = fqdn.rstrip(".")
         http, rules = listener
@@ -270,6 +351,14 @@ class Observer:
                 if c.get("Field") == "host-header"
                 for v in (c.get("HostHeaderConfig", {}).get("Values") or c.get("Values", []))
             ]
+            sources = [
+                v
+                for c in rule.get("Conditions", [])
+                if c.get("Field") == "source-ip"
+                for v in (c.get("SourceIpConfig") or {}).get("Values", [])
+            ]
+            if sources and not (self.source and _in_any(self.source, sources)):
+                continue  # a source-ip condition this client does not meet
             if any(fnmatch.fnmatch(host, p.lower()) for p in patterns):
                 actions = rule["Actions"]
                 break

@@ -163,6 +163,19 @@ class World:
             else:
                 need(a, "*")
             return out
+        if call.service == "dynamodb" and op == "TransactWriteItems":
+            # IAM authorises each item of a transaction as its own write
+            # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html)
+            for entry in p["TransactItems"]:
+                (kind, write), *_ = entry.items()
+                action = {"ConditionCheck": "ConditionCheckItem"}.get(kind, f"{kind}Item")
+                item = write.get("Key") or write["Item"]
+                need(
+                    f"dynamodb:{action}",
+                    arn("dynamodb", f"table/{write['TableName']}"),
+                    **{"dynamodb:LeadingKeys": [item["pk"]["S"]]},
+                )
+            return out
         if call.service == "dynamodb":
             if op == "BatchWriteItem":
                 # one authorization per table, with every item's partition key
@@ -250,6 +263,7 @@ class World:
             "ConfigureHealthCheck",
             "ModifyLoadBalancerAttributes",
             "DeleteLoadBalancer",
+            "ApplySecurityGroupsToLoadBalancer",
         ):
             lb = arn("elasticloadbalancing", f"loadbalancer/{p['LoadBalancerName']}")
             need(a, lb)

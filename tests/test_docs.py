@@ -73,9 +73,15 @@ _NOT_RUN: dict[str, tuple[str, StandIn | None]] = {
     "bluegreen init --admin-cidr 203.0.113.0/24 --certificate-arn "
     "arn:aws:acm:eu-west-1:123456789012:certificate/...": (REAL_AWS, None),
     "bluegreen bake --base --provision install-runtime.sh": (BAKE, None),
-    "bluegreen bake --version 1.0.0 --provision install-app.sh": (REAL_AWS, None),
+    "bluegreen bake --version 1.0.0 --provision install-app.sh --test test-image.sh": (
+        REAL_AWS,
+        None,
+    ),
     "bluegreen release --version 1.0.0": (REAL_AWS, None),
-    "bluegreen bake --version 1.4.2 --provision install-app.sh": (BAKE, _image("1.4.2")),
+    "bluegreen bake --version 1.4.2 --provision install-app.sh --test test-image.sh": (
+        BAKE,
+        _image("1.4.2"),
+    ),
     "bluegreen bake --base --provision install-nginx-node.sh": (BAKE, None),
     f"bluegreen bake --version {SHA} --provision deploy/install-app.sh": (BAKE, _image(SHA)),
     "apt-get install packer": ("installs a system package", None),
@@ -180,10 +186,19 @@ def workflow_lines(block: str) -> Iterator[tuple[Line, dict[str, str]]]:
                     yield line, step_env
 
 
+def script_parses(name: str, script: str) -> None:
+    """A block that starts with ``#!`` shows a script file (an image test, say), not
+    lines to type: it is not run, but it must be valid shell."""
+    p = subprocess.run(["sh", "-n"], input=script, text=True, capture_output=True)
+    assert p.returncode == 0, f"{name}: a script does not parse: {p.stderr}\n{script}"
+
+
 def document_lines(name: str) -> Iterator[tuple[Line, dict[str, str]]]:
     text = (ROOT / name).read_text()
     for m in re.finditer(r"^```(\w*)\n(.*?)^```", text, re.S | re.M):
-        if m.group(1) in ("sh", "bash", "shell"):
+        if m.group(1) in ("sh", "bash", "shell") and m.group(2).startswith("#!"):
+            script_parses(name, m.group(2))
+        elif m.group(1) in ("sh", "bash", "shell"):
             for line in lines(m.group(2)):
                 yield line, {}
         elif m.group(1) == "yaml" and "jobs:" in m.group(2):

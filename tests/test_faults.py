@@ -47,14 +47,17 @@ def test_release_cycle_completes_under_faults(live_v1: dict[str, str], aws: str)
     cycle(BACK)
     assert shape(aws) == start
 
-    # The retry of every change meets its own success: lock put and delete,
-    # intent, launch template, group, record changes, deletes, history.
+    # The retry of every change meets its own success: lock put, intent,
+    # launch template, group, record changes, deletes, and the release of the
+    # lock with the history record (one transaction: recorded once).
+    entries = len(run("--output", "json", "history", "--limit", "100").json())
     lost = Faults(rate=0.0, lose_first_response=True)
     cycle(CYCLE, hooks=[lost.hook()])
     assert shape(aws) == expected
+    assert len(run("--output", "json", "history", "--limit", "100").json()) == entries + 3
     assert {
         "dynamodb.PutItem",
-        "dynamodb.DeleteItem",
+        "dynamodb.TransactWriteItems",
         "ec2.CreateLaunchTemplate",
         "auto-scaling.CreateAutoScalingGroup",
         "route-53.ChangeResourceRecordSets",

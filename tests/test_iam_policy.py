@@ -4,6 +4,7 @@ cycle needs is allowed, and that the conditions refuse what is not the site's.""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from pathlib import Path
@@ -117,7 +118,15 @@ def test_record_changes_are_limited_to_the_zones_names_types_and_actions() -> No
         "www.londontamed.com",
     ]
     assert cond["route53:ChangeResourceRecordSetsRecordTypes"] == ["A"]
-    assert sorted(cond["route53:ChangeResourceRecordSetsActions"]) == ["DELETE", "UPSERT"]
+    assert sorted(cond["route53:ChangeResourceRecordSetsActions"]) == ["CREATE", "DELETE"]
+    # the private zone: the staging names and the live names (split-horizon DNS)
+    private = staging["Condition"]["ForAllValues:StringEquals"]
+    assert private["route53:ChangeResourceRecordSetsNormalizedRecordNames"] == [
+        "api-staging.londontamed.com",
+        "api.londontamed.com",
+        "www-staging.londontamed.com",
+        "www.londontamed.com",
+    ]
     # zone ids unknown: any zone, still only the site's names
     wild = build(zones=False)
     st = next(s for s in wild["Statement"] if s["Sid"] == "ChangeLiveRecords")
@@ -374,7 +383,11 @@ TYPES = "route53:ChangeResourceRecordSetsRecordTypes"
 ACTIONS = "route53:ChangeResourceRecordSetsActions"
 
 
-def records(names: list[str], types: list[str] = ["A"], actions: list[str] = ["UPSERT"]) -> Any:  # noqa: B006
+def records(
+    names: list[str],
+    types: list[str] = ["A"],  # noqa: B006
+    actions: list[str] = ["DELETE", "CREATE"],  # noqa: B006
+) -> Any:
     return {NAMES: names, TYPES: types, ACTIONS: actions}
 
 
@@ -417,7 +430,7 @@ def records(names: list[str], types: list[str] = ["A"], actions: list[str] = ["U
             req(
                 "route53:ChangeResourceRecordSets",
                 ZONE,
-                **records(["www.londontamed.com"], actions=["CREATE"]),
+                **records(["www.londontamed.com"], actions=["UPSERT"]),
             ),
             False,
         ),
@@ -615,6 +628,43 @@ def test_lb_strategy_init_and_cycle_are_covered(aws: str, tmp_path: Path, kind: 
     unused = policies.actions(operate) - {q.action for q in requests}
     print(f"\nlb {kind}: {len(calls)} calls, {len(requests)} authorizations, unused {unused}")
     assert unused <= PATH_DEPENDENT
+
+
+@pytest.mark.parametrize(("strategy", "kind"), [("dns", "classic"), ("dns", "alb"), ("lb", "alb")])
+def test_staging_cidrs_init_and_cycle_are_covered(
+    aws: str, tmp_path: Path, strategy: str, kind: str
+) -> None:
+    """With staging_cidrs the restriction moves with the roles (security groups)
+    or sits in the staging rule (one ALB): every call is allowed, and each action
+    the setting adds is used."""
+    (tmp_path / "bluegreen.toml").write_text(
+        f'strategy = "{strategy}"\nload_balancer = "{kind}"\nstaging_cidrs = ["203.0.113.0/24"]\n'
+    )
+    init_calls = record("init")
+    register_images(aws, "v1", "v2")
+    calls = [c for args in CYCLE for c in record(*args)]
+    operate = json.loads(run("iam-policy").out)
+    init = json.loads(run("iam-policy", "--for", "init", "--account-id", sim.ACCOUNT).out)
+    world = sim.World()
+    init_requests = sim.requests(init_calls, world)
+    requests = sim.requests(calls, world)
+    denied = [q for q in init_requests if not sim.allowed(init, q)]
+    denied += [q for q in requests if not sim.allowed(operate, q)]
+    assert denied == [], "\n".join(map(str, denied))
+    plain = dataclasses.replace(settings(strategy=strategy, load_balancer=kind), staging_cidrs=())
+    added_operate = policies.actions(operate) - policies.actions(policies.build(plain))
+    added_init = policies.actions(init) - policies.actions(policies.build(plain, "init"))
+    assert added_operate <= {q.action for q in requests}, added_operate
+    # init reads the draining time only when a switch left staging open, and
+    # revokes rules only on a site set up before (or with other ranges)
+    drain_reads = {
+        "elasticloadbalancing:DescribeLoadBalancerAttributes",
+        "elasticloadbalancing:DescribeTargetGroupAttributes",
+        "ec2:RevokeSecurityGroupIngress",
+    }
+    assert added_init - drain_reads <= {q.action for q in init_requests}, added_init
+    if strategy == "dns":
+        assert added_operate  # the balancers' security groups move
 
 
 @pytest.mark.parametrize("kind", ["classic", "alb"])

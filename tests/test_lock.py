@@ -12,6 +12,7 @@ started at the same moment let exactly one through.
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import socket
@@ -277,3 +278,31 @@ def test_unlock_says_what_the_killed_command_had_planned(live_v1: dict[str, str]
     assert r.code == 0, r.err
     assert "had planned: command=switch, live=londontamed-com-production-1" in r.err
     assert r.json()["was_doing"] == {"command": "switch", "live": "londontamed-com-production-1"}
+
+
+def test_a_takeover_carries_the_dead_holders_intent_over(live_v1: dict[str, str], aws: str) -> None:
+    """The intent stays in the lock item from the moment of the takeover; a
+    run of the same operation keeps it, another command replaces it."""
+    first = {"command": "switch", "target": None, "live": "lb-2", "started": 5.0}
+    put_lock(aws, host=socket.gethostname(), pid=dead_pid())
+    item = lock_item(aws)
+    assert item is not None
+    client(aws, "dynamodb").put_item(
+        TableName="bluegreen", Item={**item, "intent": {"S": json.dumps(first)}}
+    )
+    sess = session(aws)
+    lk = lock.DomainLock(sess.gw, sess.names, "switch", Reporter(stream=io.StringIO()))
+    lk.acquire()
+    try:
+        held = lock_item(aws)
+        assert held is not None and held["lock_id"]["S"] == lk.info.lock_id
+        assert json.loads(held["intent"]["S"]) == first  # before this run planned anything
+        assert lk.resumes("switch") == first and lk.resumes("rollback") == {}
+        assert lk.record_intent({"command": "switch", "live": "lb-1", "started": 9.0}) == first
+        assert json.loads(lock_item(aws)["intent"]["S"]) == first  # type: ignore[index]
+        other = {"command": "clean", "started": 9.0}
+        assert lk.record_intent(other) == other
+        assert json.loads(lock_item(aws)["intent"]["S"]) == other  # type: ignore[index]
+    finally:
+        lk.release()
+    assert lock_item(aws) is None

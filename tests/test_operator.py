@@ -238,7 +238,9 @@ def test_plain_lines_off_a_terminal(live_v1: dict[str, str]) -> None:
 
 def test_quiet_and_verbose(live_v1: dict[str, str]) -> None:
     q = run("--quiet", "deploy", "--version", "v2")
-    assert q.code == 0 and q.err == ""
+    # Only warnings: this image was registered without image tests (docs/IMAGES.md).
+    assert q.code == 0 and "never tested" in q.err
+    assert all(line.split(" ", 1)[1].startswith("warning: ") for line in q.err.splitlines())
     v = run("--verbose", "switch")
     assert v.code == 0 and "changed, in sync" in v.err
 

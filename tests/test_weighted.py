@@ -207,9 +207,11 @@ def test_dry_run_prints_the_steps_and_changes_nothing(
     with unchanged():
         r = run("switch", "--alarm", "errors", "--dry-run")
     assert r.code == 0, r.err
-    assert "would [1/7] check that alarms errors exist" in r.err
+    assert "would [1/10] check that alarms errors exist" in r.err
     assert f"{LB2} 90% and {LB1} 10%" in r.err
-    assert "would [3/7] hold 10% on" in r.err and "for 30s" in r.err
+    # each weight in both zones (the private zone's live names mirror the public ones)
+    assert "would [3/10] point www.londontamed.com, api.londontamed.com (private zone)" in r.err
+    assert "would [4/10] hold 10% on" in r.err and "for 30s" in r.err
 
 
 def test_interrupted_shift_shows_weights_and_resumes(

@@ -27,7 +27,9 @@ Against an emulator (``endpoint_url`` set) nothing runs, so there is nothing to
 connect to: the template uses ``communicator = "none"`` and the provisioning
 scripts go in as user data (a cloud-init multi-part document, one part per
 script, in order). Against AWS the SSH communicator and ``shell`` provisioners
-run the scripts on the build instance with sudo.
+run the scripts on the build instance with sudo. Image tests (``--test``,
+``imagetests.py``) are the template's last provisioners, so a failing test
+stops Packer before it creates the image; the image is tagged tested only then.
 
 Bake takes no lock: it changes no environment of the site, and a bake can last
 many minutes. Two bakes of the same version race on the image name, and AWS
@@ -54,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from bluegreen import bake_security as security
-from bluegreen import images
+from bluegreen import images, imagetests
 from bluegreen.aws import Gateway
 from bluegreen.aws.ec2 import tag_value
 from bluegreen.config import Settings
@@ -131,6 +133,8 @@ class BakeSpec:
     kms_key: str | None = None
     instance_profile: str = ""
     endpoint_credentials: bool = False  # an emulator that enforces IAM: the usual chain
+    tests: tuple[imagetests.ImageTest, ...] = ()  # run after the provisioning
+    test_facts: dict[str, str] = field(default_factory=dict)  # the tests' environment
 
     def variables(self) -> dict[str, str]:
         return {
@@ -206,6 +210,7 @@ def plan(
     base_ami: str | None,
     scripts: Sequence[str],
     now: float,
+    tests: Sequence[str] = (),
 ) -> BakeSpec:
     """Check the world and decide the bake. Raises before anything changes."""
     names = settings.names()
@@ -222,6 +227,7 @@ def plan(
                 f"provisioning script {s} does not exist", fix="pass the path of a shell script"
             )
         paths.append(p.resolve())
+    checks = imagetests.load(tests)
     built_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
     label = version or _stamp(now)
     name = names.image_name(f"base-{label}" if base else label)
@@ -282,6 +288,9 @@ def plan(
         tags[TAG_BASE_VERSION] = label
     else:
         tags[TAG_VERSION] = label
+    if checks:
+        # Applied when the image is created, which Packer does only after every test passed.
+        tags[imagetests.TAG_TESTED] = imagetests.tag_value(checks)
     return BakeSpec(
         role=ROLE_BASE if base else ROLE_RELEASE,
         version=label,
@@ -305,6 +314,16 @@ def plan(
         kms_key=settings.kms_key,
         instance_profile=names.instance_profile,
         endpoint_credentials=settings.endpoint_credentials,
+        tests=checks,
+        test_facts={
+            "BLUEGREEN_DOMAIN": names.domain,
+            "BLUEGREEN_ROLE": ROLE_BASE if base else ROLE_RELEASE,
+            "BLUEGREEN_VERSION": label,
+            "BLUEGREEN_IMAGE_NAME": name,
+            "BLUEGREEN_INSTANCE_PORT": "80",  # the load balancers' instance port (provision.py)
+            "BLUEGREEN_HEALTH_PORT": str(settings.health_check_port),
+            "BLUEGREEN_HEALTH_PATH": settings.health_check_path,
+        },
     )
 
 
@@ -333,6 +352,7 @@ def template(
     caps: security.PackerCaps | None = None,
     *,
     session_manager: bool | None = None,
+    staged_tests: Sequence[Path] = (),
 ) -> dict[str, Any]:
     """The Packer template (JSON) for ``spec``: one amazon-ebs build, with the
     security settings Packer ``caps`` allow (default: a Packer that knows them
@@ -402,10 +422,21 @@ def template(
                     "execute_command": "chmod +x {{ .Path }}; {{ .Vars }} sudo -E {{ .Path }}",
                 }
             )
+    provisioners += image_tests_step(spec, staged_tests)
     out: dict[str, Any] = {"builders": [builder]}
     if provisioners:
         out["provisioners"] = provisioners
     return out
+
+
+def image_tests_step(spec: BakeSpec, staged_tests: Sequence[Path]) -> list[dict[str, Any]]:
+    """The image tests: the template's last provisioners, one per test (imagetests.py).
+    On AWS each runs on the build instance over SSH; on an emulator each runs with
+    shell-local on this machine. Either way after the provisioning and before Packer
+    creates the image, so a failing test leaves no image."""
+    emulator = bool(spec.endpoint_url)
+    env = imagetests.environment(spec.test_facts, "emulator" if emulator else "instance")
+    return imagetests.provisioners(staged_tests, env, emulator=emulator)
 
 
 def packer_env(spec: BakeSpec) -> dict[str, str]:
@@ -437,6 +468,7 @@ class PackerRun:
     errors: list[str] = field(default_factory=list)  # each build's error
     registered: list[str] = field(default_factory=list)  # images Packer said it created
     ui_errors: list[str] = field(default_factory=list)
+    said: list[tuple[str, str]] = field(default_factory=list)  # (ui kind, text), in order
     lines: int = 0
 
     def reason(self) -> str:
@@ -459,6 +491,7 @@ def parse_line(line: str, run: PackerRun) -> list[str]:
     kind, data = parts[2], [_unescape(p) for p in parts[3:]]
     if kind == "ui" and len(data) >= 2:
         text = ",".join(data[1:])
+        run.said.append((data[0], text))
         if data[0] == "error":
             run.ui_errors.append(text)
         run.registered += re.findall(r"\bAMI: (ami-[0-9a-f]+)", text)
@@ -560,6 +593,7 @@ def bake(
     template_file: str | None = None,
     packer: str | None = None,
     dry_run: bool = False,
+    tests: Sequence[str] = (),
 ) -> dict[str, Any]:
     exe = find_packer(packer)
     caps = security.probe(exe) if template_file is None else None
@@ -567,6 +601,14 @@ def bake(
         raise InputError(
             f"Packer template {template_file} does not exist",
             fix="pass the path of a .json or .pkr.hcl template",
+        )
+    if template_file is not None and tests:
+        raise InputError(
+            "image tests run in bluegreen's generated template only, not in your own",
+            found=f"--template {template_file} and tests {', '.join(tests)} "
+            "(from --test or `tests` in bluegreen.toml)",
+            fix="bake without --template, or run the tests as the last provisioners of "
+            "your template and leave them out of this bake",
         )
     started = gw.clock.now()
     spec = plan(
@@ -577,6 +619,7 @@ def bake(
         base_ami=base_ami,
         scripts=scripts,
         now=time.time(),
+        tests=tests,
     )
     what = f"{spec.role} image {spec.image_name} on {spec.source_ami}"
     result: dict[str, Any] = {
@@ -588,13 +631,16 @@ def bake(
         "bake_id": spec.bake_id,
         "template": str(Path(template_file).resolve()) if template_file else "generated",
         "variables": spec.variables(),
+        "tests": [t.name for t in spec.tests],
     }
     with tempfile.TemporaryDirectory(prefix="bluegreen-bake-") as tmp:
         work = Path(tmp)
         ud = None
-        if spec.endpoint_url and spec.scripts:
+        staged = imagetests.stage(spec.tests, work)
+        if spec.endpoint_url and (spec.scripts or staged):
+            # The tests follow the provisioning in the user data, as they follow it on AWS.
             ud = work / "user-data.mime"
-            ud.write_text(user_data(spec.scripts))
+            ud.write_text(user_data([*spec.scripts, *staged]))
         cwd = work
         if template_file:
             # Packer resolves a template's relative paths (scripts, files) from
@@ -604,7 +650,7 @@ def bake(
             result["packer_cwd"] = str(cwd)
         else:
             tpl_path = work / "template.json"
-            generated = template(spec, ud, caps)
+            generated = template(spec, ud, caps, staged_tests=staged)
             tpl_path.write_text(json.dumps(generated, indent=2, sort_keys=True))
             result["generated_template"] = generated
             if caps is not None:
@@ -621,7 +667,7 @@ def bake(
             reporter.info(f"running Packer in {cwd}: the template's relative paths start there")
         t0 = time.monotonic()
         try:
-            run = run_packer_cleanly(gw, spec, argv, cwd, reporter)
+            run = run_packer_cleanly(gw, spec, argv, cwd, reporter, staged)
         except BuildFailed as e:
             _record(gw, settings.names(), started, {**result, "result": "failed"}, e)
             raise
@@ -643,13 +689,19 @@ def bake(
         summary=summary,
         packer_seconds=elapsed,
         built_at=spec.built_at,
+        tested=spec.tags.get(imagetests.TAG_TESTED),
     )
     _record(gw, settings.names(), started, result, None)
     return result
 
 
 def run_packer_cleanly(
-    gw: Gateway, spec: BakeSpec, argv: Sequence[str], work: Path, reporter: Reporter
+    gw: Gateway,
+    spec: BakeSpec,
+    argv: Sequence[str],
+    work: Path,
+    reporter: Reporter,
+    staged_tests: Sequence[Path] = (),
 ) -> PackerRun:
     """Run Packer; when it fails or is stopped, remove what it registered, then raise."""
     try:
@@ -666,6 +718,9 @@ def run_packer_cleanly(
     found = f"bake id {spec.bake_id}; " + _what_was_left(gw, run, removed)
     if problem:
         found += f"; cleaning up failed: {problem}"
+    failed = imagetests.failure(run.said, staged_tests, [t.name for t in spec.tests], run.reason())
+    if failed is not None:
+        raise image_test_failed(spec, failed, found, problem)
     raise BuildFailed(
         f"Packer could not build {spec.image_name}: {reason}",
         found=found,
@@ -675,6 +730,24 @@ def run_packer_cleanly(
             f"; and deregister any image tagged {TAG_BAKE_ID}={spec.bake_id} by hand"
             if problem
             else ""
+        ),
+    )
+
+
+def image_test_failed(
+    spec: BakeSpec, failed: imagetests.Failure, found: str, problem: str | None
+) -> BuildFailed:
+    """The error of a bake whose image test failed: the test, its exit status, its output."""
+    status = f" with exit status {failed.status}" if failed.status is not None else ""
+    where = "on this machine (emulator)" if spec.endpoint_url else "on the build instance"
+    output = "\n".join(f"    | {line}" for line in failed.output) or "    | (no output)"
+    return BuildFailed(
+        f"image test {failed.name} failed{status} {where}: {spec.image_name} was not "
+        f"registered\n  output of {failed.name}:\n{output}",
+        found=found,
+        fix=f"fix the image's provisioning (or the test {failed.name}), then bake again"
+        + (
+            f"; deregister any image tagged {TAG_BAKE_ID}={spec.bake_id} by hand" if problem else ""
         ),
     )
 
@@ -737,5 +810,7 @@ def _record(
     result: dict[str, Any],
     error: BluegreenError | None,
 ) -> None:
-    facts = {k: result.get(k) for k in ("role", "version", "image", "source_ami", "bake_id")}
+    facts = {
+        k: result.get(k) for k in ("role", "version", "image", "source_ami", "bake_id", "tested")
+    }
     record_history(gw, names, "bake", started, result, facts, error)

@@ -96,6 +96,7 @@ def assess(site: Site) -> Assessment:
 
     live = site.balancer(live_name) if live_name else None
     staging = site.balancer(stage_name) if stage_name else None
+    problems += _private_live_problems(site, live_t, stage_name)
     for label, name, b in (("live", live_name, live), ("staging", stage_name, staging)):
         if name and b is None:
             problems.append(
@@ -108,6 +109,43 @@ def assess(site: Site) -> Assessment:
         )
         staging = None
     return _with_groups(site, live, staging, problems, weights)
+
+
+def _private_live_problems(
+    site: Site, live_t: dict[str, set[str]], stage_name: str | None
+) -> list[str]:
+    """The private zone's live names must point where the public zone's do
+    (split-horizon DNS). A name the private zone lacks is no problem here
+    (``init`` adds it, and a switch creates it); one that points elsewhere is
+    a split, as between two public names. One pattern is no split: a switch
+    stopped between its public and its private change batch (the public names
+    moved to the balancer the staging names still point at, the private live
+    names still at the other one); "staging names point at the live load
+    balancer" reports it, and ``switch`` finishes it."""
+    if not site.public_observed or not site.private_live:
+        return []
+    n = site.names
+    private_t = _targets(site, site.private_live, n.live_fqdns)
+    # A weighted step moves the public zone, then the private one: between
+    # the two, one zone's targets include the other's. That is no split.
+    differ = {
+        f: t
+        for f, t in private_t.items()
+        if t
+        and t != live_t.get(f)
+        and not (len(t | live_t.get(f, set())) > 1 and (t <= live_t[f] or live_t[f] <= t))
+    }
+    if not differ:
+        return []
+    public = {t for f in differ for t in live_t.get(f, set())}
+    if public == {stage_name} and len({x for t in differ.values() for x in t}) == 1:
+        return []  # an interrupted switch, reported by the staging names' problem
+    split = "; ".join(
+        f"{f} -> {', '.join(sorted(live_t.get(f, set())) or ['nothing'])} (public), "
+        f"{', '.join(sorted(t))} (private)"
+        for f, t in sorted(differ.items())
+    )
+    return [f"live names are split between the public and the private zone: {split}"]
 
 
 def _with_groups(
@@ -186,6 +224,7 @@ def _shared_roles(
     for label, zone, records, fqdns in (
         ("live", site.public_zone, site.public, n.live_fqdns),
         ("staging", site.private_zone, site.private, n.staging_fqdns),
+        ("live (private zone)", site.private_zone, site.private_live, ()),
     ):
         if zone is None:
             continue

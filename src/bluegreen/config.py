@@ -184,6 +184,36 @@ def _cidrs(v: object, key: str) -> tuple[str, ...]:
     return tuple(validate_cidr(c) for c in _str_list(v, key))
 
 
+# Security group rules per group (AWS default quota: 60 inbound per IP version);
+# each staging range takes two (ports 80 and 443).
+# https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html#vpc-limits-security-groups
+STAGING_CIDRS_MAX = 25
+
+
+def _staging_cidrs(v: object, key: str) -> tuple[str, ...]:
+    """Who may reach the staging environment: CIDR ranges, none by default
+    (staging as open as live). The whole internet is refused: it would
+    restrict nothing."""
+    out: list[str] = []
+    for c in _str_list(v, key):
+        net = validate_cidr(c, admin=False)
+        if ipaddress.ip_network(net).prefixlen == 0:
+            raise InputError(
+                f"{key}: {c} is the whole internet: it would restrict nothing",
+                fix="give the ranges of your office, VPN or CI runners, or leave "
+                "staging_cidrs empty to keep staging as open as live",
+            )
+        if net not in out:
+            out.append(net)
+    if len(out) > STAGING_CIDRS_MAX:
+        raise InputError(
+            f"{key}: {len(out)} ranges, at most {STAGING_CIDRS_MAX} are supported",
+            found="each range takes two security group rules (ports 80 and 443)",
+            fix="merge neighbouring ranges into wider ones",
+        )
+    return tuple(out)
+
+
 def _domain(v: object, key: str) -> str | None:
     return None if v is None else normalise_domain(_str(v, key))
 
@@ -288,6 +318,8 @@ class Settings:
     dns_timeout: float = 300.0
     launch_configuration: bool = False
     admin_cidrs: tuple[str, ...] = ()
+    # who may reach staging (80/443); none: staging is as open as live
+    staging_cidrs: tuple[str, ...] = ()
     certificate_arn: str | None = None
     # HTTPS listeners' TLS policy (None: ELBSecurityPolicy-TLS-1-2-2017-01 on
     # classic, ELBSecurityPolicy-TLS13-1-2-2021-06 on ALB); TLS 1.2 at least
@@ -311,6 +343,7 @@ class Settings:
     clean_after: float | None = None
     base_ami: str | None = None  # bake: the image to build on
     provision: tuple[str, ...] = ()  # bake: provisioning scripts, in order
+    tests: tuple[str, ...] = ()  # bake: image tests, run after the provisioning
     packer_template: str | None = None  # bake: your own Packer template
     packer: str | None = None  # bake: the Packer executable
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
@@ -351,6 +384,7 @@ _VALIDATORS: dict[str, Callable[[object, str], Any]] = {
     "dns_timeout": _seconds(1, 3600),
     "launch_configuration": _bool,
     "admin_cidrs": _cidrs,
+    "staging_cidrs": _staging_cidrs,
     "certificate_arn": _cert,
     "tls_policy": lambda v, k: None if v is None else _tls_policy(v, k),
     "https_redirect": _bool,
@@ -370,6 +404,7 @@ _VALIDATORS: dict[str, Callable[[object, str], Any]] = {
     "clean_after": lambda v, k: None if v is None else _seconds(0, 24 * 3600)(v, k),
     "base_ami": _opt_str,
     "provision": _str_list,
+    "tests": _str_list,
     "packer_template": _opt_str,
     "packer": _opt_str,
 }

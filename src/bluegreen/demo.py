@@ -49,10 +49,20 @@ def run_demo(reporter: Reporter, *, output: str = "text") -> list[dict[str, Any]
                     base_sh.write_text("#!/bin/sh\ndnf install -y nginx nodejs\n")
                     base = operations.bake(sess, base=True, scripts=[str(base_sh)])
                     say(f"baked base image {base['image']} on Amazon Linux {base['source_ami']}")
+                    # An image test (docs/IMAGES.md): on an instance it asks the app's
+                    # health endpoint; the emulator has no instance, so it says so.
+                    test = Path(tmp) / "health.sh"
+                    test.write_text(
+                        "#!/bin/sh\n"
+                        'if [ "$BLUEGREEN_TEST_ON" = emulator ]; then\n'
+                        '  echo "no instance to ask on the emulator"; exit 0\n'
+                        "fi\n"
+                        'curl -fsS "http://localhost:$BLUEGREEN_HEALTH_PORT$BLUEGREEN_HEALTH_PATH"\n'
+                    )
                     for v in ("v1", "v2"):
                         app = Path(tmp) / f"app-{v}.sh"
                         app.write_text(f"#!/bin/sh\necho {v} > /srv/www/VERSION\n")
-                        r = operations.bake(sess, version=v, scripts=[str(app)])
+                        r = operations.bake(sess, version=v, scripts=[str(app)], tests=[str(test)])
                         amis[v] = r["image"]
                         say(f"baked image {amis[v]} for {v} on the base image")
                 return

@@ -22,14 +22,29 @@ def pk(names: Names) -> str:
     return f"history#{names.domain}"
 
 
-def record(gw: Gateway, names: Names, entry: dict[str, Any]) -> None:
+def key(started: float) -> str:
+    """A new entry's sort key. A command that may be resumed after a kill
+    keeps it in its lock intent: every run of it writes the same item, so the
+    command is in history once however many runs were killed."""
+    return f"{iso(started)}#{time.time_ns():020d}#{uuid.uuid4().hex[:8]}"
+
+
+def item(gw: Gateway, names: Names, entry: dict[str, Any], sk: str | None = None) -> dict[str, Any]:
+    """The DynamoDB item of one entry, under ``sk`` (from ``key``) when given
+    (``lock.DomainLock.release`` writes it with the lock's release, in one
+    transaction)."""
     started = float(entry.get("started", gw.clock.now()))
-    item = {
+    return {
         "pk": {"S": pk(names)},
-        "sk": {"S": f"{iso(started)}#{time.time_ns():020d}#{uuid.uuid4().hex[:8]}"},
+        "sk": {"S": sk or key(started)},
         "entry": {"S": json.dumps(entry, sort_keys=True, default=str)},
     }
-    gw.put_item(names.lock_table, item)
+
+
+def record(gw: Gateway, names: Names, entry: dict[str, Any], sk: str | None = None) -> None:
+    """Write ``entry``; under ``sk`` (from ``key``) when given, replacing an
+    entry an earlier run of the same command wrote."""
+    gw.put_item(names.lock_table, item(gw, names, entry, sk))
 
 
 def entries(gw: Gateway, names: Names, limit: int = 20) -> list[dict[str, Any]]:

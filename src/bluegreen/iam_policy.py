@@ -96,6 +96,16 @@ def modifies_listener(s: Settings) -> bool:
     return s.strategy == "lb" and alb(s)
 
 
+def limits_staging(s: Settings) -> bool:
+    """``staging_cidrs`` on two load balancers: security groups move with the roles."""
+    return bool(s.staging_cidrs) and not modifies_listener(s)
+
+
+def limits_shared_staging(s: Settings) -> bool:
+    """``staging_cidrs`` on one ALB: a source-ip condition on the staging rule."""
+    return bool(s.staging_cidrs) and modifies_listener(s)
+
+
 def rolling(s: Settings) -> bool:
     return s.strategy == "rolling"
 
@@ -199,6 +209,24 @@ NEEDS: tuple[Need, ...] = (
     Need("elasticloadbalancing:ModifyRule", "OwnListeners", OPERATE, modifies_listener),
     # rolling on an ALB takes an instance out of its target group before terminating it
     Need("elasticloadbalancing:DeregisterTargets", "OwnTargetGroups", OPERATE, both(rolling, alb)),
+    # -- staging_cidrs: the restriction moves with the roles (bluegreen.access) -------------
+    Need("ec2:DescribeSecurityGroups", "Read", OPERATE, limits_staging),
+    Need("elasticloadbalancing:ApplySecurityGroupsToLoadBalancer", "OwnLoadBalancers",
+         (*OPERATE, *INIT), both(limits_staging, classic)),
+    Need("elasticloadbalancing:SetSecurityGroups", "OwnLoadBalancers", (*OPERATE, *INIT),
+         both(limits_staging, alb)),
+    Need("ec2:RevokeSecurityGroupIngress", "ChangeOwnNetwork", INIT, limits_staging),
+    # init reads the site to know which balancer is live, and when staging was last
+    # left by the live names (then the draining time it waits for)
+    Need("autoscaling:DescribeAutoScalingGroups", "Read", INIT, limits_staging),
+    Need("elasticloadbalancing:DescribeInstanceHealth", "Read", INIT,
+         both(limits_staging, classic)),
+    Need("elasticloadbalancing:DescribeTargetHealth", "Read", INIT, both(limits_staging, alb)),
+    Need("elasticloadbalancing:DescribeLoadBalancerAttributes", "Read", INIT,
+         both(limits_staging, classic)),
+    Need("elasticloadbalancing:DescribeTargetGroupAttributes", "Read", INIT,
+         both(limits_staging, alb)),
+    Need("elasticloadbalancing:ModifyRule", "OwnLoadBalancers", INIT, limits_shared_staging),
     # -- init: network ------------------------------------------------------------------
     Need("ec2:DescribeVpcs", "Read", (*INIT, *TEARDOWN)),
     Need("ec2:DescribeSubnets", "Read", (*INIT, *TEARDOWN, *BAKE)),
@@ -437,9 +465,12 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
         "ReadRole": ([role, profile], None),
         "ReadTable": ([table], None),
         "LockAndHistory": ([table], leading),
-        "ChangeLiveRecords": _records(t, (t.public_zone,), n.live_fqdns, ("UPSERT", "DELETE")),
+        # A traffic move DELETEs the records it observed and CREATEs the new
+        # ones in one conditional batch (steps.SetAliases); the private zone
+        # holds the staging names and the live names (split-horizon DNS).
+        "ChangeLiveRecords": _records(t, (t.public_zone,), n.live_fqdns, ("CREATE", "DELETE")),
         "ChangeStagingRecords": _records(
-            t, (t.private_zone,), n.staging_fqdns, ("UPSERT", "DELETE")
+            t, (t.private_zone,), (*n.live_fqdns, *n.staging_fqdns), ("CREATE", "DELETE")
         ),
         # init creates the records, and repairs an alias zone id or a private live
         # name pointing elsewhere than the public one (UPSERT)

@@ -17,6 +17,7 @@ from bluegreen.aws import Gateway
 from bluegreen.aws.ec2 import tag_value
 from bluegreen.checks import Assessment
 from bluegreen.errors import BluegreenError, InputError, StateError
+from bluegreen.imagetests import TAG_TESTED, names_of
 from bluegreen.model import Site
 from bluegreen.naming import (
     TAG_DOMAIN,
@@ -113,7 +114,27 @@ def resolve(gw: Gateway, names: Names, *, ami: str | None, version: str | None) 
         ),
         8,
     )
-    return Release(ami=ami, version=version, name=name, root_device=root, root_size=size)
+    return Release(
+        ami=ami,
+        version=version,
+        name=name,
+        root_device=root,
+        root_size=size,
+        tested=tag_value(image.get("Tags"), TAG_TESTED),
+    )
+
+
+def untested_warning(release: Release) -> str | None:
+    """What deploy says about an image that never passed ``bake --test`` (None if it did).
+    Such images deploy as before: this is a warning, not a refusal."""
+    if release.tested is not None:
+        return None
+    what = f"{release.ami} (version {release.version})" if release.version else release.ami
+    return (
+        f"image {what} was never tested: it has no {TAG_TESTED} tag. Bake images with "
+        "`bluegreen bake --test SCRIPT` (or `tests` in bluegreen.toml) so that an image "
+        "exists only when its tests pass (docs/IMAGES.md)"
+    )
 
 
 # -- the site's images: list and prune ----------------------------------------------
@@ -132,6 +153,7 @@ class Image:
     source_ami: str | None
     state: str
     snapshots: tuple[str, ...]
+    tested: str | None = None  # the TAG_TESTED value: the image passed these tests
 
     @classmethod
     def from_aws(cls, i: dict[str, Any]) -> Image:
@@ -155,6 +177,7 @@ class Image:
                 for m in i.get("BlockDeviceMappings", [])
                 if m.get("Ebs", {}).get("SnapshotId")
             ),
+            tested=tag_value(tags, TAG_TESTED),
         )
 
 
@@ -185,6 +208,7 @@ def listing(gw: Gateway, names: Names, site: Site, a: Assessment) -> list[dict[s
             "source_ami": i.source_ami,
             "state": i.state,
             "environment": envs.get(i.id, "none"),
+            "tested": i.tested,
         }
         for i in site_images(gw, names)
     ]
@@ -193,7 +217,7 @@ def listing(gw: Gateway, names: Names, site: Site, a: Assessment) -> list[dict[s
 def listing_text(rows: list[dict[str, Any]]) -> str:
     if not rows:
         return "no images: bake one with `bluegreen bake --base`, then `bluegreen bake --version V`"
-    head = ("VERSION", "ROLE", "IMAGE", "CREATED", "SOURCE", "RUNS IN")
+    head = ("VERSION", "ROLE", "IMAGE", "CREATED", "SOURCE", "RUNS IN", "TESTED")
     table = [head] + [
         (
             r["version"] or "-",
@@ -202,6 +226,7 @@ def listing_text(rows: list[dict[str, Any]]) -> str:
             r["created"],
             r["source_ami"] or "-",
             r["environment"],
+            names_of(r["tested"]) or "no",
         )
         for r in rows
     ]

@@ -9,11 +9,16 @@ by a process that was killed outright is broken with ``bluegreen unlock
 exists is taken over at once, with a warning.
 
 Crash safety: once a command has planned, it writes what it is about to do
-(its *intent*: the command and the plan's facts, e.g. which load balancer
-becomes live) into its lock item. A command that takes over the lock of a
-killed process sees that intent (``DomainLock.taken_over``), so running the
-same command again finishes the interrupted operation instead of, say,
-switching back a switch that had completed just before the kill.
+(its *intent*: the command, its target, the plan's facts, e.g. which load
+balancer becomes live, and what the site looked like before) into its lock
+item. A command that takes over the lock of a killed process carries that
+intent over into its own lock item at once (``DomainLock.resumes``), and keeps
+it when it plans the same operation: however many re-runs are killed in turn,
+each one sees the intent of the first, interrupted run, so running the same
+command again finishes that operation instead of, say, switching back a switch
+that had completed just before the kill. The intent goes only when the lock is
+released, which a command does once its effects are complete and recorded in
+history.
 
 Every write here is safe to retry after a lost response: a retried acquire
 that finds its own lock id holds the lock; a retried release that finds no
@@ -34,7 +39,7 @@ from typing import Any
 
 from bluegreen.aws import ConditionFailed, Gateway
 from bluegreen.clock import iso
-from bluegreen.errors import LockedError, StateError
+from bluegreen.errors import LockedError, PermissionDenied, StateError
 from bluegreen.naming import Names
 from bluegreen.ui import Reporter
 
@@ -145,6 +150,7 @@ class DomainLock:
             since=gw.clock.now(),
         )
         self.held = False
+        self.history_items: list[dict[str, Any]] = []  # written with the release
         self.taken_over: LockInfo | None = None  # the killed holder this lock replaced
 
     def acquire(self) -> LockInfo:
@@ -165,6 +171,9 @@ class DomainLock:
                     f"taking over the lock of {holder.command} (pid {holder.pid}), which is no "
                     "longer running on this host"
                 )
+                # The dead holder's intent (its own, or the one it carried
+                # over from an earlier kill) stays in the lock item.
+                self.info = dataclasses.replace(self.info, intent=holder.intent)
                 self._replace(holder)
                 self.taken_over = holder
             else:
@@ -202,10 +211,25 @@ class DomainLock:
                 fix="run `bluegreen status` and try again",
             ) from None
 
-    def record_intent(self, intent: dict[str, Any]) -> None:
-        """Write what this command is about to do into its lock item."""
-        if not self.held:
-            return
+    def resumes(self, command: str, target: str | None = None) -> dict[str, Any]:
+        """The intent of the first, interrupted run of the same operation
+        (``command`` and ``target``, e.g. the release of a deploy) when this
+        lock took over from it, directly or through killed re-runs; else {}."""
+        carried = self.taken_over.intended() if self.taken_over else {}
+        if carried.get("command") == command and carried.get("target") == target:
+            return carried
+        return {}
+
+    def record_intent(self, intent: dict[str, Any]) -> dict[str, Any]:
+        """Write what this command is about to do into its lock item, and
+        return the intent in force: the first run's, when this lock carries on
+        an interrupted run of the same operation (``intent["command"]`` and
+        ``intent.get("target")``), which stays as it was. Keys other than
+        those two are free for the callers (the plan's facts and whatever a
+        resumed run needs)."""
+        first = self.resumes(str(intent.get("command")), intent.get("target"))
+        if first or not self.held:
+            return first or intent
         text = json.dumps(intent, sort_keys=True, default=str)
         info = dataclasses.replace(self.info, intent=text)
         try:
@@ -223,24 +247,84 @@ class DomainLock:
                 "`bluegreen status`, then the command again",
             ) from None
         self.info = info
+        return intent
+
+    def record_on_release(self, history_item: dict[str, Any]) -> None:
+        """Write ``history_item`` (the command's history record) together with
+        the release of the lock: one transaction instead of two calls."""
+        self.history_items.append(history_item)
 
     def release(self) -> None:
         if not self.held:
             return
+        items, self.history_items = self.history_items, []
         try:
-            self.gw.delete_item(
-                self.names.lock_table,
-                pk(self.names),
-                LOCK_SK,
-                "lock_id = :id",
-                {":id": {"S": self.info.lock_id}},
-            )
+            if items:
+                try:
+                    self._release_with(items)
+                    items = []
+                except PermissionDenied:
+                    # AWS authorises each item of a transaction as its own
+                    # PutItem/DeleteItem (https://docs.aws.amazon.com/amazondynamodb/
+                    # latest/developerguide/transaction-apis-iam.html); an emulator
+                    # enforcing IAM may ask for dynamodb:TransactWriteItems instead.
+                    self._delete()
+            else:
+                self._delete()
+            self._record_alone(items)
         except ConditionFailed:
             # Either a retried delete whose first attempt succeeded (no lock
-            # left: released), or someone broke the lock and took it.
+            # left: released), or someone broke the lock and took it. The
+            # history goes in on its own, unless the first attempt wrote it
+            # (an emulator may not honour the transaction's request token).
+            self._record_alone([i for i in items if not self._written(i)])
             if read(self.gw, self.names) is not None:
                 self.reporter.warn("the lock had already been broken by someone else")
+        except BaseException:
+            self._record_alone(items)
+            raise
         self.held = False
+
+    def _condition(self) -> dict[str, Any]:
+        return {
+            "TableName": self.names.lock_table,
+            "Key": {"pk": {"S": pk(self.names)}, "sk": {"S": LOCK_SK}},
+            "ConditionExpression": "lock_id = :id",
+            "ExpressionAttributeValues": {":id": {"S": self.info.lock_id}},
+        }
+
+    def _release_with(self, items: list[dict[str, Any]]) -> None:
+        table = self.names.lock_table
+        self.gw.transact_write(
+            [
+                {"Delete": self._condition()},
+                *({"Put": {"TableName": table, "Item": i}} for i in items),
+            ]
+        )
+
+    def _delete(self) -> None:
+        c = self._condition()
+        self.gw.delete_item(
+            c["TableName"],
+            pk(self.names),
+            LOCK_SK,
+            c["ConditionExpression"],
+            c["ExpressionAttributeValues"],
+        )
+
+    def _written(self, item: dict[str, Any]) -> bool:
+        try:
+            found = self.gw.get_item(self.names.lock_table, item["pk"]["S"], item["sk"]["S"])
+        except Exception:
+            return False
+        return found is not None
+
+    def _record_alone(self, items: list[dict[str, Any]]) -> None:
+        for i in items:
+            try:
+                self.gw.put_item(self.names.lock_table, i)
+            except Exception as e:  # history must never fail a deployment
+                self.reporter.warn(f"could not record history: {getattr(e, 'message', e)}")
 
     def __enter__(self) -> LockInfo:
         return self.acquire()

@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 from bluegreen.naming import Names, bare
 
 HEALTHY = "healthy"
+# An instance registered in a load balancer whose health was not read: a
+# switch reads the health only of the balancer about to take the live names
+# (``observe``, ``names_first``); the other one's registrations come with its
+# description.
+NOT_READ = "not read"
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,23 @@ class Alias:
     weight: int | None = None
     set_id: str | None = None
     evaluate_health: bool = False
+    dns_name: str = ""  # the alias target exactly as Route 53 holds it
+
+    def record(self) -> dict[str, object]:
+        """The record set as Route 53 holds it: what a conditional DELETE names."""
+        rrs: dict[str, object] = {
+            "Name": self.fqdn,
+            "Type": "A",
+            "AliasTarget": {
+                "HostedZoneId": self.target_zone_id,
+                "DNSName": self.dns_name or self.target,
+                "EvaluateTargetHealth": self.evaluate_health,
+            },
+        }
+        if self.set_id is not None:
+            rrs["SetIdentifier"] = self.set_id
+            rrs["Weight"] = self.weight
+        return rrs
 
 
 @dataclass(frozen=True)
@@ -115,12 +137,34 @@ class Route:
     live: tuple[tuple[str, int], ...]
     rule_arn: str | None = None
     staging: tuple[tuple[str, int], ...] = ()
+    # the staging rule's source-ip condition (``staging_cidrs``); empty: anyone
+    staging_sources: tuple[str, ...] = ()
 
     def live_arns(self) -> frozenset[str]:
         return frozenset(a for a, w in self.live if w > 0)
 
     def staging_arns(self) -> frozenset[str]:
         return frozenset(a for a, w in self.staging if w > 0)
+
+
+@dataclass(frozen=True)
+class Access:
+    """The two security groups that limit who reaches staging
+    (``staging_cidrs``, two load balancers): ``public`` admits the web ports
+    from anywhere and goes on the balancer in the live role, ``staging`` admits
+    them from the staging ranges only and goes on the other. Ids; None when
+    the group does not exist."""
+
+    public: str | None
+    staging: str | None
+
+    def opened(self, b: Balancer) -> bool:
+        """``b`` carries the group admitting the web ports from anywhere."""
+        return self.public is not None and self.public in b.security_groups
+
+    def restricted(self, b: Balancer) -> bool:
+        """``b`` admits the web ports from the staging ranges only."""
+        return self.staging is not None and self.staging in b.security_groups and not self.opened(b)
 
 
 @dataclass(frozen=True)
@@ -140,6 +184,16 @@ class Site:
     layout: str = "pair"  # "pair": two load balancers; "shared": one ALB, two target groups
     shared: Balancer | None = None
     routes: tuple[Route, ...] = ()
+    # The private zone's records of the live host names (split-horizon DNS:
+    # inside the VPC the live names resolve in the private zone only). They
+    # mirror the public zone's, and every traffic move moves them with it.
+    private_live: tuple[Alias, ...] = ()
+    # False when the public zone was not read (``observe``'s ``names_first``):
+    # ``public`` then holds copies of ``private_live``, which the switch's
+    # conditional change batch checks against the public zone itself.
+    public_observed: bool = True
+    # staging_cidrs on two load balancers: the groups that move with the roles
+    access: Access | None = None
 
     def balancer(self, name: str) -> Balancer | None:
         return next((b for b in self.balancers if b.name == name), None)

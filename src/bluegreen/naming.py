@@ -181,6 +181,18 @@ class Names:
         return f"{self.slug}-load-balancers"
 
     @property
+    def public_web_group(self) -> str:
+        """With ``staging_cidrs``: the group admitting 80/443 from anywhere,
+        attached to the load balancer in the live role only."""
+        return f"{self.slug}-web-public"
+
+    @property
+    def staging_web_group(self) -> str:
+        """With ``staging_cidrs``: the group admitting 80/443 from those ranges
+        only, attached to the load balancer in the staging role."""
+        return f"{self.slug}-web-staging"
+
+    @property
     def key_pair(self) -> str:
         return f"{self.slug}-production"
 

@@ -5,10 +5,21 @@ read per zone (a page starting at the site's names, never a zone scan: see
 ``Route53Calls.records_for``), one describe of both load balancers, one health
 read per load balancer, and one tag-filtered read of the site's autoscaling
 groups. Independent reads run concurrently.
+
+The private zone holds the staging names and, for split-horizon DNS, the live
+names too (pointing where the public zone's do). A command that moves traffic
+observes with ``moving``: what its decision needs and nothing more, before the
+first change. It reads the private zone only (its live names say where the
+public ones point; the change batch of the public zone then deletes exactly
+those records, so Route 53 refuses it if the public zone says otherwise:
+``steps.SetAliases``), and the health only of the balancer the staging names
+point at (the other one's registered instances come with its description, for
+the drift check). Classic: 5 reads instead of 7.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -16,7 +27,18 @@ from typing import Any
 from bluegreen.aws import Gateway
 from bluegreen.aws.elb import CLASSIC_ELB_ZONE_IDS, forward_targets
 from bluegreen.errors import StateError
-from bluegreen.model import HEALTHY, Alias, Balancer, Group, Instance, Route, Site, Zone
+from bluegreen.model import (
+    HEALTHY,
+    NOT_READ,
+    Access,
+    Alias,
+    Balancer,
+    Group,
+    Instance,
+    Route,
+    Site,
+    Zone,
+)
 from bluegreen.naming import TAG_AMI, TAG_DOMAIN, TAG_VERSION, Names, bare
 
 _CLASSIC_HEALTH = {"InService": HEALTHY, "OutOfService": "unhealthy", "Unknown": "unknown"}
@@ -34,37 +56,45 @@ def observe(
     load_balancer_kind: str = "classic",
     *,
     shared: bool | None = False,
+    moving: bool = False,
 ) -> Site:
     """With ``shared``, the site is one application load balancer whose two
     target groups are the environments (``lb`` strategy on ALB). With
     ``shared=None`` (the kind not configured) the layout is read from what
-    exists: application load balancer 1 without a second one is that layout."""
-    pre: tuple[Balancer, ...] | None = None
+    exists: application load balancer 1 without a second one is that layout.
+    With ``moving``, only what a traffic move decides on (see the module's text)."""
+    pre: tuple[tuple[Balancer, ...], Access | None] | None = None
     if shared is None:
-        pre = _balancers(gw, names, load_balancer_kind)
+        pre = _balancers(gw, names, load_balancer_kind, not moving)
+        found = pre[0]
         shared = (
-            bool(pre)
-            and all(b.kind == "alb" for b in pre)
-            and not any(b.name == names.load_balancer(2) for b in pre)
+            bool(found)
+            and all(b.kind == "alb" for b in found)
+            and not any(b.name == names.load_balancer(2) for b in found)
         )
     with ThreadPoolExecutor(max_workers=3) as pool:
-        f_records = pool.submit(_zones_and_records, gw, names)
+        f_records = pool.submit(_zones_and_records, gw, names, not moving)
         if shared:
             f_shared = pool.submit(_shared_alb, gw, names)
         elif pre is not None:
             f_balancers = pool.submit(lambda: pre)
         else:
-            f_balancers = pool.submit(_balancers, gw, names, load_balancer_kind)
+            f_balancers = pool.submit(_balancers, gw, names, load_balancer_kind, not moving)
         f_groups = pool.submit(_groups, gw, names)
-        public_zone, private_zone, public, private = f_records.result()
+        public_zone, private_zone, public, private, private_live, read_public = f_records.result()
         alb: Balancer | None = None
         routes: tuple[Route, ...] = ()
+        access: Access | None = None
         if shared:
             balancers, alb, routes = f_shared.result()
         else:
-            balancers = f_balancers.result()
+            balancers, access = f_balancers.result()
+            if moving:
+                balancers = _health_of_staging(gw, balancers, private)
         groups = f_groups.result()
     return Site(
+        private_live=private_live,
+        public_observed=read_public,
         layout="shared" if shared else "pair",
         shared=alb,
         routes=routes,
@@ -76,12 +106,18 @@ def observe(
         balancers=balancers,
         groups=groups,
         observed_at=gw.clock.now(),
+        access=access,
     )
 
 
 def _zones_and_records(
-    gw: Gateway, names: Names
-) -> tuple[Zone | None, Zone | None, tuple[Alias, ...], tuple[Alias, ...]]:
+    gw: Gateway, names: Names, read_public: bool = True
+) -> tuple[Zone | None, Zone | None, tuple[Alias, ...], tuple[Alias, ...], tuple[Alias, ...], bool]:
+    """(public zone, private zone, public live records, private staging
+    records, private live records, whether the public zone was read).
+    Without ``read_public`` the public zone is read only when the private zone
+    lacks a live name (a site set up before the private zone held them); else
+    the public records returned are the private live ones."""
     zones = gw.find_zones(names.zone_name)
     public = [z for z in zones if not z.get("Config", {}).get("PrivateZone")]
     private = [z for z in zones if z.get("Config", {}).get("PrivateZone")]
@@ -95,19 +131,24 @@ def _zones_and_records(
         )
     pz = _zone(public[0]) if public else None
     sz = _zone(private[0]) if private else None
-    lookups: list[tuple[str, tuple[str, ...]]] = []
-    if pz:
-        lookups.append((pz.id, names.live_fqdns))
+    live, staging = names.live_fqdns, names.staging_fqdns
+    reads: list[Callable[[], list[list[dict[str, Any]]]]] = []
+    if pz and (read_public or not sz):
+        reads.append(lambda: gw.records_for(pz.id, live))
     if sz:
-        lookups.append((sz.id, names.staging_fqdns))
-    results = gw.parallel(*[(lambda z=z, fs=fs: gw.records_for(z, fs)) for z, fs in lookups])
-    pub: list[Alias] = []
-    priv: list[Alias] = []
-    for (zone_id, _), per_name in zip(lookups, results):
-        target = pub if pz and zone_id == pz.id else priv
-        for records in per_name:
-            target.extend(_alias(r) for r in records)
-    return pz, sz, tuple(pub), tuple(priv)
+        reads.append(lambda: gw.records_for(sz.id, (*live, *staging)))
+    results = gw.parallel(*reads)
+    pub_pages = results.pop(0) if pz and (read_public or not sz) else None
+    priv_pages = results.pop(0) if sz else [[] for _ in (*live, *staging)]
+    priv_live = tuple(_alias(r) for records in priv_pages[: len(live)] for r in records)
+    priv = tuple(_alias(r) for records in priv_pages[len(live) :] for r in records)
+    complete = {r.fqdn for r in priv_live} >= {f.lower() for f in live}
+    if pub_pages is None and pz and not complete:
+        pub_pages = gw.records_for(pz.id, live)
+    if pub_pages is None:
+        return pz, sz, priv_live if pz else (), priv, priv_live, False
+    pub = tuple(_alias(r) for records in pub_pages for r in records)
+    return pz, sz, pub, priv, priv_live, True
 
 
 def _zone(z: dict[str, Any]) -> Zone:
@@ -127,20 +168,59 @@ def _alias(r: dict[str, Any]) -> Alias:
         weight=int(r["Weight"]) if "Weight" in r else None,
         set_id=r.get("SetIdentifier"),
         evaluate_health=bool(at and at.get("EvaluateTargetHealth")),
+        dns_name=at["DNSName"] if at else "",
     )
 
 
-def _balancers(gw: Gateway, names: Names, kind: str) -> tuple[Balancer, ...]:
+def _access_lookup(
+    gw: Gateway, names: Names, described: list[dict[str, Any]]
+) -> list[Callable[[], Access | None]]:
+    """The read of the staging-access groups (``staging_cidrs``), to run with
+    the health reads: only when a balancer carries more than one security group
+    (a site without staging_cidrs costs no call)."""
+    if not any(len(lb.get("SecurityGroups", [])) > 1 for lb in described):
+        return []
+    vpc = next((lb.get("VPCId") or lb.get("VpcId") for lb in described), None)
+    if not vpc:
+        return []
+
+    def read() -> Access | None:
+        found = {
+            g["GroupName"]: g["GroupId"]
+            for g in gw.security_groups_named(
+                str(vpc), [names.public_web_group, names.staging_web_group]
+            )
+        }
+        if not found:
+            return None
+        return Access(found.get(names.public_web_group), found.get(names.staging_web_group))
+
+    return [read]
+
+
+def _balancers(
+    gw: Gateway, names: Names, kind: str, health: bool = True
+) -> tuple[tuple[Balancer, ...], Access | None]:
+    """Without ``health``, classic balancers come with their registered
+    instances (``NOT_READ``) only; ``_health_of_staging`` then reads one."""
     if kind == "alb":
         return _albs(gw, names)
     found = gw.classic_load_balancers(names.load_balancers)
     if kind == "auto" and not found:  # not configured: the site may have ALBs
         return _albs(gw, names)
-    healths = gw.parallel(
-        *[(lambda n=lb["LoadBalancerName"]: gw.classic_health(n)) for lb in found]
+    lookup = _access_lookup(gw, names, found)
+    reads = (
+        [(lambda n=lb["LoadBalancerName"]: gw.classic_health(n)) for lb in found] if health else []
     )
+    results: list[Any] = gw.parallel(*reads, *lookup)
+    if not health:
+        results = [
+            {i["InstanceId"]: NOT_READ for i in lb.get("Instances", [])} for lb in found
+        ] + results
+    healths = results[: len(found)]
+    access: Access | None = results[-1] if lookup else None
     out = []
-    for lb, health in zip(found, healths):
+    for lb, states in zip(found, healths):
         zone = lb.get("CanonicalHostedZoneNameID") or CLASSIC_ELB_ZONE_IDS.get(gw.region, "")
         out.append(
             Balancer(
@@ -148,22 +228,50 @@ def _balancers(gw: Gateway, names: Names, kind: str) -> tuple[Balancer, ...]:
                 kind="classic",
                 dns_name=lb["DNSName"],
                 zone_id=zone,
-                health={i: _CLASSIC_HEALTH.get(s, s) for i, s in health.items()},
+                health={i: _CLASSIC_HEALTH.get(s, s) for i, s in states.items()},
                 vpc_id=lb.get("VPCId", ""),
                 subnets=tuple(lb.get("Subnets", [])),
                 security_groups=tuple(lb.get("SecurityGroups", [])),
             )
         )
-    return tuple(sorted(out, key=lambda b: b.name))
+    return tuple(sorted(out, key=lambda b: b.name)), access
 
 
-def _albs(gw: Gateway, names: Names) -> tuple[Balancer, ...]:
+def _health_of_staging(
+    gw: Gateway, balancers: tuple[Balancer, ...], staging: tuple[Alias, ...]
+) -> tuple[Balancer, ...]:
+    """Read the health of the classic balancers observed without it: of the
+    one the staging names point at (the one a switch sends traffic to), or of
+    all when that is not one balancer of the site (the command refuses then)."""
+    classic = [b for b in balancers if b.kind == "classic"]
+    if not classic:  # application load balancers: both target groups were read
+        return balancers
+    targets = {r.target for r in staging}
+    wanted = [b for b in classic if b.target in targets]
+    if len(wanted) != 1:
+        wanted = classic
+    healths = gw.parallel(*[(lambda n=b.name: gw.classic_health(n)) for b in wanted])
+    fresh = {
+        b.name: {i: _CLASSIC_HEALTH.get(st, st) for i, st in h.items()}
+        for b, h in zip(wanted, healths)
+    }
+    return tuple(
+        dataclasses.replace(b, health=fresh[b.name]) if b.name in fresh else b for b in balancers
+    )
+
+
+def _albs(gw: Gateway, names: Names) -> tuple[tuple[Balancer, ...], Access | None]:
     albs, tgs = gw.parallel(
         lambda: gw.albs(names.load_balancers),
         lambda: gw.target_groups([names.target_group(1), names.target_group(2)]),
     )
     tg_by_name = {tg["TargetGroupName"]: tg for tg in tgs}
-    healths = gw.parallel(*[(lambda a=tg["TargetGroupArn"]: gw.target_health(a)) for tg in tgs])
+    lookup = _access_lookup(gw, names, albs)
+    results: list[Any] = gw.parallel(
+        *[(lambda a=tg["TargetGroupArn"]: gw.target_health(a)) for tg in tgs], *lookup
+    )
+    healths = results[: len(tgs)]
+    access: Access | None = results[-1] if lookup else None
     health_by_arn = {tg["TargetGroupArn"]: h for tg, h in zip(tgs, healths)}
     out = []
     for lb in albs:
@@ -184,7 +292,7 @@ def _albs(gw: Gateway, names: Names) -> tuple[Balancer, ...]:
                 security_groups=tuple(lb.get("SecurityGroups", [])),
             )
         )
-    return tuple(sorted(out, key=lambda b: b.name))
+    return tuple(sorted(out, key=lambda b: b.name)), access
 
 
 def _shared_alb(
@@ -242,6 +350,7 @@ def _shared_alb(
                 r
                 for r in rules
                 if not r.get("IsDefault")
+                and forward_targets(r.get("Actions", []))  # not the refusal (staging_cidrs)
                 and any(
                     pattern in (c.get("HostHeaderConfig", {}).get("Values") or c.get("Values", []))
                     for c in r.get("Conditions", [])
@@ -256,9 +365,20 @@ def _shared_alb(
                 live=forward_targets(ls.get("DefaultActions", [])),
                 rule_arn=rule["RuleArn"] if rule else None,
                 staging=forward_targets(rule.get("Actions", [])) if rule else (),
+                staging_sources=source_ips(rule) if rule else (),
             )
         )
     return envs, alb, tuple(sorted(routes, key=lambda r: r.port))
+
+
+def source_ips(rule: dict[str, Any]) -> tuple[str, ...]:
+    """The CIDR ranges of a listener rule's source-ip condition (none: any source)."""
+    return tuple(
+        v
+        for c in rule.get("Conditions", [])
+        if c.get("Field") == "source-ip"
+        for v in (c.get("SourceIpConfig") or {}).get("Values", [])
+    )
 
 
 def _groups(gw: Gateway, names: Names) -> tuple[Group, ...]:

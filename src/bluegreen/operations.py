@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +43,7 @@ from bluegreen.model import Balancer, Group, Site
 from bluegreen.naming import TAG_DOMAIN, TAG_OUT_OF_TRAFFIC, Names
 from bluegreen.notify import Notifier
 from bluegreen.observe import layout, observe
-from bluegreen.steps import Context
+from bluegreen.steps import WITH_FIRST_CHANGE, Context, RecordsChanged, SetAliases, Step
 from bluegreen.strategies import CleanIntent, DeployIntent, Release, get
 from bluegreen.strategies.base import with_pin_repairs
 from bluegreen.ui import Reporter
@@ -93,13 +93,20 @@ def open_session(
     return Session(settings, names, gw, reporter or Reporter(), dry_run)
 
 
-def snapshot(sess: Session) -> tuple[Site, Assessment]:
+def snapshot(sess: Session, *, moving: bool = False) -> tuple[Site, Assessment]:
+    """The site and its assessment. ``moving``: only what a traffic move of
+    the ``dns`` strategy decides on (``observe``)."""
     s = sess.settings
     shared = layout(s.strategy, s.load_balancer) == "shared"
     # Not configured: classic load balancers, else application ones if the site has those.
     kind = "auto" if s.sources.get("load_balancer", "default") == "default" else s.load_balancer
+    # weighted: a shift stopped between the public and the private batch of a
+    # step is resumed at the public zone's weight, so it reads that zone.
+    moving = moving and not shared and s.strategy == "dns"
     # Not configured: the layout too is read from what exists (one ALB: the lb strategy's).
-    site = observe(sess.gw, sess.names, kind, shared=None if kind == "auto" else shared)
+    site = observe(
+        sess.gw, sess.names, kind, shared=None if kind == "auto" else shared, moving=moving
+    )
     return site, assess(site)
 
 
@@ -124,8 +131,9 @@ def _env(site: Site, b: Balancer | None, g: Group | None) -> dict[str, Any] | No
 
 
 def status(sess: Session) -> dict[str, Any]:
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=2) as pool:
         f_lock = pool.submit(lock.read, sess.gw, sess.names)  # while observing
+        f_templates = pool.submit(sess.gw.launch_templates_tagged, TAG_DOMAIN, sess.names.domain)
         site, a = snapshot(sess)
     problems = list(a.problems)
     held = None
@@ -148,7 +156,10 @@ def status(sess: Session) -> dict[str, Any]:
         }
         if info.stale(now):
             problems.append(f"a stale lock is held: {info.describe(now)}")
-    since = _made_live(sess, a)
+    recent = _recent(sess)
+    since = _made_live(recent, a)
+    if info is None:  # else the holder may be creating them right now
+        problems += _leftovers(sess, site, f_templates, recent)
     return {
         "domain": sess.names.domain,
         "strategy": sess.settings.strategy,
@@ -158,19 +169,30 @@ def status(sess: Session) -> dict[str, Any]:
         "live": _env(site, a.live, a.live_group),
         "staging": _env(site, a.staging, a.staging_group),
         "weights": dict(a.weights),
+        "staging_access": _staging_access(site, a),
         "lock": held,
         "problems": problems,
     }
 
 
-def _made_live(sess: Session, a: Assessment) -> dict[str, Any]:
+def _recent(sess: Session) -> list[dict[str, Any]]:
+    """The newest history entries (none when they cannot be read)."""
+    try:
+        return history.entries(sess.gw, sess.names, 100)
+    except BluegreenError:
+        return []
+
+
+def _staging_access(site: Site, a: Assessment) -> dict[str, Any]:
+    from bluegreen import access
+
+    return access.describe(site, a.live, a.staging)
+
+
+def _made_live(entries: list[dict[str, Any]], a: Assessment) -> dict[str, Any]:
     """The newest successful switch, rollback or release that left the current
     live release live: when, by whom, with which command. Empty if unknown."""
     if a.live_group is None:
-        return {}
-    try:
-        entries = history.entries(sess.gw, sess.names, 100)
-    except BluegreenError:
         return {}
     for e in entries:
         if (
@@ -180,6 +202,46 @@ def _made_live(sess: Session, a: Assessment) -> dict[str, Any]:
         ):
             return e
     return {}
+
+
+def _leftovers(
+    sess: Session, site: Site, templates: Future[list[str]], entries: list[dict[str, Any]]
+) -> list[str]:
+    """Launch templates and configurations of the site that no group of it
+    uses: what a command stopped half way (a clean killed between deleting a
+    group and its launch template) leaves. Templates are found by the site's
+    tag; configurations carry no tags, so those named in history are looked
+    up (at most 50, the API's limit per call) when the site is set up for
+    launch configurations."""
+    used = {g.launch_template[0] for g in site.groups if g.launch_template} | {
+        g.launch_configuration for g in site.groups if g.launch_configuration
+    }
+    try:
+        unused = [t for t in templates.result() if t not in used]
+        named = {
+            str(v)
+            for e in entries
+            for k, v in e.items()
+            if v and (k.endswith(("_group_before", "_group_after")) or k == "release")
+        }
+        candidates = sorted(named - used - {g.name for g in site.groups})[:50]
+        if not sess.settings.launch_configuration:  # (the operator's policy has no
+            candidates = []  # autoscaling:DescribeLaunchConfigurations then: docs/SECURITY.md)
+        configs = sess.gw.launch_configurations(candidates) if candidates else []
+    except BluegreenError as e:
+        return [f"could not look for launch templates left over: {e.message}"]
+    out = [
+        f"launch template {t} is left over, used by no group (a command was stopped half "
+        "way): `bluegreen clean` deletes it"
+        for t in sorted(unused)
+    ]
+    out += [
+        f"launch configuration {name} is left over, used by no group (a command was stopped "
+        "half way): delete it with `aws autoscaling delete-launch-configuration "
+        f"--launch-configuration-name {name}`"
+        for name in sorted(str(c["LaunchConfigurationName"]) for c in configs)
+    ]
+    return out
 
 
 # -- changing commands ----------------------------------------------------------
@@ -348,28 +410,45 @@ def _execute(
     r.info(plan.summary)
     for note in plan.notes:
         r.info(f"note: {note}")
+    # The intent of an interrupted run of this command that this one resumes.
+    if sess.inner:  # the composite command (release) keeps its own intent
+        lk = None
+    first = lk.resumes(plan.command, _target(plan)) if lk and not sess.dry_run else {}
     if not plan.steps:
+        if first:  # killed before it recorded: the interrupted command is done now
+            _record(sess, plan, before, first["started"], "succeeded", None, first, True)
         return _result(plan, "nothing to do", [])
     _check_confirmed(sess, plan)
+    started = sess.gw.clock.now()
+    intent: dict[str, Any] = {}
+    ctx = sess.ctx
     if lk is not None and not sess.dry_run:
         # Crash safety: a command that takes over this lock after a kill
-        # finishes this plan instead of starting another (see ``lock``).
-        lk.record_intent(
-            {
-                "command": plan.command,
-                **plan.facts,
-                "groups_before": {
-                    "live": before.live_group.name if before.live_group else None,
-                    "staging": before.staging_group.name if before.staging_group else None,
-                },
-            }
-        )
-    executor = DryRunExecutor(sess.ctx) if sess.dry_run else Executor(sess.ctx)
-    started = sess.gw.clock.now()
+        # finishes this plan instead of starting another (see ``lock``); a
+        # resumed run keeps the intent of the first one.
+        mine = _intent(plan, before, started)
+        if isinstance(plan.steps[0], SetAliases):
+            # A traffic move: the intent matters only once the move is complete
+            # (a takeover must not swap back a finished switch); one stopped
+            # between its two change batches is recognised from the records.
+            # So it is written while the first batch syncs, before the second:
+            # no request before the first change but the lock and the reads.
+            intent = first or mine
+            held = lk
+            ctx.facts[WITH_FIRST_CHANGE] = lambda: held.record_intent(mine)
+        else:
+            intent = lk.record_intent(mine)
+        started = float(intent.get("started", started))
+    executor = DryRunExecutor(ctx) if sess.dry_run else Executor(ctx)
     outcome = "dry run" if sess.dry_run else "succeeded"
     error: BluegreenError | None = None
     try:
         executor.run_plan(plan)
+    except RecordsChanged as e:
+        outcome, error = "failed", e
+        if not executor.done:  # refused by Route 53 before anything changed
+            outcome = "refused"
+        raise
     except BluegreenError as e:
         outcome, error = "failed", e
         raise
@@ -377,9 +456,36 @@ def _execute(
         outcome, error = "interrupted", Interrupted(type(e).__name__)
         raise
     finally:
-        if not sess.dry_run:
-            _record(sess, plan, before, started, outcome, error)
+        if not sess.dry_run and outcome != "refused":
+            _record(sess, plan, before, started, outcome, error, intent, bool(first))
     return _result(plan, outcome, [o for _, o in executor.done])
+
+
+def _target(plan: Plan) -> str | None:
+    """What a command acts on, beyond the site: the image (and version) a
+    deploy puts in staging. A re-run resumes an interrupted run only of the
+    same command and target."""
+    if plan.command != "deploy":
+        return None
+    return f"{plan.facts.get('version') or ''}:{plan.facts.get('ami') or ''}"
+
+
+def _intent(plan: Plan, before: Assessment, started: float) -> dict[str, Any]:
+    """What a command records in its lock before it changes anything: enough
+    for any later run that takes over after a kill to finish it and to record
+    it in history once (same entry, same state before)."""
+    return {
+        "command": plan.command,
+        "target": _target(plan),
+        **plan.facts,
+        "groups_before": {
+            "live": before.live_group.name if before.live_group else None,
+            "staging": before.staging_group.name if before.staging_group else None,
+        },
+        "started": started,
+        "history_key": history.key(started),
+        "before": _side(before, "before"),
+    }
 
 
 def _result(plan: Plan, outcome: str, outcomes: list[str]) -> dict[str, Any]:
@@ -430,12 +536,16 @@ def _entry(
     return entry
 
 
-def _save(sess: Session, entry: dict[str, Any]) -> None:
+def _save(sess: Session, entry: dict[str, Any], sk: str | None = None) -> None:
     sess.entries.append(entry)
     if sess.inner:
         return
+    if sess.lock is not None and sess.lock.held:
+        # Written with the release of the lock, in one transaction.
+        sess.lock.record_on_release(history.item(sess.gw, sess.names, entry, sk))
+        return
     try:
-        history.record(sess.gw, sess.names, entry)
+        history.record(sess.gw, sess.names, entry, sk)
     except BluegreenError as e:  # history must never fail a deployment
         sess.reporter.warn(f"could not record history: {e.message}")
 
@@ -447,13 +557,31 @@ def _record(
     started: float,
     outcome: str,
     error: BluegreenError | None,
+    intent: dict[str, Any] | None = None,
+    resumed: bool = False,
 ) -> None:
+    """Record the command in history. With the ``intent`` of its lock, under
+    the intent's history key and with the state before the first run: a
+    command finished by a re-run after a kill is recorded once, as itself."""
     if sess.inner:  # the composite command records itself
         return
+    intent = intent or {}
     entry = _entry(
         sess, plan.command, before, started, outcome, error, plan.summary, plan, facts=plan.facts
     )
-    _save(sess, entry)
+    _save_as_first(sess, entry, intent, resumed)
+
+
+def _save_as_first(
+    sess: Session, entry: dict[str, Any], intent: dict[str, Any], resumed: bool
+) -> None:
+    """Save ``entry`` under the history key of the lock ``intent``; for a run
+    that resumed a killed one, with the state that the first run saw before."""
+    if resumed and isinstance(intent.get("before"), dict):
+        entry.update(intent["before"])
+        entry["resumed"] = True
+    key = intent.get("history_key")
+    _save(sess, entry, key if isinstance(key, str) else None)
 
 
 def deploy(
@@ -467,8 +595,19 @@ def deploy(
     from bluegreen import images
 
     release = images.resolve(sess.gw, sess.names, ami=ami, version=version)
+    _say_if_untested(sess, release)
     with _locked(sess, "deploy"), _notified(sess, "deploy", release=release.version or release.ami):
-        return _deploy(sess, release, replace=replace, capacity=capacity)
+        result = _deploy(sess, release, replace=replace, capacity=capacity)
+    result["image_tested"] = release.tested
+    return result
+
+
+def _say_if_untested(sess: Session, release: Release) -> None:
+    from bluegreen import images
+
+    warning = images.untested_warning(release)
+    if warning:
+        sess.reporter.warn(warning)
 
 
 def _deploy(
@@ -482,9 +621,8 @@ def _deploy(
         site, a, sess.settings, DeployIntent(release, replace, capacity, nonce=nonce)
     )
     facts = {"version": release.version, "ami": release.ami, **plan.facts, "nonce": nonce}
-    return _execute(
-        sess, with_pin_repairs(site, dataclasses.replace(plan, facts=facts)), a, sess.lock
-    )
+    plan = _with_access(sess, site, a, dataclasses.replace(plan, facts=facts), restrict=True)
+    return _execute(sess, with_pin_repairs(site, plan), a, sess.lock)
 
 
 def _deploy_nonce(lk: lock.DomainLock | None, release: Release) -> str:
@@ -521,31 +659,52 @@ def switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
 
 
 def _switch_plan(sess: Session, *, rollback: bool = False) -> tuple[Plan, Assessment]:
+    """Observe what the move decides on (``snapshot(moving=True)``: the public
+    zone is checked by the change batch itself) and plan. Where that refuses,
+    observe everything and plan again: a refusal always comes from the whole
+    picture (e.g. a switch stopped between its two zones, which only the
+    public zone shows, is finished rather than refused)."""
     command = "rollback" if rollback else "switch"
-    site, a = snapshot(sess)
-    done = _finished_before_kill(sess.lock, command, a)
-    if done is not None:
-        return done, a
-    plan = get(sess.settings.strategy).switch(site, a, sess.settings, rollback=rollback)
-    return with_pin_repairs(site, plan), a
+    strategy = get(sess.settings.strategy)
+    site, a = snapshot(sess, moving=True)
+    for full in (site.public_observed, True):
+        if full and not site.public_observed:
+            site, a = snapshot(sess)
+        done = _finished_before_kill(sess.lock, command, a)
+        if done is not None:
+            return done, a
+        try:
+            plan = strategy.switch(site, a, sess.settings, rollback=rollback)
+        except StateError:
+            if full:
+                raise
+            continue
+        return with_pin_repairs(site, _with_access(sess, site, a, plan, restrict=False)), a
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _switch(sess: Session, *, rollback: bool = False) -> dict[str, Any]:
-    """switch without the lock (the caller holds it)."""
+    """switch without the lock (the caller holds it). When Route 53 refuses
+    the first change batch (the public zone is not as the private zone said),
+    the whole site is observed: the refusal then says what is wrong, as the
+    planner says it."""
     plan, a = _switch_plan(sess, rollback=rollback)
-    return _execute(sess, plan, a, sess.lock)
+    try:
+        return _execute(sess, plan, a, sess.lock)
+    except RecordsChanged as e:
+        site, full = snapshot(sess)
+        get(sess.settings.strategy).switch(site, full, sess.settings, rollback=rollback)
+        raise e  # the site looks right now: someone changed the records meanwhile
 
 
 def _finished_before_kill(lk: lock.DomainLock | None, command: str, a: Assessment) -> Plan | None:
-    """An empty plan when this lock replaced the lock of the same command,
-    killed after its work was done: the release that was in staging when it
-    planned is live now and the one that was live is in staging. Running it
-    again must not swap back. A switch stopped half way (for any strategy) does
-    not look like that and is finished by the strategy's own plan."""
-    prev = lk.taken_over if lk else None
-    if prev is None or prev.command != command:
-        return None
-    before = prev.intended().get("groups_before")
+    """An empty plan when this lock carries on a run of the same command,
+    killed after its work was done (and maybe its re-runs too): the release
+    that was in staging when the first run planned is live now and the one
+    that was live is in staging. Running it again must not swap back. A switch
+    stopped half way (for any strategy) does not look like that and is
+    finished by the strategy's own plan."""
+    before = lk.resumes(command).get("groups_before") if lk else None
     if not isinstance(before, dict) or before.get("staging") is None:
         return None
     if a.live is None or a.staging is None or a.live_group is None:
@@ -608,7 +767,49 @@ def _clean(sess: Session, *, force: bool = False) -> dict[str, Any]:
     plan = get(sess.settings.strategy).clean(site, a, sess.settings, intent)
     if not plan.steps:  # nothing in staging: what did an interrupted run leave?
         plan = _with_leftovers(sess, plan, sess.lock, frozenset().union(*used.values()))
+    plan = _with_access(sess, site, a, plan, restrict=True)
     return _execute(sess, with_pin_repairs(site, plan), a, sess.lock)
+
+
+def _with_access(sess: Session, site: Site, a: Assessment, plan: Plan, *, restrict: bool) -> Plan:
+    """``staging_cidrs`` (``bluegreen.access``): a live balancer found limited
+    to the staging ranges is opened first, whatever the command; with
+    ``restrict`` (deploy, clean), a staging balancer still open after a switch
+    is limited at the end, when clients can no longer be using it: now, or
+    after the plan's own drain wait (clean's, which waits for the same time)."""
+    from bluegreen import access
+    from bluegreen.steps import Wait
+
+    if site.access is None or site.layout != "pair":
+        return plan
+    first = access.open_before_traffic(site, a.live)
+    last: tuple[Step, ...] = ()
+    if restrict and a.staging is not None and a.live is not None and a.staging != a.live:
+        due = access.restriction_due(site, a.staging, 0.0)
+        if due is not None:
+            drain = access.draining_timeout(sess.gw, sess.settings, a.staging) if due else 0.0
+            last = access.restrict_when_drained(site, a.live, a.staging, drain)
+            waits = any(isinstance(st, Wait) for st in plan.steps)
+            if waits:  # clean: the same wait, to the second (tags keep whole seconds)
+                last = tuple(
+                    dataclasses.replace(st, wait=True)
+                    if isinstance(st, access.RestrictBalancer)
+                    else st
+                    for st in last
+                )
+            elif any(
+                isinstance(st, access.RestrictBalancer) and st.not_before > sess.gw.clock.now()
+                for st in last
+            ):
+                sess.reporter.info(
+                    f"note: {a.staging.name} stays open to everyone until clients of the last "
+                    "switch have left; the next deploy, clean or init after that limits it"
+                )
+                last = ()
+    if not first and not last:
+        return plan
+    summary = plan.summary if plan.steps else "limit staging to staging_cidrs"
+    return dataclasses.replace(plan, steps=first + plan.steps + last, summary=summary)
 
 
 def _with_leftovers(
@@ -622,7 +823,7 @@ def _with_leftovers(
 
     Launch templates are found by the site's tag; launch configurations carry
     no tags, so only the one named in the intent of a killed clean is found."""
-    from bluegreen.steps import DeleteLaunchConfiguration, DeleteLaunchTemplate, Step
+    from bluegreen.steps import DeleteLaunchConfiguration, DeleteLaunchTemplate
 
     planned = {
         getattr(s, "name", None)
@@ -634,8 +835,7 @@ def _with_leftovers(
         for name in sorted(sess.gw.launch_templates_tagged(TAG_DOMAIN, sess.names.domain))
         if name not in used and name not in planned
     ]
-    prev = lk.taken_over if lk else None
-    meant = prev.intended().get("release") if prev and prev.command == "clean" else None
+    meant = lk.resumes("clean").get("release") if lk else None
     if (
         isinstance(meant, str)
         and meant not in used
@@ -725,6 +925,7 @@ def release(
     if clean_after is None:
         clean_after = sess.settings.clean_after
     rel = images.resolve(sess.gw, sess.names, ami=ami, version=version)
+    _say_if_untested(sess, rel)
     label = rel.version or rel.ami
     if sess.dry_run:
         result = _deploy(sess, rel, replace=replace, capacity=capacity)
@@ -738,12 +939,24 @@ def release(
     with _locked(sess, "release"), _notified(sess, "release", release=label) as notifier:
         started = sess.gw.clock.now()
         site, before = snapshot(sess)
+        # A release killed (maybe more than once) after its switch: finish it
+        # from there (its intent says what it had created); one stopped between
+        # the switch's two batches finishes the switch first.
+        first = sess.lock.resumes("release", rel.name) if sess.lock else {}
+        half = before.staging is None and before.live is not None
+        switched = bool(first) and (
+            half or (before.live_group is not None and _runs(before.live_group, rel))
+        )
         # rolling keeps one group per environment for good and updates it in
         # place: there is no new group to delete, nor an old one to restore.
         fixed = sess.settings.strategy == "rolling"
         created = site.group(rel.name) is None and not fixed
+        if first:
+            created = bool(first.get("created"))
         old = before.staging_group
         old_staging = old if old is not None and old.name != rel.name and not fixed else None
+        if switched:
+            old_staging = None  # the release is live: nothing of staging to restore
         if old_staging is not None and not replace:
             raise StateError(
                 f"release: staging ({before.staging.name if before.staging else '?'}) already "
@@ -751,17 +964,29 @@ def release(
                 fix="pass --replace to release over it (it is deployed again if the release "
                 "fails), clean it first (`bluegreen clean`), or switch it live",
             )
+        intent = first
+        if sess.lock is not None and not first:
+            intent = sess.lock.record_intent(
+                {
+                    **_intent(Plan("release", (), facts={"release": rel.name}), before, started),
+                    "target": rel.name,
+                    "created": created,
+                }
+            )
+        started = float(intent.get("started", started))
         phases: list[dict[str, Any]] = []
         phase = "deploy"
         switch_plan: Plan | None = None
         sess.inner = True
         try:
-            phases.append(_deploy(sess, rel, replace=replace, capacity=capacity))
-            phase = "checks before switch"
-            _checks_before_switch(sess, rel)
+            if not switched:
+                phases.append(_deploy(sess, rel, replace=replace, capacity=capacity))
+                phase = "checks before switch"
+                _checks_before_switch(sess, rel)
             phase = "switch"
-            switch_plan, a = _switch_plan(sess)
-            phases.append(_execute(sess, switch_plan, a))
+            if not switched or half:
+                switch_plan, a = _switch_plan(sess)
+                phases.append(_execute(sess, switch_plan, a))
             phase = "checks after switch"
             _checks_after_switch(sess, rel)
             if clean_after is not None:
@@ -774,7 +999,9 @@ def release(
         except BaseException as e:
             sess.inner = False
             undone = _undo_release(sess, rel, created, old_staging, switch_plan, notifier)
-            _finish_release(sess, rel, before, started, phases, phase, e, undone)
+            _finish_release(
+                sess, rel, before, started, phases, phase, e, undone, (intent, bool(first))
+            )
             raise  # unreachable: _finish_release raises
         if clean_after is not None:
             phase = "clean"
@@ -784,7 +1011,7 @@ def release(
                 phases.append(_clean(sess))
             except BaseException as e:
                 sess.inner = False
-                _save(
+                _save_as_first(
                     sess,
                     _entry(
                         sess,
@@ -799,6 +1026,8 @@ def release(
                         version=rel.version,
                         ami=rel.ami,
                     ),
+                    intent,
+                    bool(first),
                 )
                 if isinstance(e, BluegreenError):
                     e.fix = (
@@ -820,7 +1049,7 @@ def release(
             ami=rel.ami,
             cleaned=clean_after is not None,
         )
-        _save(sess, entry)
+        _save_as_first(sess, entry, intent, bool(first))
         sess.reporter.info(f"release {label} is live")
         return {
             "command": "release",
@@ -930,10 +1159,11 @@ def _finish_release(
     phase: str,
     error: BaseException,
     undone: list[str] | BaseException,
+    resuming: tuple[dict[str, Any], bool] = ({}, False),
 ) -> None:
     ok = not isinstance(undone, BaseException)
     outcome = "rolled back" if ok else "rollback failed"
-    _save(
+    _save_as_first(
         sess,
         _entry(
             sess,
@@ -949,6 +1179,7 @@ def _finish_release(
             ami=rel.ami,
             undo=undone if ok else f"failed: {getattr(undone, 'message', undone)}",
         ),
+        *resuming,
     )
     what = getattr(error, "message", None) or type(error).__name__
     if isinstance(undone, BaseException):
@@ -1023,8 +1254,10 @@ def teardown(sess: Session) -> dict[str, Any]:
 
 
 def init(sess: Session) -> dict[str, Any]:
+    from bluegreen.access_setup import check_settings
     from bluegreen.provision import Provisioner
 
+    check_settings(sess.settings)
     with _notified(sess, "init"):
         report = Provisioner(sess.gw, sess.settings, sess.reporter, dry_run=sess.dry_run).run()
     if not report.changed:
@@ -1036,13 +1269,16 @@ def history_entries(sess: Session, limit: int) -> list[dict[str, Any]]:
     return history.entries(sess.gw, sess.names, limit)
 
 
+_BOOKKEEPING = ("groups_before", "before", "started", "history_key", "target")
+
+
 def unlock(sess: Session, lock_id: str) -> dict[str, Any]:
     info = lock.break_lock(sess.gw, sess.names, lock_id)
     doing = info.intended()
     if doing:  # the intent goes with the lock: say what the killed command was doing
         sess.reporter.warn(
             f"the {info.command} that held it had planned: "
-            + ", ".join(f"{k}={v}" for k, v in sorted(doing.items()) if k != "groups_before")
+            + ", ".join(f"{k}={v}" for k, v in sorted(doing.items()) if k not in _BOOKKEEPING)
             + "; run `bluegreen status` before running it again"
         )
     return {
@@ -1062,6 +1298,7 @@ def bake(
     scripts: Sequence[str] = (),
     template: str | None = None,
     packer: str | None = None,
+    tests: Sequence[str] = (),
 ) -> dict[str, Any]:
     from bluegreen import bake as baking
 
@@ -1076,6 +1313,7 @@ def bake(
         template_file=template,
         packer=packer,
         dry_run=sess.dry_run,
+        tests=tests,
     )
 
 

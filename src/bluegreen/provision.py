@@ -17,6 +17,7 @@ another kind than the site has.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bluegreen.aws import Gateway
@@ -108,16 +109,60 @@ class Provisioner:
         kind, shared = self._kind()
         c = Ctx(self.gw, self.s, self.n, self.rec)
         net = network.reconcile(c)
-        groups = security.reconcile(c, net.vpc_id)
+        groups = security.reconcile(c, net.vpc_id, shared=shared)
         identity.reconcile(c)
         if self.s.key_pair:
             identity.key_pair(c)
         if kind == "alb":
-            lbs = alb.reconcile(c, net.vpc_id, net.subnets, groups.lb, shared=shared)
+            lbs = alb.reconcile(
+                c, net.vpc_id, net.subnets, groups.lb, shared=shared, access=groups.access
+            )
         else:
-            lbs = classic.reconcile(c, net.subnets, groups.lb)
+            lbs = classic.reconcile(c, net.subnets, groups.lb, groups.access)
         security.finish(c, groups)
         dns.table(c)
         pub, priv = dns.zones(c, net.vpc_id)
         dns.records(c, pub, priv, lbs, shared)
+        self._staging_access(kind, shared, net.vpc_id, groups.lb)
         return self.rec.report
+
+    def _ensure(self, what: str, found: object, create: Callable[[], object]) -> object:
+        """``access_setup``'s way of asking: found, or create (with the recorder)."""
+        if found:
+            self.rec.ok(what)
+            return found
+        return self.rec.create(what, create)
+
+    def _staging_access(
+        self, kind: str, shared: bool, vpc_id: str | None, base_group: str | None
+    ) -> None:
+        """Who may reach staging (``staging_cidrs``, ``bluegreen.access_setup``):
+        last, once the records say which balancer is live. The load balancers'
+        own group is the one whose world rules the restriction takes over."""
+        from bluegreen.access_setup import AccessSetup
+
+        n, gw, s = self.n, self.gw, self.s
+        setup = AccessSetup(gw, s, n, self._ensure, dry_run=self.rec.dry_run, drain=self._drain)
+        if shared:
+            albs = gw.albs([n.load_balancer(1)])
+            if albs:
+                setup.run_shared(
+                    tuple(ls["ListenerArn"] for ls in gw.listeners(albs[0]["LoadBalancerArn"]))
+                )
+            return
+        if not vpc_id:
+            setup.run_pair(None, base_group, None)
+            return
+        from bluegreen.observe import observe
+
+        if not s.staging_cidrs and not gw.security_groups_named(
+            vpc_id, [n.public_web_group, n.staging_web_group]
+        ):
+            return  # never restricted: nothing to lift (one read)
+        site = observe(gw, n, kind)
+        setup.run_pair(vpc_id, base_group, site)
+
+    def _drain(self, site: Any, b: Any) -> float:
+        from bluegreen.access import draining_timeout
+
+        return draining_timeout(self.gw, self.s, b)

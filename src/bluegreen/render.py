@@ -25,6 +25,8 @@ def status_text(r: dict[str, Any]) -> str:
     lines.append(_env_line("staging", r["staging"]))
     if r.get("weights") and len([w for w in r["weights"].values() if w]) > 1:
         lines.append("weights  " + ", ".join(f"{k}={v}" for k, v in sorted(r["weights"].items())))
+    if (r.get("staging_access") or {}).get("state", "open to everyone") != "open to everyone":
+        lines.append(f"staging  {r['staging_access']['state']}")
     if r.get("live_since"):
         lines.append(f"live since {r['live_since']} (made live by {r.get('made_live_by') or '?'})")
     if r.get("lock"):

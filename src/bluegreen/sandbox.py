@@ -4,11 +4,20 @@
 with ``--endpoint-url``; ``bluegreen demo`` runs it inside its own process;
 ``python -m bluegreen.sandbox PORT`` runs it alone (the Packer tests do).
 
-One fidelity fix is applied (``fix_emulator``): moto reports every image it
-registers or creates with root device type ``standard`` (instance store), where
-AWS reports ``ebs`` for the EBS-backed images CreateImage makes. Packer's
-amazon-ebs builder refuses a source image that is not EBS-backed, so without the
-fix a release could not be baked on a base image baked before.
+Two fidelity fixes are applied (``fix_emulator``):
+
+- moto reports every image it registers or creates with root device type
+  ``standard`` (instance store), where AWS reports ``ebs`` for the EBS-backed
+  images CreateImage makes. Packer's amazon-ebs builder refuses a source image
+  that is not EBS-backed, so without the fix a release could not be baked on a
+  base image baked before.
+- Route 53 change batches as AWS applies them (``route53_as_aws``): moto
+  deletes a record whatever values the DELETE names, duplicates one on a
+  CREATE, and refuses a CREATE it has seen before even after its record was
+  deleted; it also lists record sets in another order than AWS (without the
+  trailing dot AWS sorts by). bluegreen moves traffic with conditional
+  batches (DELETE what was observed, CREATE the new record), which need
+  AWS's answers, and reads its names in one page, which needs AWS's order.
 """
 
 from __future__ import annotations
@@ -60,7 +69,112 @@ def fix_emulator() -> None:
         original(self, *args, root_device_type=root_device_type, **kwargs)
 
     amis.Ami.__init__ = init  # type: ignore[method-assign]
+    route53_as_aws()
     _FIXED.append(True)
+
+
+_R53_FIXED: list[bool] = []
+
+
+def route53_as_aws() -> None:
+    """moto's ``ChangeResourceRecordSets`` made to validate and apply a batch
+    as AWS does (once per process): all changes or none; a DELETE names a
+    record set (name, type, set identifier) that exists with exactly the
+    values given, a CREATE one that does not exist, else InvalidChangeBatch
+    (https://docs.aws.amazon.com/Route53/latest/APIReference/API_ChangeResourceRecordSets.html)."""
+    from moto.route53 import models
+    from moto.route53.exceptions import Route53ClientError
+
+    if _R53_FIXED:
+        return
+    original: Any = models.Route53Backend.change_resource_record_sets
+
+    def ident(rs: Any) -> tuple[str, str, str]:
+        get = rs.get if isinstance(rs, dict) else lambda k: _attr(rs, k)
+        return (
+            str(get("Name")).lower().rstrip("."),
+            str(get("Type")),
+            str(get("SetIdentifier") or ""),
+        )
+
+    def values(rs: Any) -> tuple[str, ...]:
+        get = rs.get if isinstance(rs, dict) else lambda k: _attr(rs, k)
+        at = get("AliasTarget") or {}
+        records = get("ResourceRecords") or []
+        return (
+            str(at.get("HostedZoneId", "")),
+            str(at.get("DNSName", "")).lower().rstrip("."),
+            str(at.get("EvaluateTargetHealth", "")).lower(),
+            str(get("TTL") or ""),
+            str(get("Weight") or ""),
+            ",".join(
+                sorted(str(r.get("Value", r)) if isinstance(r, dict) else str(r) for r in records)
+            ),
+        )
+
+    def change(self: Any, zoneid: str, change_list: list[dict[str, Any]]) -> None:
+        zone = self.get_hosted_zone(zoneid)
+        state = {ident(r): values(r) for r in zone.rrsets}
+        for c in change_list:
+            rs, action = c["ResourceRecordSet"], c["Action"]
+            key = ident(rs)
+            what = f"[name='{key[0]}.', type='{key[1]}'" + (
+                f", set-identifier='{key[2]}']" if key[2] else "]"
+            )
+            if action == "DELETE":
+                if key not in state:
+                    raise Route53ClientError(
+                        "InvalidChangeBatch",
+                        f"Tried to delete resource record set {what} but it was not found",
+                    )
+                if state[key] != values(rs):
+                    raise Route53ClientError(
+                        "InvalidChangeBatch",
+                        f"Tried to delete resource record set {what} but the values provided "
+                        "do not match the current values",
+                    )
+                del state[key]
+            elif action == "CREATE":
+                if key in state:
+                    raise Route53ClientError(
+                        "InvalidChangeBatch",
+                        f"Tried to create resource record set {what} but it already exists",
+                    )
+                state[key] = values(rs)
+            else:
+                state[key] = values(rs)
+        # Valid: apply. DELETEs by name, type and set identifier (moto's own
+        # deletes by set identifier in every name); the rest as moto does,
+        # with a journal that no longer remembers CREATEs of deleted records.
+        doomed = {ident(c["ResourceRecordSet"]) for c in change_list if c["Action"] == "DELETE"}
+        zone.rrsets = [r for r in zone.rrsets if ident(r) not in doomed]
+        rest = [c for c in change_list if c["Action"] != "DELETE"]
+        zone.rr_changes.clear()
+        if rest:
+            original(self, zoneid, rest)
+
+    def reverse_domain_name(domain_name: str) -> str:
+        # AWS sorts record sets by name with the labels reversed and a trailing
+        # dot, so "api-staging" comes before "api" ("-" sorts before ".");
+        # moto drops the dot (https://docs.aws.amazon.com/Route53/latest/APIReference/API_ListResourceRecordSets.html)
+        return ".".join(reversed(domain_name.rstrip(".").split("."))) + "."
+
+    models.Route53Backend.change_resource_record_sets = change  # type: ignore[method-assign]
+    models.reverse_domain_name = reverse_domain_name
+    _R53_FIXED.append(True)
+
+
+def _attr(rs: Any, key: str) -> Any:
+    """A field of moto's RecordSet by its API name."""
+    return {
+        "Name": rs.name,
+        "Type": rs.type,
+        "SetIdentifier": rs.set_identifier,
+        "AliasTarget": rs.alias_target,
+        "TTL": rs.ttl,
+        "Weight": rs.weight,
+        "ResourceRecords": rs.records,
+    }[key]
 
 
 def start(

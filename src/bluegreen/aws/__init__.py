@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bluegreen.aws.access import AccessCalls
 from bluegreen.aws.autoscaling import AutoScalingCalls
 from bluegreen.aws.cloudwatch import CloudWatchCalls
 from bluegreen.aws.dynamodb import ConditionFailed, DynamoCalls
@@ -25,6 +26,7 @@ class Gateway(
     SsmCalls,
     StsCalls,
     TeardownCalls,
+    AccessCalls,
 ):
     """Typed calls for every AWS service bluegreen uses, one mixin per service."""
 

@@ -177,3 +177,16 @@ class DynamoCalls(BaseGateway):
             params["ExpressionAttributeValues"][":p"] = {"S": sk_prefix}
         r = self._when_ready(table, lambda: self.call("dynamodb", "query", **params))
         return list(r.get("Items", []))
+
+    def transact_write(self, items: list[dict[str, Any]]) -> None:
+        """Several writes applied together or not at all (TransactWriteItems).
+        botocore gives the call a ClientRequestToken, so a retry after a lost
+        response does not apply it twice
+        (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html).
+        A condition that does not hold cancels it: ``ConditionFailed``."""
+        try:
+            self.call("dynamodb", "transact_write_items", TransactItems=items)
+        except AwsError as e:
+            if e.code in ("TransactionCanceledException", "ConditionalCheckFailedException"):
+                raise ConditionFailed(e.message) from None
+            raise

@@ -83,6 +83,12 @@ FLAGS: dict[str, Flag] = {
     "admin_cidrs": Flag(
         "Range allowed SSH, RDP and ping (repeatable).", ("init",), decl="--admin-cidr", many=True
     ),
+    "staging_cidrs": Flag(
+        "Range allowed to reach the staging environment (repeatable; default: anyone).",
+        ("init",),
+        decl="--staging-cidr",
+        many=True,
+    ),
     "certificate_arn": Flag("ACM certificate: adds an HTTPS 443->80 listener.", ("init",)),
     "tls_policy": Flag(
         "TLS 1.2+ policy of the HTTPS listeners (default ELBSecurityPolicy-TLS-1-2-2017-01 on "
@@ -162,6 +168,14 @@ FLAGS: dict[str, Flag] = {
     "provision": Flag(
         "Shell script run on the build instance (repeatable, in order).",
         ("bake",),
+        type=_PATH,
+        many=True,
+    ),
+    "tests": Flag(
+        "Image test run on the build instance after the provisioning (repeatable); "
+        "a failure means no image.",
+        ("bake",),
+        decl="--test",
         type=_PATH,
         many=True,
     ),

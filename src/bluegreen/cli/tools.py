@@ -92,6 +92,7 @@ def bake(rt: Runtime, version: str | None, base: bool, dry_run: bool) -> None:
         base=base,
         base_ami=s.base_ami,
         scripts=s.provision,
+        tests=s.tests,
         template=s.packer_template,
         packer=s.packer,
     )

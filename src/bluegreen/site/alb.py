@@ -19,6 +19,7 @@ from bluegreen.aws.elb import (
 )
 from bluegreen.site.classic import Target, zone_id
 from bluegreen.site.outcome import Ctx
+from bluegreen.site.security import balancer_groups
 
 DEREGISTRATION_DELAY = 30  # seconds an ALB target drains (classic: connection draining)
 STAGING_RULE_PRIORITY = 10
@@ -30,7 +31,13 @@ def tls_policy(s: Any) -> str:
 
 
 def reconcile(
-    c: Ctx, vpc_id: str | None, subnets: list[str], lb_group: str | None, *, shared: bool
+    c: Ctx,
+    vpc_id: str | None,
+    subnets: list[str],
+    lb_group: str | None,
+    *,
+    shared: bool,
+    access: frozenset[str] | set[str] = frozenset(),
 ) -> dict[str, Target]:
     gw, n = c.gw, c.n
     tgs = _target_groups(c, vpc_id)
@@ -60,12 +67,11 @@ def reconcile(
         out[name] = (str(lb["DNSName"]), zone_id(lb, gw.region, "CanonicalHostedZoneId"))
         groups = list(lb.get("SecurityGroups", []))
         arn = str(lb["LoadBalancerArn"])
+        want_groups = balancer_groups(groups, lb_group, set(access)) if lb_group else None
         c.rec.check(
             what,
-            []
-            if lb_group is None or groups == [lb_group]
-            else [f"security groups were {', '.join(groups)}"],
-            lambda arn=arn: gw.set_alb_security_groups(arn, [lb_group]),  # type: ignore[misc]
+            [] if want_groups is None else [f"security groups were {', '.join(groups)}"],
+            lambda arn=arn, g=want_groups: gw.set_alb_security_groups(arn, g),  # type: ignore[misc]
             new=new,
         )
         _listeners(c, name, arn, tgs, i, shared)

@@ -9,6 +9,7 @@ from typing import Any
 from bluegreen.aws.elb import CLASSIC_ELB_ZONE_IDS
 from bluegreen.errors import StateError
 from bluegreen.site.outcome import Ctx
+from bluegreen.site.security import balancer_groups
 
 DRAINING_TIMEOUT = 30
 CLASSIC_TLS_POLICY = "ELBSecurityPolicy-TLS-1-2-2017-01"
@@ -73,7 +74,12 @@ def _listener_key(ls: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def reconcile(c: Ctx, subnets: list[str], lb_group: str | None) -> dict[str, Target]:
+def reconcile(
+    c: Ctx,
+    subnets: list[str],
+    lb_group: str | None,
+    access: set[str] = frozenset(),  # type: ignore[assignment]
+) -> dict[str, Target]:
     gw, n, s = c.gw, c.n, c.s
     found = {lb["LoadBalancerName"]: lb for lb in gw.classic_load_balancers(n.load_balancers)}
     want = listeners(s)
@@ -100,12 +106,17 @@ def reconcile(c: Ctx, subnets: list[str], lb_group: str | None) -> dict[str, Tar
                 continue
             lb = gw.classic_load_balancers([name])[0]
         out[name] = (f"dualstack.{lb['DNSName']}", zone_id(lb, gw.region))
-        _settings(c, lb, want, lb_group, new)
+        _settings(c, lb, want, lb_group, new, set(access))
     return out
 
 
 def _settings(
-    c: Ctx, lb: dict[str, Any], want: list[dict[str, Any]], lb_group: str | None, new: bool
+    c: Ctx,
+    lb: dict[str, Any],
+    want: list[dict[str, Any]],
+    lb_group: str | None,
+    new: bool,
+    access: set[str],
 ) -> None:
     gw, s = c.gw, c.s
     name = str(lb["LoadBalancerName"])
@@ -162,9 +173,10 @@ def _settings(
             )
         fixes.append(lambda: gw.set_classic_attributes(name, DRAINING_TIMEOUT))
     groups = list(lb.get("SecurityGroups", []))
-    if lb_group is not None and groups != [lb_group]:
+    want_groups = balancer_groups(groups, lb_group, access) if lb_group else None
+    if want_groups is not None:
         diffs.append(f"security groups were {', '.join(groups) or 'none'}")
-        fixes.append(lambda: gw.set_classic_security_groups(name, [lb_group]))
+        fixes.append(lambda: gw.set_classic_security_groups(name, want_groups))
     c.rec.check(
         f"load balancer {name}",
         diffs or ([] if not new else ["new"]),

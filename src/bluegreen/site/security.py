@@ -33,6 +33,9 @@ class Groups:
     lb: str | None = None
     instances: str | None = None
     extra: list[Rule] = field(default_factory=list)  # to remove from the instances' group
+    # ``staging_cidrs``'s groups (bluegreen.access_setup), which the load
+    # balancers may carry besides their own
+    access: set[str] = field(default_factory=set)
 
 
 def lb_rules() -> set[Rule]:
@@ -80,23 +83,31 @@ def describe(rule: Rule, names: dict[str, str]) -> str:
     return f"{proto}/{ports} from {names.get(src, src)}"
 
 
-def reconcile(c: Ctx, vpc_id: str | None) -> Groups:
+def reconcile(c: Ctx, vpc_id: str | None, *, shared: bool = False) -> Groups:
+    """With ``staging_cidrs`` on two load balancers, the web ports' rules of the
+    load balancers' group are the restriction's (``access_setup`` moves them
+    to the live balancer's group in an order that cuts no client): left as
+    they are here, as is the rule naming the group itself that it adds."""
     gw, n = c.gw, c.n
+    restricted = bool(c.s.staging_cidrs) and not shared
     lb_what = f"security group {n.lb_security_group} (load balancers: 80, 443 from anywhere)"
     inst_what = (
         f"security group {n.security_group} (web servers: {INSTANCE_PORT} and "
         f"{c.s.health_check_port} from the load balancers only"
         f"{', admin ports from ' + ', '.join(c.s.admin_cidrs) if c.s.admin_cidrs else ''})"
     )
+    access_names = [n.public_web_group, n.staging_web_group]
     found = (
         {
             g["GroupName"]: g
-            for g in gw.security_groups_named(vpc_id, [n.lb_security_group, n.security_group])
+            for g in gw.security_groups_named(
+                vpc_id, [n.lb_security_group, n.security_group, *access_names]
+            )
         }
         if vpc_id
         else {}
     )
-    out = Groups()
+    out = Groups(access={str(found[a]["GroupId"]) for a in access_names if a in found})
     ids: dict[str, str | None] = {}
     for name, what, desc in (
         (n.lb_security_group, lb_what, f"bluegreen load balancers of {n.domain}"),
@@ -116,7 +127,7 @@ def reconcile(c: Ctx, vpc_id: str | None) -> Groups:
     out.lb, out.instances = ids[n.lb_security_group], ids[n.security_group]
     labels = {out.lb or "?": n.lb_security_group, out.instances or "": n.security_group}
     for name, what, gid, want in (
-        (n.lb_security_group, lb_what, out.lb, lb_rules()),
+        (n.lb_security_group, lb_what, out.lb, set() if restricted else lb_rules()),
         (n.security_group, inst_what, out.instances, instance_rules(out.lb or "?", c.s)),
     ):
         if gid is None:
@@ -125,6 +136,8 @@ def reconcile(c: Ctx, vpc_id: str | None) -> Groups:
         have = observed(found[name]) if not new else set()
         missing = sorted(want - have)
         extra = sorted(have - want)
+        if restricted and name == n.lb_security_group:
+            extra = [r for r in extra if r not in lb_rules() and r[4] != gid]
         if name == n.security_group and extra:
             out.extra = extra  # removed by ``finish``, after the load balancers moved
             extra = []
@@ -158,3 +171,11 @@ def finish(c: Ctx, groups: Groups) -> None:
         [f"removed {describe(r, labels)}" for r in extra],
         lambda: c.gw.revoke_ingress(gid, permissions(extra)),
     )
+
+
+def balancer_groups(current: list[str], lb_group: str, access: set[str]) -> list[str] | None:
+    """The groups a load balancer should carry: its own, and ``staging_cidrs``'s
+    group it has (which ``access_setup`` moves with the roles); None when it
+    carries exactly those."""
+    want = [lb_group, *sorted(g for g in current if g in access)]
+    return None if sorted(current) == sorted(want) else want

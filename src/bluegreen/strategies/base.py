@@ -8,7 +8,7 @@ they read the snapshot and the settings and call nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bluegreen.checks import Assessment, healthy_count, refuse_if, unhealthy
 from bluegreen.clock import iso, parse_iso
@@ -55,6 +55,7 @@ class Release:
     name: str  # of its autoscaling group and launch template or configuration
     root_device: str = "/dev/xvda"
     root_size: int = 8  # GiB, the image's own root volume size
+    tested: str | None = field(default=None, compare=False)  # its bluegreen:tested tag
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,30 @@
 """``dns``: the seed's alias record updating (the default strategy).
 
 Two load balancers, each with one release. The public zone's live names point
-at one of them, the private zone's staging names at the other. Switching moves
-all live names in one atomic change batch, then all staging names in another.
+at one of them, the private zone's staging names at the other, and the private
+zone's live names (split-horizon DNS: inside the VPC only the private zone
+answers for the domain) where the public ones point. Switching moves all
+public live names in one atomic change batch, then the private zone's live and
+staging names together in another. Each batch is conditional: it deletes the
+records exactly as observed (``SetAliases.expect``), so a concurrent writer
+makes it fail instead of being overwritten.
 
 Crash safety: the public zone changes first. If the process dies between the
-two batches, both zones point at the new live balancer; ``switch`` (or
-``rollback``) run again sees that and only moves the staging names, so the
-live names never flip back and forth.
+two batches, the public live names and the staging names point at the new
+live balancer; ``switch`` (or ``rollback``) run again sees that and only moves
+the private zone's names, so the live names never flip back and forth.
 """
 
 from __future__ import annotations
 
+from bluegreen.access import open_before_traffic
 from bluegreen.checks import Assessment
 from bluegreen.config import Settings
 from bluegreen.errors import StateError
 from bluegreen.executor import Plan
-from bluegreen.model import Balancer, Site
-from bluegreen.steps import SetAliases, Step
+from bluegreen.model import Alias, Balancer, Site
+from bluegreen.naming import bare
+from bluegreen.steps import AliasTarget, SetAliases, Step
 from bluegreen.strategies.base import (
     CleanIntent,
     DeployIntent,
@@ -49,11 +56,15 @@ class DnsStrategy:
             left = tuple(st for g in site.groups_behind(staging) for st in mark_out_of_traffic(g))
             return Plan(
                 command,
-                (*left, self._point_staging(site, s, staging, command)),
+                (
+                    *open_before_traffic(site, live),
+                    *left,
+                    point_private(site, s, live, staging, command),
+                ),
                 summary=f"finish an interrupted switch: staging names to {staging.name}",
                 notes=(
-                    f"the live names already point at {live.name}; only the staging names "
-                    "are left to move",
+                    f"the live names already point at {live.name}; only the private zone's "
+                    "names are left to move",
                 ),
                 facts={"live": live.name, "staging": staging.name, "resumed": True},
             )
@@ -63,12 +74,18 @@ class DnsStrategy:
         if rollback:
             _require_rollback(staging, new_live, old_live)
         group = require_serving(site, staging, new_live, command)
+        forward = (
+            point_public(site, s, staging, command),
+            point_private(site, s, staging, live, command),
+        )
         steps: tuple[Step, ...] = (
             *restore_capacity(site, s, staging, group, old_live),
             *gate(site, s, staging, group, "staging", after_switch=False),
-            self._point_live(site, s, staging, command),
+            # staging_cidrs: everyone may reach it before the live names move there
+            *open_before_traffic(site, staging),
+            forward[0],
             *mark_out_of_traffic(old_live),
-            self._point_staging(site, s, live, command),
+            forward[1],
             *gate(site, s, staging, group, "live", after_switch=True),
         )
         return Plan(
@@ -77,9 +94,10 @@ class DnsStrategy:
             summary=f"make {staging.name} ({group.version or group.ami}) live and "
             f"{live.name} ({(old_live.version or old_live.ami) if old_live else 'empty'}) staging",
             on_failure=(
-                self._point_live(site, s, live, command + " undo"),
+                *open_before_traffic(site, live),
+                point_public(site, s, live, command + " undo", after=forward[0]),
                 *mark_out_of_traffic(group),
-                self._point_staging(site, s, staging, command + " undo"),
+                point_private(site, s, live, staging, command + " undo", after=forward[1]),
             ),
             facts={
                 "live": staging.name,
@@ -89,29 +107,9 @@ class DnsStrategy:
             },
         )
 
+    # Kept for the strategies that compose the dns strategy's steps.
     def _point_live(self, site: Site, s: Settings, b: Balancer, why: str) -> SetAliases:
-        assert site.public_zone
-        return SetAliases(
-            site.public_zone.id,
-            "public",
-            site.names.live_fqdns,
-            (alias_to(b),),
-            b.name,
-            s.dns_timeout,
-            f"bluegreen {why}: live -> {b.name}",
-        )
-
-    def _point_staging(self, site: Site, s: Settings, b: Balancer, why: str) -> SetAliases:
-        assert site.private_zone
-        return SetAliases(
-            site.private_zone.id,
-            "private",
-            site.names.staging_fqdns,
-            (alias_to(b),),
-            b.name,
-            s.dns_timeout,
-            f"bluegreen {why}: staging -> {b.name}",
-        )
+        return point_public(site, s, b, why)
 
     def clean(self, site: Site, a: Assessment, s: Settings, intent: CleanIntent) -> Plan:
         live, staging = require_site(site, a, "clean", allow_orphans=intent.force)
@@ -167,6 +165,90 @@ class DnsStrategy:
                 "deleted": [g.name for g in (*staged, *orphans)],
             },
         )
+
+
+def records(step: SetAliases) -> tuple[Alias, ...]:
+    """The records ``step`` leaves: what the next step of the same zone expects."""
+    out = []
+    for names, targets in ((step.fqdns, step.targets), *step.more):
+        for f in names:
+            for t in targets:
+                out.append(
+                    Alias(
+                        fqdn=f.lower(),
+                        target=bare(t.dns_name),
+                        target_zone_id=t.zone_id,
+                        weight=t.weight,
+                        set_id=t.set_id,
+                        evaluate_health=True,
+                        dns_name=t.dns_name,
+                    )
+                )
+    return tuple(out)
+
+
+def point_public(
+    site: Site,
+    s: Settings,
+    b: Balancer | tuple[AliasTarget, ...],
+    why: str,
+    *,
+    label: str | None = None,
+    after: SetAliases | None = None,
+    expect: tuple[Alias, ...] | None = None,
+) -> SetAliases:
+    """The public zone's live names to ``b`` (a balancer, or weighted targets),
+    expecting the records as observed, or as step ``after`` leaves them."""
+    assert site.public_zone
+    targets = (alias_to(b),) if isinstance(b, Balancer) else b
+    if expect is None:
+        expect = records(after) if after is not None else site.public
+    return SetAliases(
+        site.public_zone.id,
+        "public",
+        site.names.live_fqdns,
+        targets,
+        label or (b.name if isinstance(b, Balancer) else "weighted"),
+        s.dns_timeout,
+        f"bluegreen {why}: live -> {label or (b.name if isinstance(b, Balancer) else 'weighted')}",
+        expect=expect,
+    )
+
+
+def point_private(
+    site: Site,
+    s: Settings,
+    live: Balancer | tuple[AliasTarget, ...],
+    staging: Balancer | None,
+    why: str,
+    *,
+    label: str | None = None,
+    after: SetAliases | None = None,
+    expect: tuple[Alias, ...] | None = None,
+) -> SetAliases:
+    """The private zone in one batch: its live names to ``live`` (as the public
+    zone's) and, unless ``staging`` is None, its staging names to ``staging``."""
+    assert site.private_zone
+    live_targets = (alias_to(live),) if isinstance(live, Balancer) else live
+    live_label = label or (live.name if isinstance(live, Balancer) else "weighted")
+    if expect is None:
+        if after is not None:
+            expect = records(after)
+        else:
+            expect = site.private_live + (site.private if staging is not None else ())
+    more = ((site.names.staging_fqdns, (alias_to(staging),)),) if staging is not None else ()
+    return SetAliases(
+        site.private_zone.id,
+        "private",
+        site.names.live_fqdns,
+        live_targets,
+        f"{live_label}" + (f", staging names at {staging.name}" if staging else ""),
+        s.dns_timeout,
+        f"bluegreen {why}: live -> {live_label}"
+        + (f", staging -> {staging.name}" if staging else ""),
+        more=more,
+        expect=expect,
+    )
 
 
 def _interrupted_switch(site: Site, a: Assessment) -> tuple[Balancer, Balancer] | None:

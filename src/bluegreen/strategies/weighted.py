@@ -21,13 +21,16 @@ holds the current weight once more, then continues with the steps above it;
 
 from __future__ import annotations
 
+import dataclasses
+
+from bluegreen.access import open_before_traffic
 from bluegreen.canary import HoldWeight, RequireAlarmsOk
 from bluegreen.checks import Assessment
 from bluegreen.config import Settings
 from bluegreen.errors import StateError
 from bluegreen.executor import Plan
 from bluegreen.model import Balancer, Group, Site
-from bluegreen.steps import AliasTarget, SetAliases, Step
+from bluegreen.steps import AliasTarget, Step
 from bluegreen.strategies.base import (
     CleanIntent,
     DeployIntent,
@@ -35,10 +38,11 @@ from bluegreen.strategies.base import (
     deploy_new_group,
     gate,
     groups_behind_one,
+    mark_out_of_traffic,
     require_serving,
     require_site,
 )
-from bluegreen.strategies.dns import DnsStrategy, _interrupted_switch
+from bluegreen.strategies.dns import DnsStrategy, _interrupted_switch, point_private, point_public
 
 
 def _weighted(site: Site, old: Balancer, new: Balancer, percent: int) -> tuple[AliasTarget, ...]:
@@ -116,8 +120,15 @@ class WeightedStrategy:
             site, staging, groups_behind_one(site, staging, "switch"), "switch"
         )
         label = new_group.version or new_group.ami or new_group.name
-        dns = DnsStrategy()
-        back = dns._point_live(site, s, live, "weighted switch undo")
+        # Back to the old environment from any weight: the records are read
+        # first (expect None), as the hold that fails may be any of the steps.
+        back = tuple(
+            dataclasses.replace(step, expect=None)
+            for step in (
+                point_public(site, s, live, "weighted switch undo"),
+                point_private(site, s, live, None, "weighted switch undo"),
+            )
+        )
 
         def hold(percent: int) -> HoldWeight:
             return HoldWeight(
@@ -130,31 +141,31 @@ class WeightedStrategy:
                 live.name,
                 s.alarms,
                 _check_steps(site, s, staging, new_group),
-                (back,),
+                back,
             )
 
         steps: list[Step] = []
         if s.alarms:
             steps.append(RequireAlarmsOk(s.alarms))
+        steps += open_before_traffic(site, staging)  # staging_cidrs: before any weight moves
         if at == 0:  # before any traffic moves: a failing check refuses (exit 3)
             steps += _check_steps(site, s, staging, new_group)
         if at > 0:
             steps.append(hold(at))
+        public = private = None
         for p in (p for p in s.steps if p > at and p < 100):
-            steps.append(
-                SetAliases(
-                    site.public_zone.id,
-                    "public",
-                    site.names.live_fqdns,
-                    _weighted(site, live, staging, p),
-                    f"{live.name} {100 - p}% and {staging.name} {p}%",
-                    s.dns_timeout,
-                    f"bluegreen weighted switch: {p}% -> {staging.name}",
-                )
-            )
-            steps.append(hold(p))
-        steps.append(dns._point_live(site, s, staging, "weighted switch: 100%"))
-        steps.append(dns._point_staging(site, s, live, "weighted switch"))
+            targets = _weighted(site, live, staging, p)
+            label = f"{live.name} {100 - p}% and {staging.name} {p}%"
+            why = f"weighted switch: {p}% -> {staging.name}"
+            public = point_public(site, s, targets, why, label=label, after=public)
+            private = point_private(site, s, targets, None, why, label=label, after=private)
+            steps += [public, private, hold(p)]
+        steps.append(point_public(site, s, staging, "weighted switch: 100%", after=public))
+        steps += mark_out_of_traffic(old_group)  # clean's drain wait and staging_cidrs start here
+        last = point_private(site, s, staging, live, "weighted switch", after=private)
+        if private is not None:  # the staging names were not moved by the weighted steps
+            last = dataclasses.replace(last, expect=(*(last.expect or ()), *site.private))
+        steps.append(last)
         old_label = (old_group.version or old_group.ami) if old_group else "empty"
         return Plan(
             "switch",
@@ -177,10 +188,16 @@ class WeightedStrategy:
         self, site: Site, s: Settings, live: Balancer, staging: Balancer, a: Assessment
     ) -> Plan:
         at = current_percent(a, live, staging)
-        step = DnsStrategy()._point_live(site, s, live, "weighted rollback")
+        canary = groups_behind_one(site, staging, "rollback")
+        steps = (
+            *open_before_traffic(site, live),
+            point_public(site, s, live, "weighted rollback"),
+            *mark_out_of_traffic(canary),
+            point_private(site, s, live, None, "weighted rollback"),
+        )
         return Plan(
             "rollback",
-            (step,),
+            steps,
             summary=f"stop the shift at {at}%: return all traffic to {live.name}",
             facts={"live": live.name, "staging": staging.name, "stopped_at": at},
         )

@@ -1,0 +1,59 @@
+"""Calls that limit who reaches the staging environment (``staging_cidrs``):
+security groups on the load balancers, and listener rule conditions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bluegreen.aws.base import BaseGateway
+
+
+class AccessCalls(BaseGateway):
+    # security_groups_named and revoke_ingress: in Ec2Calls (init uses them too)
+    def security_groups_by_id(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        r = self.call("ec2", "describe_security_groups", GroupIds=list(ids))
+        return list(r.get("SecurityGroups", []))
+
+    def set_balancer_security_groups(
+        self, kind: str, name: str, arn: str | None, group_ids: Sequence[str]
+    ) -> None:
+        """Replace the load balancer's security groups, in one call (idempotent).
+
+        Classic: https://docs.aws.amazon.com/elasticloadbalancing/2012-06-01/APIReference/API_ApplySecurityGroupsToLoadBalancer.html
+        ALB: https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_SetSecurityGroups.html
+        """
+        if kind == "classic":
+            self.call(
+                "elb",
+                "apply_security_groups_to_load_balancer",
+                LoadBalancerName=name,
+                SecurityGroups=list(group_ids),
+            )
+        else:
+            self.call(
+                "elbv2", "set_security_groups", LoadBalancerArn=arn, SecurityGroups=list(group_ids)
+            )
+
+    def set_rule_conditions(self, rule_arn: str, conditions: Sequence[dict[str, Any]]) -> None:
+        self.call("elbv2", "modify_rule", RuleArn=rule_arn, Conditions=list(conditions))
+
+    def create_rule(
+        self,
+        listener_arn: str,
+        priority: int,
+        conditions: Sequence[dict[str, Any]],
+        actions: Sequence[dict[str, Any]],
+    ) -> str:
+        r = self.call(
+            "elbv2",
+            "create_rule",
+            ListenerArn=listener_arn,
+            Priority=priority,
+            Conditions=list(conditions),
+            Actions=list(actions),
+        )
+        return str(r["Rules"][0]["RuleArn"])
+
+    def delete_rule(self, rule_arn: str) -> None:
+        self.call("elbv2", "delete_rule", RuleArn=rule_arn)
