@@ -144,8 +144,9 @@ def init_faults(url: str, kinds: Sequence[str]) -> tuple[list[list[Any]], dict[s
 
 
 # -- crashes of re-runs -------------------------------------------------------------
-BEFORE_EXIT: chaos.KillPoint = ("DeleteItem", 1)  # a run's lock release
-BEFORE_HISTORY: chaos.KillPoint = ("PutItem", 3)  # history, in a run that took over
+# history and the lock's release are one transaction: the moment before exit
+BEFORE_EXIT: chaos.KillPoint = ("TransactWriteItems", 1)
+BEFORE_HISTORY: chaos.KillPoint = BEFORE_EXIT
 # How the re-run (and the one after it) is killed in the sampled chains
 # (--quick: the last two; triples: the first with --quick, each then killed before exit).
 RERUN_KILLS: tuple[chaos.KillPoint, ...] = (3, BEFORE_HISTORY, BEFORE_EXIT)

@@ -5,10 +5,11 @@ Each chain kills the command at one point, the run that takes over its lock
 at another, and so on; then a plain run. The site must end in the state of an
 uninterrupted run (no swap-back, nothing left over), no live name may ever
 point at a load balancer without healthy instances, and the command must be
-in history exactly once. Kill points are named by operation: ("PutItem", 3)
-is a run's third lock-table write, its history entry when it resumes a killed
-run (acquire, take over, history); ("DeleteItem", 1) is the release of its
-lock, the moment before it exits. The full sweep of every pair of kill points
+in history exactly once. Kill points are named by operation:
+("TransactWriteItems", 1) is the release of a run's lock together with its
+history record, the moment after its last change and before it exits (the
+record and the release are one transaction, so "before the history" and
+"before the exit" are the same point). The full sweep of every pair of kill points
 runs in ``make reliability``.
 """
 
@@ -28,8 +29,8 @@ from chaos import (
 )
 from conftest import DOMAIN, client, run
 
-BEFORE_EXIT: KillPoint = ("DeleteItem", 1)
-BEFORE_HISTORY: KillPoint = ("PutItem", 3)  # of a run that took over the lock
+BEFORE_EXIT: KillPoint = ("TransactWriteItems", 1)  # history and the lock's release
+BEFORE_HISTORY: KillPoint = BEFORE_EXIT  # one transaction with the release
 
 
 def rerun(argv: Sequence[str]) -> tuple[int, str]:
@@ -50,10 +51,10 @@ def test_switch_and_rollback_killed_after_the_change_then_again(
     public and the private batch; its re-run, which finds it finished, killed
     before it records or before it exits; a third run must not swap back."""
     chains: list[list[KillPoint]] = [
-        [("PutItem", 3), BEFORE_EXIT],  # after every change, before history
+        [BEFORE_HISTORY, BEFORE_EXIT],  # after every change, before history
         [("ChangeResourceRecordSets", 2), BEFORE_EXIT],  # between the batches
         [("ChangeResourceRecordSets", 2), ("ChangeResourceRecordSets", 1), BEFORE_EXIT],
-        [("PutItem", 3), BEFORE_HISTORY, BEFORE_EXIT],
+        [BEFORE_HISTORY, BEFORE_HISTORY, BEFORE_EXIT],
     ]
     all_converged(
         chains_pair(aws, DOMAIN, ("rollback",), ("switch",), rerun, lambda _: chains), len(chains)
@@ -112,7 +113,7 @@ def test_weighted_switch_killed_mid_shift_then_again(
             ]
         return [  # the rollback swaps back at once: live names, then staging
             [("ChangeResourceRecordSets", 2), BEFORE_HISTORY, BEFORE_EXIT],
-            [("PutItem", 3), BEFORE_HISTORY, BEFORE_EXIT],
+            [BEFORE_HISTORY, BEFORE_HISTORY, BEFORE_EXIT],
         ]
 
     assert run("deploy", "--version", "v2").code == 0
