@@ -44,6 +44,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent / "tests")]
 
 import chaos  # noqa: E402
+import init_chaos  # noqa: E402
 from benchlib import emulator, quick, reset, save, table  # noqa: E402
 from bluegreen import lock, operations  # noqa: E402
 from bluegreen.clock import FakeClock  # noqa: E402
@@ -100,8 +101,50 @@ def crashes(url: str) -> tuple[list[list[Any]], dict[str, Any]]:
     return rows, data
 
 
+# -- init: lost responses and crashes ------------------------------------------------
+def _init_args(kind: str) -> Callable[[str], tuple[str, ...]]:
+    def prepare(url: str) -> tuple[str, ...]:
+        acm = chaos.aws(url, "acm")
+        cert = acm.request_certificate(DomainName="*.londontamed.com")["CertificateArn"]
+        if kind == "alb":
+            return ("--load-balancer", "alb", "--certificate-arn", cert)
+        if kind == "alb-lb":
+            return ("--load-balancer", "alb", "--strategy", "lb", "--certificate-arn", cert)
+        return ("--certificate-arn", cert, "--admin-cidr", "203.0.113.0/24")
+
+    return prepare
+
+
+def _run_init(*args: str, hooks: Sequence[Any] = ()) -> tuple[int, str]:
+    r = run("init", *args, hooks=hooks)
+    return r.code, r.err
+
+
+def init_faults(url: str, kinds: Sequence[str]) -> tuple[list[list[Any]], dict[str, Any]]:
+    """Every changing request of init with its response lost, and a SIGKILL
+    before every AWS call of init, for each kind of site: plain re-runs must
+    leave exactly the state of an uninterrupted run."""
+    rows: list[list[Any]] = []
+    data: dict[str, Any] = {}
+    for kind in kinds:
+        lost = init_chaos.sweep_lost(url, _init_args(kind), _run_init)
+        killed = init_chaos.sweep_killed(url, _init_args(kind), _run_init)
+        for label, res in (("lost response", lost), ("SIGKILL", killed)):
+            rows.append(
+                [
+                    f"init ({kind}): {label}",
+                    res.points,
+                    res.converged,
+                    res.reruns,
+                    res.failures[0].splitlines()[0] if res.failures else "",
+                ]
+            )
+            data[f"{kind} {label}"] = vars(res)
+    return rows, data
+
+
 # -- crashes of re-runs -------------------------------------------------------------
-# a run's lock release, with its history record (one transaction)
+# history and the lock's release are one transaction: the moment before exit
 BEFORE_EXIT: chaos.KillPoint = ("TransactWriteItems", 1)
 BEFORE_HISTORY: chaos.KillPoint = BEFORE_EXIT
 # How the re-run (and the one after it) is killed in the sampled chains
@@ -564,6 +607,23 @@ def main() -> int:
                 "faults injected / survived",
                 sum(r[2] for r in rows),
                 sum(r[3] for r in rows),
+                f"{time.monotonic() - t:.0f}s",
+            ]
+        )
+
+        t = time.monotonic()
+        rows, data = init_faults(url, ("classic",) if q else ("classic", "alb", "alb-lb"))
+        save(
+            "reliability_init",
+            "init: each changing request's response lost, and SIGKILL before each AWS call",
+            table(["what", "points", "converged", "plain re-runs", "first failure"], rows),
+            data,
+        )
+        summary.append(
+            [
+                "init lost responses and kill points converged",
+                sum(r[1] for r in rows),
+                sum(r[2] for r in rows),
                 f"{time.monotonic() - t:.0f}s",
             ]
         )

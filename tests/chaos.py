@@ -81,7 +81,8 @@ KillPoint = int | tuple[str, int]
 def run_killed(argv: Sequence[str], k: KillPoint) -> bool:
     """Run ``bluegreen ARGV`` in a child process killed just before its k-th
     AWS call (k >= 1), or, with k = (OPERATION, n), just before its n-th call
-    of OPERATION (e.g. ("DeleteItem", 1): before it releases its lock). True
+    of OPERATION (e.g. ("TransactWriteItems", 1): before it records its history and
+    releases its lock). True
     when it was killed; False when it finished first."""
     pid = os.fork()
     if pid == 0:  # the child: never returns

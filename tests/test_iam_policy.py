@@ -338,7 +338,27 @@ def test_every_call_of_a_full_cycle_is_covered(aws: str) -> None:
     creating = {"dynamodb:DescribeTable"}
     unused = policies.actions(operate) - {q.action for q in operate_requests}
     assert once <= unused <= once | resizes | creating
-    assert policies.actions(init) - {q.action for q in init_requests} == once
+    # init's repairs, the reads only a second init makes (of what exists) and the
+    # HTTPS listener's TLS policy are not called by a first init without a
+    # certificate; tests/test_init.py calls each of them
+    repairs = {
+        "iam:GetRolePolicy",
+        "elasticloadbalancing:DescribeLoadBalancerAttributes",
+        "ec2:RevokeSecurityGroupIngress",
+        "ec2:ReplaceRoute",
+        "ec2:ReplaceRouteTableAssociation",
+        "iam:UpdateAssumeRolePolicy",
+        "iam:RemoveRoleFromInstanceProfile",
+        "elasticloadbalancing:CreateLoadBalancerPolicy",
+        "elasticloadbalancing:SetLoadBalancerPoliciesOfListener",
+        "elasticloadbalancing:CreateLoadBalancerListeners",
+        "elasticloadbalancing:DeleteLoadBalancerListeners",
+        "elasticloadbalancing:ApplySecurityGroupsToLoadBalancer",
+        "route53:AssociateVPCWithHostedZone",
+        "route53:GetHostedZone",
+    }
+    unused_init = policies.actions(init) - {q.action for q in init_requests}
+    assert once <= unused_init <= once | repairs
 
 
 def test_launch_configuration_cycle_is_covered(site: dict[str, str], tmp_path: Path) -> None:

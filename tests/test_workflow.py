@@ -53,6 +53,8 @@ def test_init_creates_the_seed_set_up(aws: str) -> None:
     assert set(priv) == {"www-staging.londontamed.com.", "api-staging.londontamed.com."}
     assert all(LB1 in t for t in pub.values())
     assert all(LB2 in t for t in priv.values())
+    # the private zone also holds the live names, where the public ones point
+    assert records(aws, private=True, live=True) == pub
     data = status()
     assert data["problems"] == []
     assert data["live"]["load_balancer"] == LB1  # type: ignore[index]
@@ -79,16 +81,32 @@ def test_init_dry_run_creates_nothing(aws: str, unchanged: Unchanged) -> None:
 def test_security_group_rules(aws: str) -> None:
     assert run("init", "--admin-cidr", "203.0.113.0/24").code == 0
     ec2 = client(aws, "ec2")
-    sg = ec2.describe_security_groups(
-        Filters=[{"Name": "group-name", "Values": ["londontamed-com-production"]}]
-    )["SecurityGroups"][0]
-    by_port = {p.get("FromPort"): p for p in sg["IpPermissions"]}
-    assert [r["CidrIp"] for r in by_port[80]["IpRanges"]] == ["0.0.0.0/0"]
-    assert [r["CidrIp"] for r in by_port[443]["IpRanges"]] == ["0.0.0.0/0"]
+    groups = {
+        g["GroupName"]: g
+        for g in ec2.describe_security_groups(
+            Filters=[
+                {
+                    "Name": "group-name",
+                    "Values": ["londontamed-com-production", "londontamed-com-load-balancers"],
+                }
+            ]
+        )["SecurityGroups"]
+    }
+    lb, web = groups["londontamed-com-load-balancers"], groups["londontamed-com-production"]
+    # the load balancers' group: 80 and 443 from the world, nothing else
+    lb_ports = {p.get("FromPort"): p for p in lb["IpPermissions"]}
+    assert sorted(lb_ports) == [80, 443]
+    for p in lb_ports.values():
+        assert [r["CidrIp"] for r in p["IpRanges"]] == ["0.0.0.0/0"]
+        assert [r["CidrIpv6"] for r in p["Ipv6Ranges"]] == ["::/0"]
+    # the instances' group: 80 and 3001 from the load balancers' group, admin from the range
+    by_port = {p.get("FromPort"): p for p in web["IpPermissions"]}
+    for port in (80, 3001):
+        assert by_port[port]["IpRanges"] == [] and by_port[port]["Ipv6Ranges"] == []
+        assert [g["GroupId"] for g in by_port[port]["UserIdGroupPairs"]] == [lb["GroupId"]]
+    assert 443 not in by_port
     assert [r["CidrIp"] for r in by_port[22]["IpRanges"]] == ["203.0.113.0/24"]
     assert [r["CidrIp"] for r in by_port[3389]["IpRanges"]] == ["203.0.113.0/24"]
-    assert by_port[3001]["IpRanges"] == []
-    assert by_port[3001]["UserIdGroupPairs"][0]["GroupId"] == sg["GroupId"]
 
 
 def test_no_admin_ports_without_admin_cidr(aws: str) -> None:
@@ -497,8 +515,13 @@ def test_init_creates_application_load_balancers(aws: str) -> None:
             (80, "HTTP"),
             (443, "HTTPS"),
         ]
-        for ls in listeners:
-            assert ls["DefaultActions"][0]["TargetGroupArn"] == tg["TargetGroupArn"]
+        by_port = {ls["Port"]: ls for ls in listeners}
+        # HTTPS forwards under a TLS 1.2+ policy; HTTP redirects to it
+        assert by_port[443]["DefaultActions"][0]["TargetGroupArn"] == tg["TargetGroupArn"]
+        assert by_port[443]["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+        (redirect,) = by_port[80]["DefaultActions"]
+        assert redirect["Type"] == "redirect"
+        assert redirect["RedirectConfig"]["Protocol"] == "HTTPS"
     r53 = client(aws, "route53")
     for private, lb in ((False, lbs[LB1]), (True, lbs[LB2])):
         zone = next(
@@ -507,7 +530,7 @@ def test_init_creates_application_load_balancers(aws: str) -> None:
             if z["Config"]["PrivateZone"] == private
         )
         for rr in r53.list_resource_record_sets(HostedZoneId=zone["Id"])["ResourceRecordSets"]:
-            if "AliasTarget" in rr:
+            if "AliasTarget" in rr and (not private or "-staging" in rr["Name"]):
                 assert rr["AliasTarget"]["DNSName"].rstrip(".") == lb["DNSName"]
                 assert rr["AliasTarget"]["HostedZoneId"] == lb["CanonicalHostedZoneId"]
     data = status()

@@ -243,7 +243,7 @@ class AccessSetup:
             self._listener(arn)
 
     def _listener(self, listener_arn: str) -> None:
-        from bluegreen.provision import STAGING_RULE_PRIORITY
+        from bluegreen.site.alb import STAGING_RULE_PRIORITY
 
         gw, n, want = self.gw, self.n, self.s.staging_cidrs
         pattern = n.staging_host_pattern

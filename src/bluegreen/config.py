@@ -282,6 +282,23 @@ def _steps(v: object, key: str) -> tuple[int, ...]:
     return pct
 
 
+_TLS12 = re.compile(r"^ELBSecurityPolicy-(TLS13-1-[23]-.+|TLS-1-2-.+|FS-1-2-.+)$")
+
+
+def _tls_policy(value: object, key: str) -> str:
+    """An ELB predefined security policy that allows TLS 1.2 and later only
+    (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html)."""
+    v = _str(value, key)
+    if not _TLS12.match(v):
+        raise InputError(
+            f"{key}: {v!r} is not a TLS 1.2+ ELB security policy",
+            found="policies such as ELBSecurityPolicy-2016-08 also allow TLS 1.0 and 1.1",
+            fix="use ELBSecurityPolicy-TLS13-1-2-2021-06 (ALB), ELBSecurityPolicy-TLS-1-2-2017-01 "
+            "(classic) or another ELBSecurityPolicy-TLS13-1-2-*, -TLS-1-2-* or -FS-1-2-* policy",
+        )
+    return v
+
+
 @dataclass(frozen=True)
 class Settings:
     domain: str | None = None
@@ -304,6 +321,10 @@ class Settings:
     # who may reach staging (80/443); none: staging is as open as live
     staging_cidrs: tuple[str, ...] = ()
     certificate_arn: str | None = None
+    # HTTPS listeners' TLS policy (None: ELBSecurityPolicy-TLS-1-2-2017-01 on
+    # classic, ELBSecurityPolicy-TLS13-1-2-2021-06 on ALB); TLS 1.2 at least
+    tls_policy: str | None = None
+    https_redirect: bool = True  # ALB with a certificate: HTTP redirects to HTTPS
     key_pair: bool = False
     kms_key: str | None = None
     # the boot script itself (``--user-data FILE`` reads it from a file); never shown
@@ -365,6 +386,8 @@ _VALIDATORS: dict[str, Callable[[object, str], Any]] = {
     "admin_cidrs": _cidrs,
     "staging_cidrs": _staging_cidrs,
     "certificate_arn": _cert,
+    "tls_policy": lambda v, k: None if v is None else _tls_policy(v, k),
+    "https_redirect": _bool,
     "key_pair": _bool,
     "kms_key": _kms_key,
     "user_data": _user_data,

@@ -249,6 +249,13 @@ NEEDS: tuple[Need, ...] = (
     Need("ec2:CreateRoute", "ChangeOwnNetwork", INIT),
     Need("ec2:AssociateRouteTable", "ChangeOwnNetwork", INIT),
     Need("ec2:AuthorizeSecurityGroupIngress", "ChangeOwnNetwork", INIT),
+    # init repairs what differs: rules, routes, associations
+    Need("ec2:DescribeVpcAttribute", "Read", INIT),
+    Need("ec2:RevokeSecurityGroupIngress", "ChangeOwnNetwork", INIT),
+    Need("ec2:ReplaceRoute", "ChangeOwnNetwork", INIT),
+    Need("ec2:ReplaceRouteTableAssociation", "ChangeOwnNetwork", INIT),
+    # deploy launches in the instances' security group, looked up by name
+    Need("ec2:DescribeSecurityGroups", "Read", OPERATE),
     # -- init: the web servers' role ------------------------------------------------------
     Need("iam:GetRole", "ReadRole", (*INIT, *TEARDOWN)),
     Need("iam:GetInstanceProfile", "ReadRole", (*INIT, *TEARDOWN)),
@@ -257,6 +264,9 @@ NEEDS: tuple[Need, ...] = (
     Need("iam:PutRolePolicy", "OwnRole", INIT),
     Need("iam:CreateInstanceProfile", "OwnRole", INIT),
     Need("iam:AddRoleToInstanceProfile", "OwnRole", INIT),
+    Need("iam:GetRolePolicy", "ReadRole", INIT),
+    Need("iam:UpdateAssumeRolePolicy", "OwnRole", INIT),
+    Need("iam:RemoveRoleFromInstanceProfile", "OwnRole", INIT),
     Need("iam:PassRole", "OwnRole", INIT),
     Need("iam:CreateServiceLinkedRole", "LoadBalancingServiceRole", INIT),
     # -- init: load balancers ---------------------------------------------------------------
@@ -269,6 +279,21 @@ NEEDS: tuple[Need, ...] = (
     Need("elasticloadbalancing:CreateListener", "OwnLoadBalancers", INIT, alb),
     Need("elasticloadbalancing:CreateRule", "OwnLoadBalancers", INIT, alb),
     Need("elasticloadbalancing:DescribeRules", "Read", INIT, alb),
+    # init repairs listeners, TLS policies, security groups, health checks
+    Need("elasticloadbalancing:DescribeLoadBalancerAttributes", "Read", INIT, classic),
+    Need("elasticloadbalancing:CreateLoadBalancerPolicy", "OwnLoadBalancers", INIT, classic),
+    Need("elasticloadbalancing:SetLoadBalancerPoliciesOfListener", "OwnLoadBalancers", INIT,
+         classic),
+    Need("elasticloadbalancing:CreateLoadBalancerListeners", "OwnLoadBalancers", INIT, classic),
+    Need("elasticloadbalancing:DeleteLoadBalancerListeners", "OwnLoadBalancers", INIT, classic),
+    Need("elasticloadbalancing:ApplySecurityGroupsToLoadBalancer", "OwnLoadBalancers", INIT,
+         classic),
+    Need("elasticloadbalancing:DescribeTargetGroupAttributes", "Read", INIT, alb),
+    Need("elasticloadbalancing:DescribeTags", "Read", INIT, alb),
+    Need("elasticloadbalancing:SetSecurityGroups", "OwnLoadBalancers", INIT, alb),
+    Need("elasticloadbalancing:ModifyListener", "OwnLoadBalancers", INIT, alb),
+    Need("elasticloadbalancing:ModifyTargetGroup", "OwnLoadBalancers", INIT, alb),
+    Need("elasticloadbalancing:DeleteRule", "OwnLoadBalancers", INIT, alb),
     # -- init: lock table and hosted zones ----------------------------------------------------
     # init waits for the new table to be ACTIVE; a command meeting one still
     # CREATING waits for it too
@@ -279,6 +304,9 @@ NEEDS: tuple[Need, ...] = (
     Need("dynamodb:CreateTable", "OwnTable", INIT),
     Need("dynamodb:TagResource", "OwnTable", INIT),
     Need("route53:CreateHostedZone", "CreateZones", INIT),
+    Need("route53:GetHostedZone", "ReadRecords", INIT),
+    # a private zone not bound to the site's VPC is bound (CreateZones: AWS wants "*")
+    Need("route53:AssociateVPCWithHostedZone", "CreateZones", INIT),
     # -- teardown: everything init made, found by its tag or name -----------------------------
     Need("elasticloadbalancing:DeleteLoadBalancer", "OwnLoadBalancers", TEARDOWN),
     Need("dynamodb:DeleteTable", "OwnTable", TEARDOWN),
@@ -428,7 +456,7 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
     else:
         lbs = [t.arn("elasticloadbalancing", f"loadbalancer/{base}-production-*")]
     either = (t.public_zone, t.private_zone)
-    all_names = n.live_fqdns + n.staging_fqdns
+    all_names = tuple(dict.fromkeys(n.live_fqdns + n.private_fqdns))
     leading = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": _leading_keys(n)}}
     return {
         "Read": (["*"], None),
@@ -444,7 +472,9 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
         "ChangeStagingRecords": _records(
             t, (t.private_zone,), (*n.live_fqdns, *n.staging_fqdns), ("CREATE", "DELETE")
         ),
-        "CreateRecords": _records(t, either, all_names, ("CREATE",)),
+        # init creates the records, and repairs an alias zone id or a private live
+        # name pointing elsewhere than the public one (UPSERT)
+        "CreateRecords": _records(t, either, all_names, ("CREATE", "UPSERT")),
         "DeleteRecords": _records(t, either, all_names, ("DELETE",)),
         "CreateLaunchTemplates": ([lt], _own_tags(t)),
         "TagOnCreate": (

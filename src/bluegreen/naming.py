@@ -171,7 +171,14 @@ class Names:
 
     @property
     def security_group(self) -> str:
+        """The web servers' (instances') group. Sites made before the split used
+        it for the load balancers too; ``init`` moves those (docs/SECURITY.md)."""
         return f"{self.slug}-production"
+
+    @property
+    def lb_security_group(self) -> str:
+        """The load balancers' group: 80 and 443 from the world, nothing else."""
+        return f"{self.slug}-load-balancers"
 
     @property
     def public_web_group(self) -> str:
@@ -243,6 +250,18 @@ class Names:
     @property
     def staging_fqdns(self) -> tuple[str, ...]:
         return tuple(self.staging_fqdn(h) for h in self.hosts)
+
+    @property
+    def private_live_fqdns(self) -> tuple[str, ...]:
+        """The live names as the private zone holds them (split-horizon DNS:
+        inside the VPC the private zone answers for the whole domain, so it
+        must hold the live names too, pointing where the public ones do)."""
+        return self.live_fqdns
+
+    @property
+    def private_fqdns(self) -> tuple[str, ...]:
+        """Every alias record of the private zone: the live and the staging names."""
+        return self.private_live_fqdns + self.staging_fqdns
 
     def image_name(self, version: str) -> str:
         tail = f"-{validate_version(version)}"

@@ -55,16 +55,29 @@ def observe(
     names: Names,
     load_balancer_kind: str = "classic",
     *,
-    shared: bool = False,
+    shared: bool | None = False,
     moving: bool = False,
 ) -> Site:
     """With ``shared``, the site is one application load balancer whose two
     target groups are the environments (``lb`` strategy on ALB). With
-    ``moving``, only what a traffic move decides on (see the module's text)."""
+    ``shared=None`` (the kind not configured) the layout is read from what
+    exists: application load balancer 1 without a second one is that layout.
+    With ``moving``, only what a traffic move decides on (see the module's text)."""
+    pre: tuple[tuple[Balancer, ...], Access | None] | None = None
+    if shared is None:
+        pre = _balancers(gw, names, load_balancer_kind, not moving)
+        found = pre[0]
+        shared = (
+            bool(found)
+            and all(b.kind == "alb" for b in found)
+            and not any(b.name == names.load_balancer(2) for b in found)
+        )
     with ThreadPoolExecutor(max_workers=3) as pool:
         f_records = pool.submit(_zones_and_records, gw, names, not moving)
         if shared:
             f_shared = pool.submit(_shared_alb, gw, names)
+        elif pre is not None:
+            f_balancers = pool.submit(lambda: pre)
         else:
             f_balancers = pool.submit(_balancers, gw, names, load_balancer_kind, not moving)
         f_groups = pool.submit(_groups, gw, names)
@@ -330,6 +343,8 @@ def _shared_alb(
     pattern = names.staging_host_pattern
     routes = []
     for ls, rules in zip(listeners, rule_lists):
+        if any(a.get("Type") == "redirect" for a in ls.get("DefaultActions", [])):
+            continue  # HTTP redirecting to HTTPS: no environment behind it
         rule = next(
             (
                 r

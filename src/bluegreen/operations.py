@@ -103,7 +103,10 @@ def snapshot(sess: Session, *, moving: bool = False) -> tuple[Site, Assessment]:
     # weighted: a shift stopped between the public and the private batch of a
     # step is resumed at the public zone's weight, so it reads that zone.
     moving = moving and not shared and s.strategy == "dns"
-    site = observe(sess.gw, sess.names, kind, shared=shared, moving=moving)
+    # Not configured: the layout too is read from what exists (one ALB: the lb strategy's).
+    site = observe(
+        sess.gw, sess.names, kind, shared=None if kind == "auto" else shared, moving=moving
+    )
     return site, assess(site)
 
 
@@ -1257,7 +1260,7 @@ def init(sess: Session) -> dict[str, Any]:
     check_settings(sess.settings)
     with _notified(sess, "init"):
         report = Provisioner(sess.gw, sess.settings, sess.reporter, dry_run=sess.dry_run).run()
-    if not report.created:
+    if not report.changed:
         sess.reporter.info(f"{sess.names.domain} is set up already: nothing changed")
     return {"domain": sess.names.domain, "dry_run": sess.dry_run, **report.to_json()}
 

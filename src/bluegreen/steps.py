@@ -83,6 +83,17 @@ def client_token(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:64]
 
 
+def instance_group(ctx: Context, fallback: str, name: str, vpc_id: str) -> str:
+    """The web servers' security group (docs/SECURITY.md): the group named
+    ``name`` in the VPC, or ``fallback`` (the load balancer's group) on a site
+    still using one group for both, until ``bluegreen init`` moves it."""
+    if name and vpc_id:
+        found = ctx.gw.find_security_group(vpc_id, name)
+        if found is not None:
+            return str(found["GroupId"])
+    return fallback
+
+
 PROFILE_WAIT = 300.0  # seconds a new instance profile may stay unknown to Auto Scaling
 
 
@@ -147,6 +158,10 @@ class CreateLaunchTemplate(Step):
     tags: Mapping[str, str]
     root_device: str = "/dev/xvda"
     root_size: int = 8
+    # the instances' security group, by name in the VPC; security_group_id (the
+    # load balancer's) when the site has not been moved to separate groups yet
+    instance_group: str = ""
+    vpc_id: str = ""
     # EC2's client token: unique to this intended creation and the same on its
     # retries and resumptions (see DeployIntent.nonce). EC2 answers a token it
     # has seen with the first request's result, even after that template was
@@ -166,7 +181,9 @@ class CreateLaunchTemplate(Step):
             self.name,
             ami=self.ami,
             instance_type=self.instance_type,
-            security_group_id=self.security_group_id,
+            security_group_id=instance_group(
+                ctx, self.security_group_id, self.instance_group, self.vpc_id
+            ),
             instance_profile=self.instance_profile,
             key_name=self.key_name,
             user_data=self.user_data,
@@ -190,6 +207,8 @@ class CreateLaunchConfiguration(Step):
     user_data: str | None = field(repr=False)
     root_device: str = "/dev/xvda"
     root_size: int = 8
+    instance_group: str = ""  # as CreateLaunchTemplate's
+    vpc_id: str = ""
 
     def describe(self) -> str:
         return (
@@ -207,7 +226,9 @@ class CreateLaunchConfiguration(Step):
                 self.name,
                 ami=self.ami,
                 instance_type=self.instance_type,
-                security_group=self.security_group_id,
+                security_group=instance_group(
+                    ctx, self.security_group_id, self.instance_group, self.vpc_id
+                ),
                 instance_profile=self.instance_profile,
                 key_name=self.key_name,
                 user_data=self.user_data,

@@ -9,7 +9,8 @@ that was interrupted is finished by running it again.
 
 Order: autoscaling groups (and their instances), launch templates and
 configurations, the site's alias records and the hosted zones init created,
-load balancers and target groups, the key pair, security groups, subnets, the
+load balancers and target groups, the key pair, security groups (the
+instances' before the load balancers', which their rules name), subnets, the
 route table, the internet gateway, the VPC, the instance profile, the role,
 and last the domain's lock and history items. The shared ``bluegreen`` table
 is deleted only when no other site has items in it.
@@ -339,7 +340,11 @@ def discover(gw: Gateway, names: Names) -> tuple[Plan, list[str]]:
 
     # Network, innermost first.
     if vpc_id:
-        for g in sgs:
+        # The groups whose rules name the load balancers' group go first: AWS
+        # refuses to delete a group another group's rule refers to.
+        for g in sorted(
+            sgs, key=lambda g: (g["GroupName"] == names.lb_security_group, g["GroupName"])
+        ):
             if g["GroupName"] != "default":
                 steps.append(DeleteNetworkThing("security-group", g["GroupId"], g["GroupName"]))
         for sn in gw.find_subnets(vpc_id):

@@ -7,40 +7,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from bluegreen.aws.base import BaseGateway
-from bluegreen.errors import AwsError
 
 
 class AccessCalls(BaseGateway):
-    def security_groups_named(self, vpc_id: str, names: Sequence[str]) -> list[dict[str, Any]]:
-        r = self.call(
-            "ec2",
-            "describe_security_groups",
-            Filters=[
-                {"Name": "vpc-id", "Values": [vpc_id]},
-                {"Name": "group-name", "Values": list(names)},
-            ],
-        )
-        return list(r.get("SecurityGroups", []))
-
+    # security_groups_named and revoke_ingress: in Ec2Calls (init uses them too)
     def security_groups_by_id(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         r = self.call("ec2", "describe_security_groups", GroupIds=list(ids))
         return list(r.get("SecurityGroups", []))
-
-    def revoke_ingress(self, group_id: str, permissions: Sequence[dict[str, Any]]) -> None:
-        """Remove inbound rules; rules already gone are fine (a retry after a
-        lost response)."""
-        if not permissions:
-            return
-        try:
-            self.call(
-                "ec2",
-                "revoke_security_group_ingress",
-                GroupId=group_id,
-                IpPermissions=list(permissions),
-            )
-        except AwsError as e:
-            if e.code != "InvalidPermission.NotFound":
-                raise
 
     def set_balancer_security_groups(
         self, kind: str, name: str, arn: str | None, group_ids: Sequence[str]

@@ -142,6 +142,65 @@ class BaseGateway:
             ) from None
         return result
 
+    def call_once(
+        self, service: str, operation: str, find: Callable[[], T | None], **params: Any
+    ) -> dict[str, Any] | T:
+        """A create that AWS does not make idempotent (no client token): never
+        sent twice blindly. After an answer that may hide a success (a lost
+        response, a 5xx, throttling) ``find`` looks the resource up by what it
+        is (tags, name); found, it is the result; not found, the request is sent
+        again. The lookup is repeated once after a pause, for EC2's eventual
+        consistency (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html).
+        Returns the create's response, or what ``find`` returned."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        method = getattr(self._once_client(service), operation)
+        delay = 0.5
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            try:
+                result: dict[str, Any] = method(**params)
+                return result
+            except ClientError as e:
+                if attempt == _MAX_ATTEMPTS or not _retryable(e):
+                    raise translate(service, operation, e) from None
+            except BotoCoreError as e:
+                if attempt == _MAX_ATTEMPTS:
+                    raise AwsError(
+                        f"{service}.{operation} failed: {e}",
+                        operation=f"{service}:{operation}",
+                        code=type(e).__name__,
+                        fix="check the network, the endpoint URL and the region, then run "
+                        "the command again: every bluegreen command resumes where it stopped",
+                    ) from None
+            for pause in (delay, 2.0):
+                self.clock.sleep(pause)
+                found = find()
+                if found is not None:
+                    return found
+            delay = min(delay * 2, 8.0)
+        raise AssertionError("unreachable")
+
+    def _once_client(self, service: str) -> Any:
+        """A client of ``service`` that never retries by itself (``call_once``)."""
+        from botocore.config import Config
+
+        key = f"{service}#once"
+        with self._lock:
+            c = self._clients.get(key)
+            if c is None:
+                kwargs: dict[str, Any] = {
+                    "config": self._config.merge(
+                        Config(retries={"mode": "standard", "total_max_attempts": 1})
+                    )
+                }
+                if self.endpoint_url:
+                    kwargs["endpoint_url"] = self.endpoint_url
+                c = self._session.client(service, **kwargs)
+                for event, handler in self._hooks:
+                    c.meta.events.register(event, handler)
+                self._clients[key] = c
+            return c
+
     def pages(self, service: str, operation: str, key: str, **params: Any) -> Iterator[Any]:
         """Items under ``key`` from every page of a paginated operation."""
         from botocore.exceptions import BotoCoreError, ClientError
@@ -164,6 +223,31 @@ class BaseGateway:
         with ThreadPoolExecutor(max_workers=min(8, len(thunks))) as pool:
             futures = [pool.submit(t) for t in thunks]
             return [f.result() for f in futures]
+
+
+_RETRYABLE_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "TooManyRequestsException",
+    "PriorRequestNotComplete",
+    "ProvisionedThroughputExceededException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "SlowDown",
+}
+
+
+def _retryable(e: Any) -> bool:
+    """Whether botocore's standard mode would retry this ClientError."""
+    code = str(e.response.get("Error", {}).get("Code", ""))
+    status = int(e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return code in _RETRYABLE_CODES or status >= 500
 
 
 def _sleep_through_clock(client: Any, clock: Clock) -> None:

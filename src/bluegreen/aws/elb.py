@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bluegreen.aws.base import BaseGateway
-from bluegreen.errors import NotFound
+from bluegreen.errors import AwsError, NotFound
 
 # AWS publishes one fixed hosted zone id per region for classic load balancers
 # (the alias target zone). describe_load_balancers returns it as
@@ -52,6 +52,84 @@ class ElbCalls(BaseGateway):
         cd = r.get("LoadBalancerAttributes", {}).get("ConnectionDraining", {})
         return int(cd.get("Timeout", 300)) if cd.get("Enabled") else 0
 
+    def classic_attributes(self, name: str) -> dict[str, Any]:
+        r = self.call("elb", "describe_load_balancer_attributes", LoadBalancerName=name)
+        return dict(r.get("LoadBalancerAttributes", {}))
+
+    def set_classic_attributes(self, name: str, draining_timeout: int) -> None:
+        self.call(
+            "elb",
+            "modify_load_balancer_attributes",
+            LoadBalancerName=name,
+            LoadBalancerAttributes={
+                "ConnectionDraining": {"Enabled": True, "Timeout": draining_timeout},
+                "CrossZoneLoadBalancing": {"Enabled": True},
+            },
+        )
+
+    def set_classic_health_check(self, name: str, check: dict[str, Any]) -> None:
+        self.call("elb", "configure_health_check", LoadBalancerName=name, HealthCheck=check)
+
+    def set_classic_security_groups(self, name: str, groups: Sequence[str]) -> None:
+        self.call(
+            "elb",
+            "apply_security_groups_to_load_balancer",
+            LoadBalancerName=name,
+            SecurityGroups=list(groups),
+        )
+
+    def create_classic_listeners(self, name: str, listeners: Sequence[dict[str, Any]]) -> None:
+        try:
+            self.call(
+                "elb",
+                "create_load_balancer_listeners",
+                LoadBalancerName=name,
+                Listeners=list(listeners),
+            )
+        except AwsError as e:
+            # a retry of a create AWS made (same settings are accepted by AWS)
+            if e.code != "DuplicateListener":
+                raise
+
+    def delete_classic_listeners(self, name: str, ports: Sequence[int]) -> None:
+        self.call(
+            "elb",
+            "delete_load_balancer_listeners",
+            LoadBalancerName=name,
+            LoadBalancerPorts=list(ports),
+        )
+
+    def classic_policies(self, name: str) -> list[dict[str, Any]]:
+        r = self.call("elb", "describe_load_balancer_policies", LoadBalancerName=name)
+        return list(r.get("PolicyDescriptions", []))
+
+    def create_tls_policy(self, name: str, policy_name: str, reference: str) -> None:
+        """An SSLNegotiationPolicyType policy referring to an ELB predefined
+        security policy (https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/ssl-config-update.html)."""
+        try:
+            self.call(
+                "elb",
+                "create_load_balancer_policy",
+                LoadBalancerName=name,
+                PolicyName=policy_name,
+                PolicyTypeName="SSLNegotiationPolicyType",
+                PolicyAttributes=[
+                    {"AttributeName": "Reference-Security-Policy", "AttributeValue": reference}
+                ],
+            )
+        except AwsError as e:
+            if e.code != "DuplicatePolicyName":
+                raise
+
+    def set_listener_policies(self, name: str, port: int, policies: Sequence[str]) -> None:
+        self.call(
+            "elb",
+            "set_load_balancer_policies_of_listener",
+            LoadBalancerName=name,
+            LoadBalancerPort=port,
+            PolicyNames=list(policies),
+        )
+
     def create_classic(
         self,
         name: str,
@@ -60,15 +138,24 @@ class ElbCalls(BaseGateway):
         listeners: Sequence[dict[str, Any]],
         tags: dict[str, str],
     ) -> str:
-        r = self.call(
-            "elb",
-            "create_load_balancer",
-            LoadBalancerName=name,
-            Listeners=list(listeners),
-            Subnets=list(subnets),
-            SecurityGroups=[security_group],
-            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
-        )
+        """Create a classic load balancer. AWS answers a repeated create with the
+        same settings with the original; the emulator says
+        DuplicateLoadBalancerName: both mean it exists, and it is then described."""
+        try:
+            r = self.call(
+                "elb",
+                "create_load_balancer",
+                LoadBalancerName=name,
+                Listeners=list(listeners),
+                Subnets=list(subnets),
+                SecurityGroups=[security_group],
+                Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+            )
+        except AwsError as e:
+            found = self.classic_load_balancers([name]) if "Duplicate" in e.code else []
+            if not found:
+                raise
+            return str(found[0]["DNSName"])
         return str(r["DNSName"])
 
     def configure_classic(self, name: str, health_target: str, draining_timeout: int) -> None:
@@ -139,21 +226,69 @@ class ElbCalls(BaseGateway):
         r = self.call("elbv2", "describe_rules", ListenerArn=listener_arn)
         return list(r.get("Rules", []))
 
+    def alb_tags(self, arn: str) -> dict[str, str]:
+        r = self.call("elbv2", "describe_tags", ResourceArns=[arn])
+        descs = r.get("TagDescriptions", [])
+        return {t["Key"]: t["Value"] for d in descs for t in d.get("Tags", [])}
+
+    def delete_rule(self, rule_arn: str) -> None:
+        try:
+            self.call("elbv2", "delete_rule", RuleArn=rule_arn)
+        except NotFound:
+            return  # a retry of a delete AWS made
+
+    def set_alb_security_groups(self, arn: str, groups: Sequence[str]) -> None:
+        self.call("elbv2", "set_security_groups", LoadBalancerArn=arn, SecurityGroups=list(groups))
+
+    def target_group_attributes(self, arn: str) -> dict[str, str]:
+        r = self.call("elbv2", "describe_target_group_attributes", TargetGroupArn=arn)
+        return {str(a["Key"]): str(a["Value"]) for a in r.get("Attributes", [])}
+
+    def set_deregistration_delay(self, arn: str, seconds: int) -> None:
+        self.call(
+            "elbv2",
+            "modify_target_group_attributes",
+            TargetGroupArn=arn,
+            Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": str(seconds)}],
+        )
+
+    def set_target_group_health(self, arn: str, check: dict[str, Any]) -> None:
+        self.call("elbv2", "modify_target_group", TargetGroupArn=arn, **check)
+
+    def modify_listener(self, listener_arn: str, **params: Any) -> None:
+        self.call("elbv2", "modify_listener", ListenerArn=listener_arn, **params)
+
     def create_alb(
         self, name: str, subnets: Sequence[str], security_group: str, tags: dict[str, str]
     ) -> dict[str, Any]:
         """An internet-facing application load balancer; returns its description."""
-        r = self.call(
-            "elbv2",
-            "create_load_balancer",
-            Name=name,
-            Subnets=list(subnets),
-            SecurityGroups=[security_group],
-            Scheme="internet-facing",
-            Type="application",
-            IpAddressType="ipv4",
-            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
-        )
+
+        def find() -> dict[str, Any] | None:
+            found = self.albs([name])
+            return dict(found[0]) if found else None
+
+        try:
+            r = self.call_once(
+                "elbv2",
+                "create_load_balancer",
+                find,
+                Name=name,
+                Subnets=list(subnets),
+                SecurityGroups=[security_group],
+                Scheme="internet-facing",
+                Type="application",
+                IpAddressType="ipv4",
+                Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+            )
+        except AwsError as e:
+            # AWS answers a repeated create with the same settings with the
+            # original; an endpoint that says "duplicate" means the same
+            existing = find() if "Duplicate" in e.code else None
+            if existing is None:
+                raise
+            return existing
+        if "LoadBalancerArn" in r:  # found after a lost response
+            return dict(r)
         return dict(r["LoadBalancers"][0])
 
     def create_target_group(
@@ -166,34 +301,27 @@ class ElbCalls(BaseGateway):
         deregistration_delay: int,
         tags: dict[str, str],
     ) -> str:
-        """An HTTP:80 instance target group with its health check; returns its ARN."""
-        r = self.call(
-            "elbv2",
-            "create_target_group",
-            Name=name,
-            Protocol="HTTP",
-            Port=80,
-            VpcId=vpc_id,
-            TargetType="instance",
-            HealthCheckProtocol="HTTP",
-            HealthCheckPort=str(health_port),
-            HealthCheckPath=health_path,
-            HealthCheckIntervalSeconds=10,
-            HealthCheckTimeoutSeconds=5,
-            HealthyThresholdCount=2,
-            UnhealthyThresholdCount=2,
-            Matcher={"HttpCode": "200"},
-            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
-        )
-        arn = str(r["TargetGroups"][0]["TargetGroupArn"])
-        self.call(
-            "elbv2",
-            "modify_target_group_attributes",
-            TargetGroupArn=arn,
-            Attributes=[
-                {"Key": "deregistration_delay.timeout_seconds", "Value": str(deregistration_delay)}
-            ],
-        )
+        """An HTTP:80 instance target group with its health check; returns its ARN.
+        AWS answers a repeated create with the same settings with the original."""
+        try:
+            r = self.call(
+                "elbv2",
+                "create_target_group",
+                Name=name,
+                Protocol="HTTP",
+                Port=80,
+                VpcId=vpc_id,
+                TargetType="instance",
+                **target_group_health(health_port, health_path),
+                Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+            )
+            arn = str(r["TargetGroups"][0]["TargetGroupArn"])
+        except AwsError as e:
+            found = self.target_groups([name]) if "Duplicate" in e.code else []
+            if not found:
+                raise
+            arn = str(found[0]["TargetGroupArn"])
+        self.set_deregistration_delay(arn, deregistration_delay)
         return arn
 
     def create_listener(
@@ -202,32 +330,63 @@ class ElbCalls(BaseGateway):
         port: int,
         target_group_arn: str,
         certificate_arn: str | None = None,
+        *,
+        ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        actions: Sequence[dict[str, Any]] | None = None,
     ) -> str:
-        """HTTP (or HTTPS with a certificate) listener forwarding to one target group."""
+        """HTTP (or HTTPS with a certificate and a TLS policy) listener forwarding
+        to one target group, or doing ``actions``. AWS answers a repeated create
+        with the same settings with the original; DuplicateListener means the port
+        is taken, and the listener there is returned for the caller to compare."""
         params: dict[str, Any] = {
             "LoadBalancerArn": load_balancer_arn,
             "Protocol": "HTTPS" if certificate_arn else "HTTP",
             "Port": port,
-            "DefaultActions": [forward_action(((target_group_arn, 1),))],
+            "DefaultActions": list(actions or [forward_action(((target_group_arn, 1),))]),
         }
         if certificate_arn:
             params["Certificates"] = [{"CertificateArn": certificate_arn}]
-            params["SslPolicy"] = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-        r = self.call("elbv2", "create_listener", **params)
-        return str(r["Listeners"][0]["ListenerArn"])
+            params["SslPolicy"] = ssl_policy
+
+        def find() -> str | None:
+            for ls in self.listeners(load_balancer_arn):
+                if int(ls["Port"]) == port:
+                    return str(ls["ListenerArn"])
+            return None
+
+        try:
+            # AWS makes a repeated create with the same settings idempotent; the
+            # emulator adds a second listener on the port: looked up, never resent
+            r = self.call_once("elbv2", "create_listener", find, **params)
+        except AwsError as e:
+            existing = find() if e.code == "DuplicateListener" else None
+            if existing is None:
+                raise
+            return existing
+        return r if isinstance(r, str) else str(r["Listeners"][0]["ListenerArn"])
 
     def create_host_rule(
         self, listener_arn: str, hosts: Sequence[str], target_group_arn: str, priority: int
     ) -> str:
-        """A listener rule forwarding requests for ``hosts`` (wildcards allowed)."""
-        r = self.call(
-            "elbv2",
-            "create_rule",
-            ListenerArn=listener_arn,
-            Priority=priority,
-            Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": list(hosts)}}],
-            Actions=[forward_action(((target_group_arn, 1),))],
-        )
+        """A listener rule forwarding requests for ``hosts`` (wildcards allowed).
+        Priorities are unique per listener: a retry of a create AWS made answers
+        PriorityInUse, and the rule at that priority is returned."""
+        try:
+            r = self.call(
+                "elbv2",
+                "create_rule",
+                ListenerArn=listener_arn,
+                Priority=priority,
+                Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": list(hosts)}}],
+                Actions=[forward_action(((target_group_arn, 1),))],
+            )
+        except AwsError as e:
+            if e.code != "PriorityInUse":
+                raise
+            for rule in self.rules(listener_arn):
+                if rule.get("Priority") == str(priority):
+                    return str(rule["RuleArn"])
+            raise
         return str(r["Rules"][0]["RuleArn"])
 
     def set_listener_forward(self, listener_arn: str, targets: Sequence[tuple[str, int]]) -> None:
@@ -257,6 +416,29 @@ class ElbCalls(BaseGateway):
             TargetGroupArn=target_group_arn,
             Targets=[{"Id": i} for i in instance_ids],
         )
+
+
+def target_group_health(port: int, path: str) -> dict[str, Any]:
+    """The target groups' health check, as create_target_group and
+    modify_target_group take it."""
+    return {
+        "HealthCheckProtocol": "HTTP",
+        "HealthCheckPort": str(port),
+        "HealthCheckPath": path,
+        "HealthCheckIntervalSeconds": 10,
+        "HealthCheckTimeoutSeconds": 5,
+        "HealthyThresholdCount": 2,
+        "UnhealthyThresholdCount": 2,
+        "Matcher": {"HttpCode": "200"},
+    }
+
+
+def redirect_to_https() -> dict[str, Any]:
+    """The HTTP listener's action on an ALB with a certificate."""
+    return {
+        "Type": "redirect",
+        "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"},
+    }
 
 
 def forward_action(targets: Sequence[tuple[str, int]]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bluegreen.aws.base import BaseGateway
-from bluegreen.errors import NotFound
+from bluegreen.errors import AwsError, NotFound
 
 EC2_TRUST = {
     "Version": "2012-10-17",
@@ -28,14 +28,30 @@ class IamCalls(BaseGateway):
             return None
 
     def create_role(self, name: str, tags: dict[str, str]) -> None:
+        """A retry of a create AWS made answers EntityAlreadyExists: it exists."""
+        try:
+            self.call(
+                "iam",
+                "create_role",
+                RoleName=name,
+                AssumeRolePolicyDocument=json.dumps(EC2_TRUST),
+                Description="bluegreen web servers",
+                Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+            )
+        except AwsError as e:
+            if e.code != "EntityAlreadyExists":
+                raise
+
+    def set_trust_policy(self, name: str) -> None:
         self.call(
-            "iam",
-            "create_role",
-            RoleName=name,
-            AssumeRolePolicyDocument=json.dumps(EC2_TRUST),
-            Description="bluegreen web servers",
-            Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+            "iam", "update_assume_role_policy", RoleName=name, PolicyDocument=json.dumps(EC2_TRUST)
         )
+
+    def inline_policy(self, role: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self.role_policy(role, name)
+        except NotFound:
+            return None
 
     def put_role_policy(self, role: str, policy_name: str, document: dict[str, Any]) -> None:
         self.call(
@@ -66,6 +82,28 @@ class IamCalls(BaseGateway):
         except NotFound:
             return None
 
-    def create_instance_profile(self, name: str, role: str) -> None:
-        self.call("iam", "create_instance_profile", InstanceProfileName=name)
-        self.call("iam", "add_role_to_instance_profile", InstanceProfileName=name, RoleName=role)
+    def create_instance_profile(self, name: str) -> None:
+        try:
+            self.call("iam", "create_instance_profile", InstanceProfileName=name)
+        except AwsError as e:
+            if e.code != "EntityAlreadyExists":
+                raise
+
+    def add_role_to_profile(self, name: str, role: str) -> None:
+        """A profile holds one role: a retry of an add AWS made answers
+        LimitExceeded; converged when the role is the one asked for."""
+        try:
+            self.call(
+                "iam", "add_role_to_instance_profile", InstanceProfileName=name, RoleName=role
+            )
+        except AwsError as e:
+            if e.code not in ("LimitExceeded", "EntityAlreadyExists"):
+                raise
+            profile = self.instance_profile(name) or {}
+            if [r["RoleName"] for r in profile.get("Roles", [])] != [role]:
+                raise
+
+    def remove_role_from_profile(self, name: str, role: str) -> None:
+        self.call(
+            "iam", "remove_role_from_instance_profile", InstanceProfileName=name, RoleName=role
+        )

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from bluegreen.aws.base import BaseGateway
-from bluegreen.errors import WaitTimeout
+from bluegreen.errors import AwsError, WaitTimeout
 
 if TYPE_CHECKING:
     from bluegreen.ui import Progress
@@ -120,14 +120,43 @@ class Route53Calls(BaseGateway):
     def create_zone(
         self, zone_name: str, caller_ref: str, *, vpc_id: str | None = None, region: str = ""
     ) -> str:
+        """Create a hosted zone. ``caller_ref`` is fixed per intended zone, so
+        AWS answers a retry with HostedZoneAlreadyExists; the request is never
+        sent again blindly (``call_once``) and the zone is found by the reference
+        (https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHostedZone.html)."""
+
+        def find() -> str | None:
+            for z in self.find_zones(zone_name):
+                if z.get("CallerReference") == caller_ref:
+                    return str(z["Id"])
+            return None
+
         params: dict[str, Any] = {"Name": zone_name, "CallerReference": caller_ref}
         if vpc_id:
             params["VPC"] = {"VPCRegion": region, "VPCId": vpc_id}
             params["HostedZoneConfig"] = {"Comment": "bluegreen staging", "PrivateZone": True}
         else:
             params["HostedZoneConfig"] = {"Comment": "bluegreen live", "PrivateZone": False}
-        r = self.call("route53", "create_hosted_zone", **params)
-        return str(r["HostedZone"]["Id"])
+        try:
+            r = self.call_once("route53", "create_hosted_zone", find, **params)
+        except AwsError as e:
+            found = find() if e.code == "HostedZoneAlreadyExists" else None
+            if found is None:
+                raise
+            return found
+        return r if isinstance(r, str) else str(r["HostedZone"]["Id"])
+
+    def associate_zone(self, zone_id: str, vpc_id: str, region: str) -> None:
+        try:
+            self.call(
+                "route53",
+                "associate_vpc_with_hosted_zone",
+                HostedZoneId=zone_id,
+                VPC={"VPCRegion": region, "VPCId": vpc_id},
+            )
+        except AwsError as e:
+            if e.code != "ConflictingDomainExists" or vpc_id not in self.zone_vpcs(zone_id):
+                raise
 
     def delete_zone(self, zone_id: str) -> None:
         self.call("route53", "delete_hosted_zone", Id=zone_id)

@@ -90,6 +90,17 @@ FLAGS: dict[str, Flag] = {
         many=True,
     ),
     "certificate_arn": Flag("ACM certificate: adds an HTTPS 443->80 listener.", ("init",)),
+    "tls_policy": Flag(
+        "TLS 1.2+ policy of the HTTPS listeners (default ELBSecurityPolicy-TLS-1-2-2017-01 on "
+        "classic, ELBSecurityPolicy-TLS13-1-2-2021-06 on ALB).",
+        ("init",),
+    ),
+    "https_redirect": Flag(
+        "ALB with a certificate: HTTP redirects to HTTPS (default on).",
+        ("init",),
+        decl="--https-redirect/--no-https-redirect",
+        switch=True,
+    ),
     "key_pair": Flag("Create an EC2 key pair and save its private key.", ("init",), switch=True),
     "key_dir": Flag("Where --key-pair writes the private key (default .).", ("init",)),
     "health_check_path": Flag("Health check path (default /health).", ("init",)),

@@ -76,15 +76,17 @@ def release_args(command: str, ami: str | None, version: str | None) -> None:
 @dry_run_option
 @pass_rt
 def init(rt: Runtime, dry_run: bool) -> None:
-    """Create whatever is missing of the site's set-up (safe to run again)."""
+    """Make the site's set-up what it should be: create what is missing, repair
+    what differs (safe to run again)."""
     from bluegreen import operations
 
     result = operations.init(rt.session(dry_run=dry_run))
 
     def text(r: dict[str, Any]) -> str:
-        verb = "would create" if r["dry_run"] else "created"
-        lines = [f"{verb}: {c}" for c in r["created"]]
-        lines.append(f"{len(r['existing'])} resources already existed")
+        made, fixed = ("would create", "would repair") if r["dry_run"] else ("created", "repaired")
+        lines = [f"{made}: {c}" for c in r["created"]]
+        lines += [f"{fixed}: {c}" for c in r["repaired"]]
+        lines.append(f"already right: {len(r['unchanged'])} resources")
         if r.get("key_file"):
             lines.append(f"private key: {r['key_file']}")
         return "\n".join(lines)

@@ -236,6 +236,8 @@ def deploy_new_group(
                 s.user_data,
                 rel.root_device,
                 rel.root_size,
+                instance_group=n.security_group,
+                vpc_id=staging.vpc_id,
             )
         )
         lt, lc = None, rel.name
@@ -254,6 +256,8 @@ def deploy_new_group(
                 rel.root_device,
                 rel.root_size,
                 token=client_token(rel.name, rel.ami, intent.nonce),
+                instance_group=n.security_group,
+                vpc_id=staging.vpc_id,
             )
         )
         lt, lc = (rel.name, "1"), None

@@ -166,6 +166,8 @@ class RollingStrategy:
                     site.names.instance_profile,
                     site.names.key_pair if s.key_pair else None,
                     s.user_data,
+                    instance_group=site.names.security_group,
+                    vpc_id=staging.vpc_id,
                 )
             )
             pin = PinLaunch(g.name, rel.ami, rel.version, configuration=rel.name)
