@@ -100,9 +100,16 @@ def snapshot(sess: Session, *, moving: bool = False) -> tuple[Site, Assessment]:
     shared = layout(s.strategy, s.load_balancer) == "shared"
     # Not configured: classic load balancers, else application ones if the site has those.
     kind = "auto" if s.sources.get("load_balancer", "default") == "default" else s.load_balancer
-    # weighted: a shift stopped between the public and the private batch of a
-    # step is resumed at the public zone's weight, so it reads that zone.
-    moving = moving and not shared and s.strategy == "dns"
+    # weighted: a shift in progress resumes at the public zone's weight, so
+    # that zone is read then (the strategy asks for it when the private zone
+    # shows weights), and after a killed run (whose first batch may have
+    # reached the public zone only).
+    taken_over = sess.lock is not None and sess.lock.taken_over is not None
+    moving = (
+        moving
+        and not shared
+        and (s.strategy == "dns" or (s.strategy == "weighted" and not taken_over))
+    )
     # Not configured: the layout too is read from what exists (one ALB: the lb strategy's).
     site = observe(
         sess.gw, sess.names, kind, shared=None if kind == "auto" else shared, moving=moving
@@ -666,7 +673,10 @@ def _switch_plan(sess: Session, *, rollback: bool = False) -> tuple[Plan, Assess
     public zone shows, is finished rather than refused)."""
     command = "rollback" if rollback else "switch"
     strategy = get(sess.settings.strategy)
-    site, a = snapshot(sess, moving=True)
+    # weighted rollback: mid-shift it returns all traffic to where the shift
+    # started, which only the public zone's weights may show
+    weighted_back = rollback and sess.settings.strategy == "weighted"
+    site, a = snapshot(sess, moving=not weighted_back)
     for full in (site.public_observed, True):
         if full and not site.public_observed:
             site, a = snapshot(sess)
@@ -744,11 +754,14 @@ def _in_use_elsewhere(sess: Session, doomed: set[str]) -> frozenset[str]:
 
 def _clean(sess: Session, *, force: bool = False) -> dict[str, Any]:
     """clean without the lock (the caller holds it)."""
-    site, a = snapshot(sess)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # AWS has no "groups using template X" filter: every group, read while observing
+        f_groups = pool.submit(sess.gw.all_groups)
+        site, a = snapshot(sess)
+        groups = f_groups.result()
     doomed = {a.staging_group.name} if a.staging_group else set()
     if force:  # clean --force also deletes every group behind staging or behind no balancer
         doomed = {g.name for g in site.groups if not (a.live is not None and g.attached_to(a.live))}
-    groups = sess.gw.all_groups()  # AWS has no "groups using template X" filter
     used = {
         g["AutoScalingGroupName"]: {
             src
