@@ -620,7 +620,7 @@ class SetAliases(Step):
         pending = ctx.facts.pop(WITH_FIRST_CHANGE, None)
         with ThreadPoolExecutor(max_workers=1) as pool:
             # Bookkeeping that must be done before the next change, not before
-            # this one, runs while Route 53 syncs (see operations._execute).
+            # this one, runs while Route 53 syncs (see bluegreen.lifecycle.run.execute).
             f = pool.submit(pending) if pending is not None else None
             label = f"Route 53 applying the change to the {self.zone_label} zone"
             with ctx.reporter.progress(label) as bar:
