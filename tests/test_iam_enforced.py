@@ -35,8 +35,10 @@ import boto3
 import pytest
 
 import policy_sim as sim
-from bluegreen import config, images, operations
-from bluegreen import iam_policy as policies
+from bluegreen.commands import operations
+from bluegreen.images import catalog as images
+from bluegreen.model import settings as config
+from bluegreen.policy import iam_policy as policies
 from conftest import Result, start_emulator
 from conftest import run as run_cli
 
@@ -491,7 +493,7 @@ def bake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamEmulato
     """The sandbox (EBS-backed images, as Packer needs) enforcing IAM."""
     server = start_emulator(
         tmp_path_factory,
-        [sys.executable, "-m", "bluegreen.sandbox"],
+        [sys.executable, "-m", "bluegreen.emulator.server"],
         env={"INITIAL_NO_AUTH_ACTION_COUNT": str(UNAUTHENTICATED)},
         port_args=lambda port: [str(port)],
     )

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 import policy_sim as sim
-from bluegreen import config
-from bluegreen import iam_policy as policies
 from bluegreen.errors import InputError
+from bluegreen.model import settings as config
+from bluegreen.policy import iam_policy as policies
 from conftest import DOMAIN, register_images, run
 
 COMBOS: list[dict[str, Any]] = [
