@@ -14,8 +14,8 @@ import signal
 
 from bluegreen.cli import main
 from bluegreen.clock import FakeClock
-from bluegreen.fidelity.duplicates import ClientTokens
-from bluegreen.steps import client_token
+from bluegreen.emulator.fidelity.duplicates import ClientTokens
+from bluegreen.plan.steps import client_token
 from conftest import DOMAIN, client
 from layered import Real, images
 
@@ -27,8 +27,6 @@ def slow(real: Real, **delays: float) -> None:
 
 
 def init(real: Real) -> None:
-    # Local Zones are another change's concern (init's zone filter): left out here.
-    real.layer.disabled = {"OptInZones"}
     r = real.run("init")
     assert r.code == 0, r.err
 

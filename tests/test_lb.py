@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bluegreen import operations
+from bluegreen import api
 from bluegreen.clock import FakeClock
 from conftest import client, records, register_images, run, session, start_emulator
 from observer import Observer
@@ -275,12 +275,12 @@ def test_detach_from_live_is_refused_when_nothing_else_serves_there(
     """The traffic guard lives in the step: even a plan that asks for it never
     detaches the only healthy group from the live balancer or target group."""
     from bluegreen.errors import StateError
-    from bluegreen.steps import DetachGroup
+    from bluegreen.plan.steps import DetachGroup
 
     ok("deploy", "--version", "v1")
     ok("switch")
     sess = session(aws, strategy="lb", load_balancer=lb["kind"])
-    _, a = operations.snapshot(sess)
+    _, a = api.snapshot(sess)
     assert a.live is not None and a.live_group is not None
     step = DetachGroup(
         a.live_group.name, a.live.name, a.live.kind, a.live.target_group_arn, guard=True

@@ -19,7 +19,7 @@ import string
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bluegreen.naming import TAG_DOMAIN
+from bluegreen.model.naming import TAG_DOMAIN
 from conftest import DOMAIN, client, run
 from test_calls import Calls
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from bluegreen.errors import AwsError, StateError
-from bluegreen.naming import bare
+from bluegreen.model.naming import bare
 from bluegreen.site.classic import Target
 from bluegreen.site.outcome import Ctx
 
