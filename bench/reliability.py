@@ -49,8 +49,8 @@ sys.path[:0] = [str(BENCH), str(BENCH.parent / "tests")]
 import chaos  # noqa: E402
 import init_chaos  # noqa: E402
 from benchlib import emulator, quick, reset, save, table  # noqa: E402
+from bluegreen import api  # noqa: E402
 from bluegreen.clock import FakeClock  # noqa: E402
-from bluegreen.commands import operations  # noqa: E402
 from bluegreen.errors import AwsError, LockedError  # noqa: E402
 from bluegreen.lifecycle import lock  # noqa: E402
 from bluegreen.model.settings import load  # noqa: E402
@@ -392,9 +392,9 @@ def _dead_pid() -> int:
     return p.pid
 
 
-def _session() -> operations.Session:
+def _session() -> api.Session:
     s = load({"domain": DOMAIN, "endpoint_url": os.environ["BLUEGREEN_ENDPOINT_URL"]}, env={})
-    return operations.open_session(s, Reporter(stream=io.StringIO()), clock=FakeClock())
+    return api.open_session(s, Reporter(stream=io.StringIO()), clock=FakeClock())
 
 
 def concurrency(url: str, races: int) -> tuple[list[list[Any]], dict[str, Any]]:
@@ -456,14 +456,14 @@ def concurrency(url: str, races: int) -> tuple[list[list[Any]], dict[str, Any]]:
                     b.wait()
 
             base = _session()
-            sess = operations.open_session(
+            sess = api.open_session(
                 base.settings,
                 Reporter(stream=io.StringIO()),
                 clock=FakeClock(),
                 hooks=[("before-call.dynamodb.PutItem", at_once)],
             )
             try:
-                out[version] = operations.deploy(sess, version=version)["result"]
+                out[version] = api.deploy(sess, version=version)["result"]
             except LockedError as e:
                 out[version] = e
 
