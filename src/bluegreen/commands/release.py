@@ -277,6 +277,33 @@ def _summary(rel: Release, phases: list[dict[str, Any]]) -> str:
     return f"release {rel.version or rel.ami} ({rel.ami}): {', '.join(done) or 'nothing done'}"
 
 
+def _record_failure(
+    sess: Session,
+    rel: Release,
+    before: Assessment,
+    started: float,
+    f: PhaseFailed,
+    resuming: tuple[dict[str, Any], bool],
+    outcome: str,
+    **extra: Any,
+) -> None:
+    item = records.entry(
+        sess,
+        "release",
+        before,
+        started,
+        outcome,
+        f.error,
+        _summary(rel, f.results),
+        phase=f.phase,
+        release=rel.name,
+        version=rel.version,
+        ami=rel.ami,
+        **extra,
+    )
+    records.save_as_first(sess, item, *resuming)
+
+
 def _clean_failed(
     sess: Session,
     rel: Release,
@@ -287,20 +314,7 @@ def _clean_failed(
 ) -> None:
     """Past the point of no return: the release is live; say so and record it."""
     e = f.error
-    item = records.entry(
-        sess,
-        "release",
-        before,
-        started,
-        "failed",
-        e,
-        _summary(rel, f.results),
-        phase=f.phase,
-        release=rel.name,
-        version=rel.version,
-        ami=rel.ami,
-    )
-    records.save_as_first(sess, item, *resuming)
+    _record_failure(sess, rel, before, started, f, resuming, "failed")
     if isinstance(e, BluegreenError):
         e.fix = (
             f"{rel.version or rel.ami} is live; only the clean of the previous release failed. "
@@ -320,21 +334,9 @@ def _finish_release(
     """Record the failed release and raise what tells the operator where it stands."""
     error, undone, phase = f.error, f.undone, f.phase
     ok = not isinstance(undone, BaseException)
-    item = records.entry(
-        sess,
-        "release",
-        before,
-        started,
-        "rolled back" if ok else "rollback failed",
-        error,
-        _summary(rel, f.results),
-        phase=phase,
-        release=rel.name,
-        version=rel.version,
-        ami=rel.ami,
-        undo=undone if ok else f"failed: {getattr(undone, 'message', undone)}",
-    )
-    records.save_as_first(sess, item, *resuming)
+    outcome = "rolled back" if ok else "rollback failed"
+    undo = undone if ok else f"failed: {getattr(undone, 'message', undone)}"
+    _record_failure(sess, rel, before, started, f, resuming, outcome, undo=undo)
     what = getattr(error, "message", None) or type(error).__name__
     if isinstance(undone, BaseException):
         raise RollbackFailed(
