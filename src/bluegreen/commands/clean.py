@@ -5,6 +5,7 @@ nothing in staging, what an interrupted command left behind."""
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bluegreen.commands.additions import completed
@@ -41,11 +42,14 @@ def in_use_elsewhere(sess: Session, doomed: set[str]) -> frozenset[str]:
 
 def plan_clean(sess: Session, *, force: bool = False) -> tuple[Plan, Assessment]:
     """Observe, check and plan the clean."""
-    site, a = snapshot(sess)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # AWS has no "groups using template X" filter: every group, read while observing
+        f_groups = pool.submit(sess.gw.all_groups)
+        site, a = snapshot(sess)
+        groups = f_groups.result()
     doomed = {a.staging_group.name} if a.staging_group else set()
     if force:  # clean --force also deletes every group behind staging or behind no balancer
         doomed = {g.name for g in site.groups if not (a.live is not None and g.attached_to(a.live))}
-    groups = sess.gw.all_groups()  # AWS has no "groups using template X" filter
     used = {g["AutoScalingGroupName"]: launch_sources(g) for g in groups}
     in_use = frozenset(src for name, srcs in used.items() if name not in doomed for src in srcs)
     intent = CleanIntent(

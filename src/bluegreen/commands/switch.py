@@ -55,7 +55,10 @@ def plan_switch(sess: Session, *, rollback: bool = False) -> tuple[Plan, Assessm
     public zone shows, is finished rather than refused)."""
     command = "rollback" if rollback else "switch"
     strategy = get(sess.settings.strategy)
-    site, a = snapshot(sess, moving=True)
+    # weighted rollback: mid-shift it returns all traffic to where the shift
+    # started, which only the public zone's weights may show
+    weighted_back = rollback and sess.settings.strategy == "weighted"
+    site, a = snapshot(sess, moving=not weighted_back)
     for full in (site.public_observed, True):
         if full and not site.public_observed:
             site, a = snapshot(sess)

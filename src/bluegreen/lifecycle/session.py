@@ -69,9 +69,16 @@ def snapshot(sess: Session, *, moving: bool = False) -> tuple[Site, Assessment]:
     shared = layout(s.strategy, s.load_balancer) == "shared"
     # Not configured: classic load balancers, else application ones if the site has those.
     kind = "auto" if s.sources.get("load_balancer", "default") == "default" else s.load_balancer
-    # weighted: a shift stopped between the public and the private batch of a
-    # step is resumed at the public zone's weight, so it reads that zone.
-    moving = moving and not shared and s.strategy == "dns"
+    # weighted: a shift in progress resumes at the public zone's weight, so
+    # that zone is read then (the strategy asks for it when the private zone
+    # shows weights), and after a killed run (whose first batch may have
+    # reached the public zone only).
+    taken_over = sess.lock is not None and sess.lock.taken_over is not None
+    moving = (
+        moving
+        and not shared
+        and (s.strategy == "dns" or (s.strategy == "weighted" and not taken_over))
+    )
     # Not configured: the layout too is read from what exists (one ALB: the lb strategy's).
     site = observe(
         sess.gw, sess.names, kind, shared=None if kind == "auto" else shared, moving=moving
