@@ -93,3 +93,47 @@ def test_zones_deleted_while_the_vpc_stayed_are_made_again(real: Real) -> None:
     assert again.code == 0, again.err
     real.settle()
     assert again.json()["created"] == [] and _zones(real.url) == want
+
+
+# -- the key pair: AWS hands out the private key once ------------------------------------
+KEY = "londontamed-com-production"
+
+
+def _pairs(url: str) -> list[dict[str, Any]]:
+    return list(client(url, "ec2").describe_key_pairs()["KeyPairs"])
+
+
+def test_key_pair_whose_response_was_lost_is_made_again(aws: str, tmp_path: Path) -> None:
+    hook, lost = lose("CreateKeyPair")
+    r = run("--output", "json", "init", "--key-pair", hooks=[hook])
+    assert r.code == 0, r.err
+    assert lost
+    (pair,) = _pairs(aws)
+    pem = tmp_path / f"{KEY}.pem"
+    assert pem.read_text().startswith("-----BEGIN")
+    assert r.json()["key_file"] == str(pem.resolve())
+
+
+def test_key_pair_without_its_key_file_is_made_again(aws: str, tmp_path: Path) -> None:
+    assert run("init", "--key-pair").code == 0
+    (before,) = _pairs(aws)
+    pem = tmp_path / f"{KEY}.pem"
+    pem.unlink()  # a run killed between CreateKeyPair and writing the file
+    r = run("--output", "json", "init", "--key-pair")
+    assert r.code == 0, r.err
+    assert f"key pair {KEY}: private key file missing" in r.json()["repaired"]
+    (after,) = _pairs(aws)
+    assert after["KeyPairId"] != before["KeyPairId"]
+    assert pem.read_text().startswith("-----BEGIN")
+    again = run("--output", "json", "init", "--key-pair")
+    assert again.json()["repaired"] == [] and f"key pair {KEY}" in again.json()["unchanged"]
+
+
+def test_a_key_pair_not_of_the_site_is_left_alone(aws: str) -> None:
+    ec2 = client(aws, "ec2")
+    ec2.create_key_pair(KeyName=KEY)  # someone else's, no file here
+    r = run("--output", "json", "init", "--key-pair")
+    assert r.code == 0, r.err
+    assert f"key pair {KEY}" in r.json()["unchanged"]
+    (pair,) = _pairs(aws)
+    assert not pair.get("Tags")

@@ -319,7 +319,8 @@ NEEDS: tuple[Need, ...] = (
     Need("ec2:DetachInternetGateway", "DeleteOwnNetwork", TEARDOWN),
     Need("ec2:DeleteInternetGateway", "DeleteOwnNetwork", TEARDOWN),
     Need("ec2:DeleteVpc", "DeleteOwnNetwork", TEARDOWN),
-    Need("ec2:DeleteKeyPair", "DeleteOwnNetwork", TEARDOWN, key_pair),
+    # init too: a pair of the site's whose private key was lost is made again
+    Need("ec2:DeleteKeyPair", "DeleteOwnNetwork", (*INIT, *TEARDOWN), key_pair),
     Need("iam:ListRolePolicies", "ReadRole", TEARDOWN),
     Need("iam:ListAttachedRolePolicies", "ReadRole", TEARDOWN),
     Need("iam:DeleteRolePolicy", "OwnRole", TEARDOWN),
