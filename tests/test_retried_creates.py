@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +64,7 @@ def _delete_zones(real: Real) -> None:
             if rr["Type"] not in ("SOA", "NS")
         ]
         if changes:
-            r53.change_resource_record_sets(
-                HostedZoneId=z["Id"], ChangeBatch={"Changes": changes}
-            )
+            r53.change_resource_record_sets(HostedZoneId=z["Id"], ChangeBatch={"Changes": changes})
         r53.delete_hosted_zone(Id=z["Id"])
 
 
@@ -108,7 +107,7 @@ def test_key_pair_whose_response_was_lost_is_made_again(aws: str, tmp_path: Path
     r = run("--output", "json", "init", "--key-pair", hooks=[hook])
     assert r.code == 0, r.err
     assert lost
-    (pair,) = _pairs(aws)
+    assert len(_pairs(aws)) == 1
     pem = tmp_path / f"{KEY}.pem"
     assert pem.read_text().startswith("-----BEGIN")
     assert r.json()["key_file"] == str(pem.resolve())
@@ -137,3 +136,86 @@ def test_a_key_pair_not_of_the_site_is_left_alone(aws: str) -> None:
     assert f"key pair {KEY}" in r.json()["unchanged"]
     (pair,) = _pairs(aws)
     assert not pair.get("Tags")
+
+
+# -- the one ALB's listener rules: priorities are unique per listener -----------------------
+PATTERN = "*-staging.londontamed.com"
+RANGE = "203.0.113.0/24"
+
+
+def _one_alb(tmp_path: Path, *extra: str) -> None:
+    (tmp_path / "bluegreen.toml").write_text(
+        'load_balancer = "alb"\nstrategy = "lb"\n' + "".join(f"{x}\n" for x in extra)
+    )
+
+
+def _listener_rules(url: str) -> tuple[str, list[dict[str, Any]]]:
+    v2 = client(url, "elbv2")
+    (lb,) = v2.describe_load_balancers()["LoadBalancers"]
+    (ls,) = v2.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+    rules = v2.describe_rules(ListenerArn=ls["ListenerArn"])["Rules"]
+    return ls["ListenerArn"], [r for r in rules if not r["IsDefault"]]
+
+
+def _take_priority(url: str, priority: int) -> str:
+    """Someone else's rule at ``priority`` (the one there is removed first)."""
+    v2 = client(url, "elbv2")
+    listener, rules = _listener_rules(url)
+    for r in rules:
+        if r["Priority"] == str(priority):
+            v2.delete_rule(RuleArn=r["RuleArn"])
+    tg = v2.describe_target_groups()["TargetGroups"][0]["TargetGroupArn"]
+    arn: str = v2.create_rule(
+        ListenerArn=listener,
+        Priority=priority,
+        Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": ["shop.example.org"]}}],
+        Actions=[{"Type": "forward", "TargetGroupArn": tg}],
+    )["Rules"][0]["RuleArn"]
+    return arn
+
+
+def test_staging_rule_whose_response_was_lost_is_found(aws: str, tmp_path: Path) -> None:
+    _one_alb(tmp_path)
+    hook, lost = lose("CreateRule", body="staging")
+    r = run("init", hooks=[hook])
+    assert r.code == 0, r.err
+    assert lost
+    _, rules = _listener_rules(aws)
+    assert [r["Conditions"][0]["HostHeaderConfig"]["Values"] for r in rules] == [[PATTERN]]
+
+
+def test_another_rule_at_the_staging_rules_priority_is_refused(
+    aws: str, tmp_path: Path, unchanged: Callable[..., AbstractContextManager[None]]
+) -> None:
+    _one_alb(tmp_path)
+    assert run("init").code == 0
+    theirs = _take_priority(aws, 10)
+    with unchanged():
+        r = run("init")
+    assert r.code == 3, r.err
+    assert f"found: rule {theirs}: priority 10, hosts shop.example.org" in r.err
+    assert "set-rule-priorities" in r.err
+
+
+def test_refusal_rule_whose_response_was_lost_is_found(aws: str, tmp_path: Path) -> None:
+    _one_alb(tmp_path, f'staging_cidrs = ["{RANGE}"]')
+    hook, lost = lose("CreateRule", body="fixed-response")
+    r = run("init", hooks=[hook])
+    assert r.code == 0, r.err
+    assert lost
+    _, rules = _listener_rules(aws)
+    refusals = [r for r in rules if r["Actions"][0]["Type"] == "fixed-response"]
+    assert len(refusals) == 1 and refusals[0]["Priority"] == "11"
+
+
+def test_another_rule_at_the_refusal_rules_priority_is_refused(
+    aws: str, tmp_path: Path, unchanged: Callable[..., AbstractContextManager[None]]
+) -> None:
+    _one_alb(tmp_path)
+    assert run("init").code == 0
+    theirs = _take_priority(aws, 11)
+    _one_alb(tmp_path, f'staging_cidrs = ["{RANGE}"]')
+    with unchanged():
+        r = run("init")
+    assert r.code == 3, r.err
+    assert f"found: rule {theirs}: priority 11, hosts shop.example.org" in r.err
