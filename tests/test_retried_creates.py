@@ -219,3 +219,29 @@ def test_another_rule_at_the_refusal_rules_priority_is_refused(
         r = run("init")
     assert r.code == 3, r.err
     assert f"found: rule {theirs}: priority 11, hosts shop.example.org" in r.err
+
+
+# -- the route table: a replaced association gets a new id ---------------------------------
+def test_subnet_moved_back_to_its_route_table_after_a_lost_response(aws: str) -> None:
+    assert run("init").code == 0
+    ec2 = client(aws, "ec2")
+    (sn,) = ec2.describe_subnets(
+        Filters=[{"Name": "tag:Name", "Values": ["londontamed-com-public-1"]}]
+    )["Subnets"]
+    (mine,) = ec2.describe_route_tables(
+        Filters=[{"Name": "association.subnet-id", "Values": [sn["SubnetId"]]}]
+    )["RouteTables"]
+    (assoc,) = [a for a in mine["Associations"] if a.get("SubnetId") == sn["SubnetId"]]
+    other = ec2.create_route_table(VpcId=sn["VpcId"])["RouteTable"]["RouteTableId"]
+    ec2.replace_route_table_association(
+        AssociationId=assoc["RouteTableAssociationId"], RouteTableId=other
+    )
+    hook, lost = lose("ReplaceRouteTableAssociation")
+    r = run("--output", "json", "init", hooks=[hook])
+    assert r.code == 0, r.err
+    assert lost
+    assert any("was associated with another route table" in x for x in r.json()["repaired"])
+    (now,) = ec2.describe_route_tables(
+        Filters=[{"Name": "association.subnet-id", "Values": [sn["SubnetId"]]}]
+    )["RouteTables"]
+    assert now["RouteTableId"] == mine["RouteTableId"]

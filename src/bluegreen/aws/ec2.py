@@ -257,13 +257,28 @@ class Ec2Calls(BaseGateway):
             if not any(a.get("SubnetId") == subnet for a in assoc):
                 raise
 
-    def replace_route_table_association(self, association_id: str, route_table: str) -> None:
-        self.call(
-            "ec2",
-            "replace_route_table_association",
-            AssociationId=association_id,
-            RouteTableId=route_table,
-        )
+    def replace_route_table_association(
+        self, association_id: str, route_table: str, subnet: str
+    ) -> None:
+        """Move ``subnet`` (its association ``association_id``) to ``route_table``.
+        AWS gives the moved subnet a new association id
+        (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ReplaceRouteTableAssociation.html):
+        a retry after a lost response meets InvalidAssociationID.NotFound, and is
+        done when the subnet is now in ``route_table``."""
+        try:
+            self.call(
+                "ec2",
+                "replace_route_table_association",
+                AssociationId=association_id,
+                RouteTableId=route_table,
+            )
+        except AwsError as e:
+            if e.code != "InvalidAssociationID.NotFound":
+                raise
+            r = self.call("ec2", "describe_route_tables", RouteTableIds=[route_table])
+            assoc = r["RouteTables"][0].get("Associations", [])
+            if not any(a.get("SubnetId") == subnet for a in assoc):
+                raise
 
     # -- security groups ----------------------------------------------------
     def find_security_group(self, vpc_id: str, name: str) -> dict[str, Any] | None:

@@ -183,7 +183,11 @@ def _route_table(c: Ctx, net: Network) -> None:
         if sid in elsewhere:
             assoc = elsewhere[sid]
             diffs.append(f"{sid} was associated with another route table")
-            fixes.append(lambda assoc=assoc: gw.replace_route_table_association(assoc, rt_id))
+            fixes.append(
+                lambda assoc=assoc, sid=sid: gw.replace_route_table_association(
+                    assoc, rt_id, sid
+                )
+            )
         else:
             diffs.append(f"{sid} was not associated")
             fixes.append(lambda sid=sid: gw.associate_route_table(rt_id, sid))
