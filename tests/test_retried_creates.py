@@ -245,3 +245,25 @@ def test_subnet_moved_back_to_its_route_table_after_a_lost_response(aws: str) ->
         Filters=[{"Name": "association.subnet-id", "Values": [sn["SubnetId"]]}]
     )["RouteTables"]
     assert now["RouteTableId"] == mine["RouteTableId"]
+
+
+# -- a region without an ordinary availability zone -----------------------------------------
+def test_no_ordinary_zone_is_refused_naming_the_zones_listed(aws: str) -> None:
+    def only_local_zones(parsed: dict[str, Any]) -> None:
+        parsed["AvailabilityZones"] = [
+            {"ZoneName": "us-east-1-bos-1a", "ZoneType": "local-zone", "State": "available"},
+            {
+                "ZoneName": "us-east-1-wl1-bos-wlz-1",
+                "ZoneType": "wavelength-zone",
+                "State": "available",
+            },
+        ]
+
+    hook = answer_with("ec2.DescribeAvailabilityZones", only_local_zones)
+    r = run("init", hooks=[hook])
+    assert r.code == 3, r.err
+    assert (
+        "found: available zones: us-east-1-bos-1a (local-zone), "
+        "us-east-1-wl1-bos-wlz-1 (wavelength-zone)" in r.err
+    )
+    assert "to fix: run init in a region with ordinary availability zones" in r.err

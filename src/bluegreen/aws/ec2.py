@@ -69,16 +69,19 @@ class Ec2Calls(BaseGateway):
         and sort first, but cannot hold a load balancer's subnets.
         https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_AvailabilityZone.html
         A zone without ZoneType (older endpoints, the emulator) is an ordinary one."""
+        return sorted(name for name, kind in self.zones_listed() if kind == "availability-zone")
+
+    def zones_listed(self) -> list[tuple[str, str]]:
+        """Every available zone of the region: (ZoneName, ZoneType)."""
         r = self.call(
             "ec2",
             "describe_availability_zones",
             Filters=[{"Name": "state", "Values": ["available"]}],
         )
-        return sorted(
-            z["ZoneName"]
+        return [
+            (str(z["ZoneName"]), str(z.get("ZoneType", "availability-zone")))
             for z in r.get("AvailabilityZones", [])
-            if z.get("ZoneType", "availability-zone") == "availability-zone"
-        )
+        ]
 
     def create_vpc(self, cidr: str, tags: dict[str, str]) -> str:
         """Create a VPC tagged at creation. CreateVpc takes no client token: a
@@ -387,8 +390,7 @@ class Ec2Calls(BaseGateway):
             if pair is not None and not has_tags(pair.get("Tags"), tags):
                 raise StateError(
                     f"key pair {name} exists and was not made by bluegreen for this site",
-                    found=f"key pair {name} ({pair.get('KeyPairId', '?')}) without the "
-                    f"tags {tags}",
+                    found=f"key pair {name} ({pair.get('KeyPairId', '?')}) without the tags {tags}",
                     fix=f"delete or rename key pair {name} (`aws ec2 delete-key-pair "
                     f"--key-name {name}`), or run init without --key-pair",
                 )
