@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bluegreen.aws.ec2 import has_tags
 from bluegreen.aws.iam import EC2_TRUST
 from bluegreen.site.outcome import Ctx
 
@@ -131,11 +132,11 @@ def _profile(c: Ctx) -> None:
 
 
 def key_pair(c: Ctx) -> None:
+    """The site's key pair, and its private key in ``key_dir``. AWS hands out a
+    private key once, at creation: a pair of this site's whose key file is
+    missing (a run killed before writing it) is deleted and made again."""
     gw, n = c.gw, c.n
     what = f"key pair {n.key_pair}"
-    if gw.key_pair_exists(n.key_pair):
-        c.rec.ok(what)
-        return
     path = Path(c.s.key_dir) / f"{n.key_pair}.pem"
 
     def make() -> str:
@@ -149,4 +150,13 @@ def key_pair(c: Ctx) -> None:
         c.rec.reporter.info(f"private key written to {path.resolve()} (mode 0600)")
         return str(n.key_pair)
 
-    c.rec.create(what, make)
+    pair = gw.key_pair(n.key_pair)
+    if pair is None:
+        c.rec.create(what, make)
+        return
+    lost = has_tags(pair.get("Tags"), c.tags) and not path.exists()
+    c.rec.check(
+        what,
+        ["private key file missing"] if lost else [],
+        lambda: (gw.delete_key_pair(n.key_pair), make()),
+    )
