@@ -551,12 +551,16 @@ class Ec2Calls(BaseGateway):
         )
         return [str(t["LaunchTemplateName"]) for t in r.get("LaunchTemplates", [])]
 
-    def launch_template_data(self, name: str, version: str) -> dict[str, Any]:
+    def launch_template_version(self, name: str, version: str) -> dict[str, Any]:
+        """One version as described (its LaunchTemplateId, LaunchTemplateData...); {} if none."""
         r = self.call(
             "ec2", "describe_launch_template_versions", LaunchTemplateName=name, Versions=[version]
         )
         versions = r.get("LaunchTemplateVersions", [])
-        return dict(versions[0]["LaunchTemplateData"]) if versions else {}
+        return dict(versions[0]) if versions else {}
+
+    def launch_template_data(self, name: str, version: str) -> dict[str, Any]:
+        return dict(self.launch_template_version(name, version).get("LaunchTemplateData", {}))
 
     def delete_launch_template(self, name: str) -> None:
         try:
