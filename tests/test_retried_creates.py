@@ -113,19 +113,34 @@ def test_key_pair_whose_response_was_lost_is_made_again(aws: str, tmp_path: Path
     assert r.json()["key_file"] == str(pem.resolve())
 
 
-def test_key_pair_without_its_key_file_is_made_again(aws: str, tmp_path: Path) -> None:
-    assert run("init", "--key-pair").code == 0
+def test_key_pair_killed_before_its_key_file_is_made_again(aws: str, tmp_path: Path) -> None:
+    def killed(**_: Any) -> None:
+        raise KeyboardInterrupt  # killed between CreateKeyPair and writing the file
+
+    r = run("init", "--key-pair", hooks=[("after-call.ec2.CreateKeyPair", killed)])
+    assert r.code != 0
     (before,) = _pairs(aws)
     pem = tmp_path / f"{KEY}.pem"
-    pem.unlink()  # a run killed between CreateKeyPair and writing the file
+    assert not pem.exists()
     r = run("--output", "json", "init", "--key-pair")
     assert r.code == 0, r.err
-    assert f"key pair {KEY}: private key file missing" in r.json()["repaired"]
+    missing = f"key pair {KEY}: private key file missing"
+    assert any(x.startswith(missing) for x in r.json()["repaired"])
     (after,) = _pairs(aws)
     assert after["KeyPairId"] != before["KeyPairId"]
     assert pem.read_text().startswith("-----BEGIN")
     again = run("--output", "json", "init", "--key-pair")
     assert again.json()["repaired"] == [] and f"key pair {KEY}" in again.json()["unchanged"]
+
+
+def test_key_pair_whose_key_file_is_elsewhere_is_never_replaced(aws: str, tmp_path: Path) -> None:
+    assert run("init", "--key-pair").code == 0
+    (before,) = _pairs(aws)
+    (tmp_path / f"{KEY}.pem").unlink()  # init run again on another machine
+    r = run("--output", "json", "init", "--key-pair")
+    assert r.code == 0, r.err
+    assert r.json()["repaired"] == [] and _pairs(aws) == [before]
+    assert "bluegreen never replaces it on its own" in r.err
 
 
 def test_a_key_pair_not_of_the_site_is_left_alone(aws: str) -> None:
