@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -169,8 +170,34 @@ class Route53Calls(BaseGateway):
     ) -> str:
         """Create a hosted zone. ``caller_ref`` is fixed per intended zone, so
         AWS answers a retry with HostedZoneAlreadyExists; the request is never
-        sent again blindly (``call_once``) and the zone is found by the reference
-        (https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHostedZone.html)."""
+        sent again blindly (``call_once``) and the zone is found by the reference.
+        Route 53 never accepts a reference again, even once its zone is deleted
+        (https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHostedZone.html):
+        HostedZoneAlreadyExists without a zone of that reference means a zone
+        made before and deleted since (a teardown that kept the VPC), and the
+        zone is created with a fresh reference, as safely."""
+        params: dict[str, Any] = {"Name": zone_name}
+        if vpc_id:
+            params["VPC"] = {"VPCRegion": region, "VPCId": vpc_id}
+            params["HostedZoneConfig"] = {"Comment": "bluegreen staging", "PrivateZone": True}
+        else:
+            params["HostedZoneConfig"] = {"Comment": "bluegreen live", "PrivateZone": False}
+        made = self._create_zone(zone_name, caller_ref, params)
+        if made is None:
+            fresh = f"{caller_ref[: 128 - 33]}-{uuid.uuid4().hex}"  # at most 128 characters
+            made = self._create_zone(zone_name, fresh, params)
+        if made is None:
+            raise AwsError(
+                f"Route 53 refused a new caller reference for hosted zone {zone_name}",
+                operation="route53:CreateHostedZone",
+                code="HostedZoneAlreadyExists",
+                fix="run the command again: it resumes where it stopped",
+            )
+        return made
+
+    def _create_zone(self, zone_name: str, caller_ref: str, params: dict[str, Any]) -> str | None:
+        """The zone made with ``caller_ref`` (by this call or an earlier one);
+        None when the reference was used by a zone that no longer exists."""
 
         def find() -> str | None:
             for z in self.find_zones(zone_name):
@@ -178,19 +205,14 @@ class Route53Calls(BaseGateway):
                     return str(z["Id"])
             return None
 
-        params: dict[str, Any] = {"Name": zone_name, "CallerReference": caller_ref}
-        if vpc_id:
-            params["VPC"] = {"VPCRegion": region, "VPCId": vpc_id}
-            params["HostedZoneConfig"] = {"Comment": "bluegreen staging", "PrivateZone": True}
-        else:
-            params["HostedZoneConfig"] = {"Comment": "bluegreen live", "PrivateZone": False}
         try:
-            r = self.call_once("route53", "create_hosted_zone", find, **params)
+            r = self.call_once(
+                "route53", "create_hosted_zone", find, CallerReference=caller_ref, **params
+            )
         except AwsError as e:
-            found = find() if e.code == "HostedZoneAlreadyExists" else None
-            if found is None:
+            if e.code != "HostedZoneAlreadyExists":
                 raise
-            return found
+            return find()
         return r if isinstance(r, str) else str(r["HostedZone"]["Id"])
 
     def associate_zone(self, zone_id: str, vpc_id: str, region: str) -> None:

@@ -221,26 +221,31 @@ class WaitHealthy(Step):
         return f"healthy after {waited:.0f}s"
 
 
-def launch_failed(group: str, activity: Mapping[str, Any]) -> LaunchFailed:
-    """The error for a group whose launches fail: AWS's reason, and what to do."""
+def launch_failed(
+    group: str,
+    activity: Mapping[str, Any],
+    then: str = "`bluegreen clean` staging and deploy again",
+    done: str = "",
+) -> LaunchFailed:
+    """The error for a group whose launches fail: AWS's reason, and what to do
+    (``then``: after fixing the cause; ``done``: what was already put right)."""
     reason = str(activity.get("StatusMessage") or activity.get("Description") or "no reason given")
     if "Client.InternalError" in reason:
         fix = (
             "an encrypted volume's KMS key (--kms-key) the Auto Scaling service-linked role "
             "may not use is the usual cause: grant AWSServiceRoleForAutoScaling the key "
-            "policy in README, 'KMS keys for root volumes'. Then `bluegreen clean` staging "
-            "and deploy again"
+            "policy in README, 'KMS keys for root volumes' (for the volume's key, or the "
+            f"key of the image's encrypted snapshots). Then {then}"
         )
     elif "capacity" in reason.lower() or "not supported" in reason.lower():
         fix = (
             "choose an instance type offered in the site's availability zones "
-            "(--instance-type), or try again later. Then `bluegreen clean` staging and "
-            "deploy again"
+            f"(--instance-type), or try again later. Then {then}"
         )
     else:
-        fix = "fix the cause AWS names, then `bluegreen clean` staging and deploy again"
+        fix = f"fix the cause AWS names, then {then}"
     return LaunchFailed(
-        f"instances of {group} cannot launch: {reason}",
+        f"instances of {group} cannot launch: {reason}{'; ' + done if done else ''}",
         found=f"scaling activity {activity.get('StatusCode')}: "
         f"{activity.get('Description', '')} ({activity.get('Cause', '')})",
         fix=fix,
