@@ -9,6 +9,7 @@ from bluegreen.aws.dynamodb import ConditionFailed, DynamoCalls
 from bluegreen.aws.ec2 import Ec2Calls
 from bluegreen.aws.elb import ElbCalls
 from bluegreen.aws.iam import IamCalls
+from bluegreen.aws.network import NetworkCalls
 from bluegreen.aws.route53 import Route53Calls
 from bluegreen.aws.ssm import SsmCalls
 from bluegreen.aws.sts import StsCalls
@@ -20,6 +21,7 @@ class Gateway(
     ElbCalls,
     AutoScalingCalls,
     Ec2Calls,
+    NetworkCalls,
     IamCalls,
     DynamoCalls,
     CloudWatchCalls,
