@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bluegreen import history, lock
+from bluegreen.adoption import ownership
 from bluegreen.aws import Gateway
 from bluegreen.aws.base import Hook
 from bluegreen.checks import Assessment, assess, healthy_count
@@ -172,6 +173,7 @@ def status(sess: Session) -> dict[str, Any]:
         "staging_access": _staging_access(site, a),
         "lock": held,
         "problems": problems,
+        "resources": ownership(sess.names),  # adopted or bluegreen's (bluegreen.adoption)
     }
 
 
@@ -1353,22 +1355,26 @@ def iam_policy(
     (STS) and the hosted zone ids (Route 53) are read through the gateway; what
     cannot be read stays a wildcard, with a note."""
     from bluegreen import iam_policy as policies
+    from bluegreen.adoption import pick_zones
+    from bluegreen.site import ownership
 
     names = settings.names()
     r = reporter or Reporter()
     account, zones, region = account_id or "*", (None, None), settings.region
     vpc_id: str | None = None
+    adopted: dict[str, Any] = {}
     if lookup:
         gw = open_session(settings, r, hooks=hooks).gw
         region = gw.region
         try:
             if account_id is None:
                 account = gw.account_id()
-            found = gw.find_zones(names.zone_name)
+            pub, priv = pick_zones(gw.find_zones(names.zone_name), names.adopted)
             zones = (
-                next((z["Id"].split("/")[-1] for z in found if not _private(z)), None),
-                next((z["Id"].split("/")[-1] for z in found if _private(z)), None),
+                next((z["Id"].split("/")[-1] for z in pub), None),
+                next((z["Id"].split("/")[-1] for z in priv), None),
             )
+            adopted = ownership.policy_arns(gw, names)
             if purpose == "bake":  # Packer's temporary security group: in the site's VPC
                 vpc = gw.find_vpc(TAG_DOMAIN, names.domain, names.vpc)
                 vpc_id = str(vpc["VpcId"]) if vpc else None
@@ -1380,7 +1386,9 @@ def iam_policy(
         r.info("note: a hosted zone id is a wildcard (not created yet, or not readable)")
     if purpose == "bake" and vpc_id is None:
         r.info("note: the site's VPC id is a wildcard (run init first, then print it again)")
-    target = policies.Target(names, region, account, zones[0], zones[1], vpc_id=vpc_id)
+    if names.adopted.instance_profile and not adopted.get("passed_role"):
+        r.info("note: the adopted instance profile's role is a wildcard in iam:PassRole")
+    target = policies.Target(names, region, account, zones[0], zones[1], vpc_id=vpc_id, **adopted)
     return policies.build(settings, purpose, target)
 
 
