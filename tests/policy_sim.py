@@ -231,6 +231,8 @@ class World:
                 "RemoveRoleFromInstanceProfile",
             ):
                 need(a, profile)
+                if op == "CreateInstanceProfile" and p.get("Tags"):
+                    need("iam:TagInstanceProfile", profile)
             elif op == "AddRoleToInstanceProfile":
                 need(a, profile)
                 need("iam:PassRole", role)

@@ -297,8 +297,9 @@ NEEDS: tuple[Need, ...] = (
     Need("elasticloadbalancing:ApplySecurityGroupsToLoadBalancer", "OwnLoadBalancers", INIT,
          classic),
     Need("elasticloadbalancing:DescribeTargetGroupAttributes", "Read", INIT, alb),
+    Need("elasticloadbalancing:DescribeTags", "Read", INIT, alb),
     # teardown: a load balancer or target group is bluegreen's when it carries the tag
-    Need("elasticloadbalancing:DescribeTags", "Read", (*INIT, *TEARDOWN)),
+    Need("elasticloadbalancing:DescribeTags", "Read", TEARDOWN),
     Need("elasticloadbalancing:SetSecurityGroups", "OwnLoadBalancers", INIT, alb),
     Need("elasticloadbalancing:ModifyListener", "OwnLoadBalancers", INIT, alb),
     Need("elasticloadbalancing:ModifyTargetGroup", "OwnLoadBalancers", INIT, alb),
