@@ -131,7 +131,7 @@ def release_cycle(
 
 def discover(url: str, domain: str) -> Target:
     """Read once, outside any timing, what the script would hard-code."""
-    from bluegreen.naming import Names
+    from bluegreen.model.naming import Names
 
     n = Names.for_domain(domain)
     r53 = client(url, "route53")

@@ -38,7 +38,7 @@ LATENCY = 0.050
 
 class BaselineSite:
     def __init__(self, url: str) -> None:
-        from bluegreen.naming import Names
+        from bluegreen.model.naming import Names
 
         self.url = url
         bluegreen(url, "init", domain=BASE_DOMAIN)

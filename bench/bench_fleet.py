@@ -16,8 +16,9 @@ SIZES = (1, 50, 200)
 
 
 def one_poll(url: str, group: str, balancer: str, expected: int) -> Calls:
-    from bluegreen import config, operations
-    from bluegreen.steps import WaitHealthy
+    from bluegreen.commands import operations
+    from bluegreen.model import settings as config
+    from bluegreen.plan.steps import WaitHealthy
     from bluegreen.ui import Reporter
 
     calls = Calls()

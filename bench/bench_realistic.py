@@ -4,7 +4,7 @@ rollback, clean) on the emulator behind the AWS-fidelity layer at AWS's
 timings, on the real clock. Takes several minutes: not part of ``make bench``.
 
 ``python bench/bench_realistic.py [--without Behaviour,...]`` (behaviour class
-names of ``bluegreen.fidelity``, e.g. OptInZones while ``init`` predates its
+names of ``bluegreen.emulator.fidelity``, e.g. OptInZones while ``init`` predates its
 zone filter).
 """
 
@@ -33,7 +33,7 @@ def main(argv: list[str]) -> int:
     amis = Path(tempfile.mkdtemp(prefix="bluegreen-realistic-")) / "amis.json"
     amis.write_text("[]")
     os.environ["MOTO_AMIS_PATH"] = str(amis)
-    from bluegreen import sandbox
+    from bluegreen.emulator import server as sandbox
 
     emu = sandbox.start(realistic=True)
     if "--without" in argv:

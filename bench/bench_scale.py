@@ -87,7 +87,7 @@ def fill_groups(url: str, n: int) -> None:
 
 def fill_records(url: str, n: int) -> None:
     """``n`` unrelated A records in each of the site's zones, in one batch each."""
-    from bluegreen.naming import Names
+    from bluegreen.model.naming import Names
 
     names = Names.for_domain(DOMAIN)
     r53 = client(url, "route53")

@@ -61,7 +61,7 @@ def free_port() -> int:
 @contextlib.contextmanager
 def emulator(sandbox: bool = False) -> Iterator[str]:
     """A moto server on 127.0.0.1 (a free port) for this script; stopped by pid.
-    ``sandbox``: bluegreen's embedded emulator instead (``python -m bluegreen.sandbox``),
+    ``sandbox``: bluegreen's embedded emulator instead (``python -m bluegreen.emulator.server``),
     whose images are EBS-backed as Packer needs."""
     port = free_port()
     tmp = Path(tempfile.mkdtemp(prefix="bluegreen-bench-"))
@@ -72,7 +72,7 @@ def emulator(sandbox: bool = False) -> Iterator[str]:
     fixed = BENCH.parent / "tests" / "moto_fixed.py"
     argv = [sys.executable, str(fixed), "-H", "127.0.0.1", "-p", str(port)]
     if sandbox:
-        argv = [sys.executable, "-m", "bluegreen.sandbox", str(port)]
+        argv = [sys.executable, "-m", "bluegreen.emulator.server", str(port)]
     proc = subprocess.Popen(
         argv,
         stdout=subprocess.DEVNULL,
@@ -239,7 +239,9 @@ def bluegreen(
 
 
 def register_images(url: str, *versions: str, domain: str = DOMAIN) -> dict[str, str]:
-    from bluegreen import config, images, operations
+    from bluegreen.commands import operations
+    from bluegreen.images import catalog as images
+    from bluegreen.model import settings as config
     from bluegreen.ui import Reporter
 
     s = config.load({"domain": domain, "endpoint_url": url}, env={})

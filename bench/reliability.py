@@ -46,10 +46,11 @@ sys.path[:0] = [str(BENCH), str(BENCH.parent / "tests")]
 import chaos  # noqa: E402
 import init_chaos  # noqa: E402
 from benchlib import emulator, quick, reset, save, table  # noqa: E402
-from bluegreen import lock, operations  # noqa: E402
 from bluegreen.clock import FakeClock  # noqa: E402
-from bluegreen.config import load  # noqa: E402
+from bluegreen.commands import operations  # noqa: E402
 from bluegreen.errors import AwsError, LockedError  # noqa: E402
+from bluegreen.lifecycle import lock  # noqa: E402
+from bluegreen.model.settings import load  # noqa: E402
 from bluegreen.ui import Reporter  # noqa: E402
 from conftest import DOMAIN, register_images, run  # noqa: E402
 

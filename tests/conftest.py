@@ -26,10 +26,12 @@ from typing import Any
 import boto3
 import pytest
 
-from bluegreen import config, images, operations
 from bluegreen.aws.base import Hook
 from bluegreen.cli import main
 from bluegreen.clock import FakeClock
+from bluegreen.commands import operations
+from bluegreen.images import catalog as images
+from bluegreen.model import settings as config
 from bluegreen.ui import Reporter
 
 DOMAIN = "londontamed.com"

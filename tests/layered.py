@@ -1,4 +1,4 @@
-"""The emulator behind the AWS-fidelity layer (``bluegreen.fidelity``), for
+"""The emulator behind the AWS-fidelity layer (``bluegreen.emulator.fidelity``), for
 the tests that need AWS's timing and answers rather than moto's.
 
 One layered emulator runs in the test process for the whole run (moto's
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from bluegreen.clock import FakeClock
-from bluegreen.fidelity import Layer, Timings
+from bluegreen.emulator.fidelity import Layer, Timings
 from conftest import DOMAIN, Result, register_images, reset, run
 
 
@@ -48,7 +48,7 @@ def layered_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     os.environ.setdefault("MOTO_AMIS_PATH", str(amis))  # before moto is imported
     sys.path.insert(0, str(Path(__file__).parent))
     import moto_fixed  # noqa: F401  (its corrections, in this process's moto)
-    from bluegreen import sandbox
+    from bluegreen.emulator import server as sandbox
 
     emu = sandbox.start(clock=FakeClock())
     try:

@@ -14,7 +14,7 @@ the difference matters to the ``lb`` strategy (moto 5.2.5):
   ``deploy --replace`` (two groups behind staging while the old one is
   deleted) would otherwise empty staging on the emulator only.
 
-- Route 53 change batches (``bluegreen.sandbox.route53_as_aws``, which the
+- Route 53 change batches (``bluegreen.emulator.server.route53_as_aws``, which the
   sandbox and the demo apply too): a DELETE must name a record that exists
   with exactly those values, a CREATE one that does not exist, as in AWS.
   moto deletes whatever the values, and duplicates records on CREATE; the
@@ -32,7 +32,7 @@ from typing import Any
 from moto.autoscaling import models
 from moto.server import main
 
-from bluegreen.sandbox import route53_as_aws
+from bluegreen.emulator.server import route53_as_aws
 
 
 def detach_load_balancers(self: Any, group_name: str, load_balancer_names: list[str]) -> None:

@@ -3,7 +3,7 @@ and pruning the site's images.
 
 These tests need ``packer`` on PATH (``make test`` installs Debian's package when
 it is missing); without it they fail, they do not skip. They run against an
-emulator of their own (``python -m bluegreen.sandbox``), which makes images
+emulator of their own (``python -m bluegreen.emulator.server``), which makes images
 EBS-backed as AWS does: Packer refuses any other source image.
 """
 
@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from bluegreen import bake
-from bluegreen import bake_security as security
 from bluegreen.errors import MissingProgram
-from bluegreen.images import Image, prune_plan
+from bluegreen.images import bake
+from bluegreen.images import bake_security as security
+from bluegreen.images.catalog import Image, prune_plan
 from conftest import DOMAIN, client, register_images, reset, run, start_emulator
 
 PACKER_MISSING = (
@@ -38,7 +38,7 @@ def packer_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert shutil.which("packer"), PACKER_MISSING
     yield from start_emulator(
         tmp_path_factory,
-        [sys.executable, "-m", "bluegreen.sandbox"],
+        [sys.executable, "-m", "bluegreen.emulator.server"],
         port_args=lambda port: [str(port)],
     )
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen.fidelity import Timings
+from bluegreen.emulator.fidelity import Timings
 from chaos import Faults
 from layered import Real, images
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import yaml  # type: ignore[import-untyped]
 
-from bluegreen import config
+from bluegreen.model import settings as config
 from conftest import DOMAIN, register_images, run
 
 ROOT = Path(__file__).resolve().parent.parent

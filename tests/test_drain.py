@@ -144,8 +144,8 @@ def _group(tag: str | None) -> Any:
 
 
 def test_drain_wait_uses_the_balancers_own_timeout() -> None:
-    from bluegreen.steps import Wait
-    from bluegreen.strategies.base import CleanIntent, drain_wait
+    from bluegreen.plan.steps import Wait
+    from bluegreen.plan.strategies.base import CleanIntent, drain_wait
 
     # an ALB target group's default deregistration delay: 300 s
     steps, notes = drain_wait(_group(iso(T0)), CleanIntent(frozenset(), now=T0 + 10, drain=300))

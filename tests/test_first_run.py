@@ -14,8 +14,8 @@ import signal
 
 from bluegreen.cli import main
 from bluegreen.clock import FakeClock
-from bluegreen.fidelity.duplicates import ClientTokens
-from bluegreen.steps import client_token
+from bluegreen.emulator.fidelity.duplicates import ClientTokens
+from bluegreen.plan.steps import client_token
 from conftest import DOMAIN, client
 from layered import Real, images
 

@@ -35,8 +35,10 @@ import boto3
 import pytest
 
 import policy_sim as sim
-from bluegreen import config, images, operations
-from bluegreen import iam_policy as policies
+from bluegreen.commands import operations
+from bluegreen.images import catalog as images
+from bluegreen.model import settings as config
+from bluegreen.policy import iam_policy as policies
 from conftest import Result, start_emulator
 from conftest import run as run_cli
 
@@ -244,14 +246,22 @@ def test_moto_ignores_conditions(iam: IamEmulator) -> None:
     iam.client("ec2", keys).describe_vpcs()  # allowed although the condition cannot hold
 
 
-# Every strategy and load-balancer kind, each with a key pair or launch
-# configurations: the sweep (``make policies``); ``make test`` runs a sample
-# that covers both kinds, both launch kinds, the key pair and two strategies.
+# Every strategy and load-balancer kind, each with a key pair, launch
+# configurations or staging_cidrs (the access groups moving with the roles, or
+# the staging rule's condition on one ALB): the sweep (``make policies``);
+# ``make test`` runs a sample that covers both kinds, both launch kinds, the
+# key pair and two strategies.
+EXTRAS = {
+    "": "",
+    "key_pair": "key_pair = true\n",
+    "launch_configuration": "launch_configuration = true\n",
+    "staging_cidrs": 'staging_cidrs = ["203.0.113.0/24"]\n',
+}
 FULL_RUNS = [
     (strategy, kind, extra)
     for strategy in ("dns", "lb", "rolling", "weighted")
     for kind in ("classic", "alb")
-    for extra in ("", "key_pair", "launch_configuration")
+    for extra in EXTRAS
 ]
 SAMPLE = [("dns", "classic", "key_pair"), ("lb", "alb", "launch_configuration")]
 RUNS = FULL_RUNS if os.environ.get("BLUEGREEN_POLICY_SWEEP") == "1" else SAMPLE
@@ -286,6 +296,30 @@ def _left(iam: IamEmulator) -> dict[str, Any]:
     }
 
 
+def _staging_limits(iam: IamEmulator) -> list[str]:
+    """Where staging_cidrs took effect: the balancers holding the staging
+    ranges' group (two load balancers), the rules with a source-ip condition
+    (one ALB)."""
+    ec2 = iam.client("ec2")
+    names = {g["GroupId"]: g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"]}
+    out = [
+        b["LoadBalancerName"]
+        for b in iam.client("elb").describe_load_balancers()["LoadBalancerDescriptions"]
+        if any(names.get(g, "").endswith("-web-staging") for g in b["SecurityGroups"])
+    ]
+    elbv2 = iam.client("elbv2")
+    for b in elbv2.describe_load_balancers()["LoadBalancers"]:
+        if any(names.get(g, "").endswith("-web-staging") for g in b.get("SecurityGroups", [])):
+            out.append(b["LoadBalancerName"])
+        for listener in elbv2.describe_listeners(LoadBalancerArn=b["LoadBalancerArn"])["Listeners"]:
+            out += [
+                r["RuleArn"]
+                for r in elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
+                if any(c["Field"] == "source-ip" for c in r["Conditions"])
+            ]
+    return out
+
+
 @pytest.mark.parametrize(("strategy", "kind", "extra"), RUNS)
 def test_full_run_with_only_the_printed_policies(
     iam: IamEmulator, strategy: str, kind: str, extra: str
@@ -294,7 +328,7 @@ def test_full_run_with_only_the_printed_policies(
     teardown with the teardown policy: each user holds only its own."""
     Path("bluegreen.toml").write_text(
         f'strategy = "{strategy}"\nload_balancer = "{kind}"\ntimeout = "120s"\n'
-        'interval = "0s"\n' + (f"{extra} = true\n" if extra else "")
+        'interval = "0s"\n' + EXTRAS[extra]
     )
     use(iam.admin)
     initer = iam.user("initer", for_moto(printed_policy("init")))
@@ -303,6 +337,8 @@ def test_full_run_with_only_the_printed_policies(
     assert r.code == 0, r.err
     use(iam.admin)
     assert "would create" not in run("init", "--dry-run").out  # init made everything
+    # staging_cidrs limits the staging balancer (or the staging rule), nothing else
+    assert len(_staging_limits(iam)) == (1 if extra == "staging_cidrs" else 0)
     register(iam, "v1", "v2")
     operator = iam.user("operator", for_moto(printed_policy("operate")))
     use(operator)
@@ -457,7 +493,7 @@ def bake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamEmulato
     """The sandbox (EBS-backed images, as Packer needs) enforcing IAM."""
     server = start_emulator(
         tmp_path_factory,
-        [sys.executable, "-m", "bluegreen.sandbox"],
+        [sys.executable, "-m", "bluegreen.emulator.server"],
         env={"INITIAL_NO_AUTH_ACTION_COUNT": str(UNAUTHENTICATED)},
         port_args=lambda port: [str(port)],
     )

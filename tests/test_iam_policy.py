@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 import policy_sim as sim
-from bluegreen import config
-from bluegreen import iam_policy as policies
 from bluegreen.errors import InputError
+from bluegreen.model import settings as config
+from bluegreen.policy import iam_policy as policies
 from conftest import DOMAIN, register_images, run
 
 COMBOS: list[dict[str, Any]] = [
@@ -186,10 +186,12 @@ def test_the_longest_domain() -> None:
     assert run("--domain", one_more, "iam-policy", "--offline").code == 2
 
 
-def sized(domain: str) -> list[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
+def sized(
+    domain: str, staging_cidrs: tuple[str, ...] = ()
+) -> list[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
     out = []
     for combo, purpose in itertools.product(COMBOS, policies.PURPOSES):
-        s = settings(**{**combo, "domain": domain})
+        s = settings(**{**combo, "domain": domain, "staging_cidrs": list(staging_cidrs)})
         t = policies.Target(s.names(), "us-east-1", sim.ACCOUNT, "Z1PUBLIC", "Z2PRIVATE")
         policy = policies.build(s, purpose, t)
         out.append((f"{purpose} {combo}", policy, policies.documents(policy)))
@@ -217,6 +219,29 @@ def test_a_54_character_domain_needs_one_document() -> None:
     assert len(DOMAIN_54) == 54
     for label, policy, docs in sized(DOMAIN_54):
         assert docs == [policy], (label, policies.size(policy))
+
+
+def test_staging_cidrs_policies_of_long_domains_fit_in_two_documents() -> None:
+    """staging_cidrs adds the balancers' security groups: a 54-character
+    domain's operate policy with dns or weighted and launch templates takes two
+    documents (docs/SECURITY.md), the longest domain never more than two."""
+    split = set()
+    for domain in (DOMAIN_54, LONGEST):
+        for label, policy, docs in sized(domain, ("203.0.113.0/24",)):
+            assert 1 <= len(docs) <= 2, label
+            assert all(policies.size(d) <= policies.MANAGED_POLICY_LIMIT for d in docs), label
+            assert sorted(json.dumps(st) for d in docs for st in d["Statement"]) == sorted(
+                json.dumps(st) for st in policy["Statement"]
+            )
+            if domain == DOMAIN_54 and len(docs) == 2:
+                split.add(label)
+    # operate with dns or weighted and launch templates (either kind): 8 of 64
+    assert len(split) == 8 and all(
+        label.startswith("operate")
+        and ("'dns'" in label or "'weighted'" in label)
+        and "'launch_configuration': False" in label
+        for label in split
+    ), split
 
 
 def test_release_groups_of_a_long_domain_are_the_sites() -> None:

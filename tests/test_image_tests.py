@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from bluegreen import bake, bake_security, imagetests
+from bluegreen.images import bake, bake_security, imagetests
 from conftest import DOMAIN, client, register_images, run
 from test_bake import own_images, packer_emulator, paws, source_image, tags_of
 

@@ -123,7 +123,7 @@ def test_every_setting_of_the_wrong_type_is_refused(
 ) -> None:
     """Settings files are typed: each key given a value of another type is exit 2,
     naming the key, the expected type and the value; nothing reaches AWS."""
-    from bluegreen import config
+    from bluegreen.model import settings as config
 
     with unchanged():
         for key in config.KEYS:

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from bluegreen import operations
 from bluegreen.clock import FakeClock
+from bluegreen.commands import operations
 from conftest import client, records, register_images, run, session, start_emulator
 from observer import Observer
 
@@ -275,7 +275,7 @@ def test_detach_from_live_is_refused_when_nothing_else_serves_there(
     """The traffic guard lives in the step: even a plan that asks for it never
     detaches the only healthy group from the live balancer or target group."""
     from bluegreen.errors import StateError
-    from bluegreen.steps import DetachGroup
+    from bluegreen.plan.steps import DetachGroup
 
     ok("deploy", "--version", "v1")
     ok("switch")

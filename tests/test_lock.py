@@ -25,9 +25,10 @@ from typing import Any
 
 import pytest
 
-from bluegreen import lock, operations
 from bluegreen.clock import FakeClock
+from bluegreen.commands import operations
 from bluegreen.errors import LockedError
+from bluegreen.lifecycle import lock
 from bluegreen.ui import Reporter
 from chaos import aws as client
 from chaos import shape

@@ -15,9 +15,9 @@ from typing import Any, ClassVar
 import click
 import pytest
 
-from bluegreen import config
 from bluegreen.cli import cli
 from bluegreen.cli.flags import FLAGS, GLOBAL, SettingOption, command_names
+from bluegreen.model import settings as config
 from conftest import run
 
 

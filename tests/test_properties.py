@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bluegreen import config
 from bluegreen.cli import main
 from bluegreen.errors import InputError
-from bluegreen.naming import Names, normalise_domain, slug, validate_ami, validate_version
+from bluegreen.model import settings as config
+from bluegreen.model.naming import Names, normalise_domain, slug, validate_ami, validate_version
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

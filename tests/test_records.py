@@ -156,7 +156,7 @@ def test_a_concurrent_writer_is_refused_not_overwritten(
 
 def test_the_emulator_refuses_a_delete_of_other_values(both: dict[str, str], aws: str) -> None:
     """The suite's emulator applies change batches as AWS does
-    (bluegreen.sandbox.route53_as_aws); moto alone would delete the record."""
+    (bluegreen.emulator.server.route53_as_aws); moto alone would delete the record."""
     r53 = client(aws, "route53")
     change = {
         "Action": "DELETE",

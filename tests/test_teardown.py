@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bluegreen import images
+from bluegreen.images import catalog as images
 from conftest import client, run, session
 
 A = "londontamed.com"

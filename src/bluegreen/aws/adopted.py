@@ -1,4 +1,4 @@
-"""The reads that find a site's adopted resources by id (``bluegreen.adoption``):
+"""The reads that find a site's adopted resources by id (``bluegreen.model.adoption``):
 each returns None or leaves out what does not exist, so the caller can name
 the setting and the id that is wrong."""
 

@@ -1,6 +1,6 @@
 """Every setting's flag, generated from one table.
 
-``FLAGS`` has one entry per key of ``bluegreen.config.Settings``: which
+``FLAGS`` has one entry per key of ``bluegreen.model.settings.Settings``: which
 commands take the flag (``GLOBAL``: every command, before or after its name),
 how it reads, and its help. ``setting_options(command)`` builds the click
 options of a command from it, so a setting and its flag cannot drift apart:

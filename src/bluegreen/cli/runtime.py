@@ -24,8 +24,8 @@ if TYPE_CHECKING:
 
     from bluegreen.aws.base import Hook
     from bluegreen.clock import Clock
-    from bluegreen.config import Settings
-    from bluegreen.operations import Session
+    from bluegreen.commands.operations import Session
+    from bluegreen.model.settings import Settings
     from bluegreen.ui import Reporter
 
 
@@ -43,7 +43,7 @@ class Runtime:
         self.clock = clock
 
     def settings(self) -> Settings:
-        from bluegreen import config
+        from bluegreen.model import settings as config
 
         return config.load(self.flags, config_file=self.config_file)
 
@@ -53,7 +53,7 @@ class Runtime:
         return Reporter(quiet=self.quiet, verbose=self.verbose)
 
     def session(self, *, dry_run: bool = False) -> Session:
-        from bluegreen.operations import open_session
+        from bluegreen.commands.operations import open_session
 
         s = self.settings()
         return open_session(s, self.reporter(), dry_run=dry_run, clock=self.clock, hooks=self.hooks)

@@ -60,7 +60,7 @@ def summary(r: dict[str, Any]) -> str:
 
 
 def release_args(command: str, ami: str | None, version: str | None) -> None:
-    from bluegreen.naming import validate_ami, validate_version
+    from bluegreen.model.naming import validate_ami, validate_version
 
     if ami:
         validate_ami(ami)
@@ -78,7 +78,7 @@ def release_args(command: str, ami: str | None, version: str | None) -> None:
 def init(rt: Runtime, dry_run: bool) -> None:
     """Make the site's set-up what it should be: create what is missing, repair
     what differs (safe to run again)."""
-    from bluegreen import operations
+    from bluegreen.commands import operations
 
     result = operations.init(rt.session(dry_run=dry_run))
 
@@ -100,8 +100,8 @@ def init(rt: Runtime, dry_run: bool) -> None:
 @pass_rt
 def status(rt: Runtime) -> None:
     """Which environment is live and which is staging, and any problem found."""
-    from bluegreen import operations
-    from bluegreen.render import status_table, status_text
+    from bluegreen.cli.render import status_table, status_text
+    from bluegreen.commands import operations
 
     rt.emit(operations.status(rt.session()), status_text, status_table)
 
@@ -116,7 +116,7 @@ def status(rt: Runtime) -> None:
 @pass_rt
 def deploy(rt: Runtime, ami: str | None, version: str | None, replace: bool, dry_run: bool) -> None:
     """Deploy a release to staging: a new autoscaling group behind the staging load balancer."""
-    from bluegreen import operations
+    from bluegreen.commands import operations
 
     release_args("deploy", ami, version)
     sess = rt.session(dry_run=dry_run)
@@ -143,7 +143,7 @@ def release(
     previous release stays in staging for that long (a countdown), then is
     deleted.
     """
-    from bluegreen import operations
+    from bluegreen.commands import operations
 
     release_args("release", ami, version)
     sess = rt.session(dry_run=dry_run)
@@ -168,7 +168,7 @@ def switch(rt: Runtime, dry_run: bool) -> None:
 
     With checks, they run against staging first (a failure refuses), then
     against the new live environment (a failure undoes the switch: exit 7)."""
-    from bluegreen import operations
+    from bluegreen.commands import operations
 
     rt.emit(operations.switch(rt.session(dry_run=dry_run)), summary)
 
@@ -179,7 +179,7 @@ def switch(rt: Runtime, dry_run: bool) -> None:
 @pass_rt
 def rollback(rt: Runtime, dry_run: bool) -> None:
     """Swap back to the release that was live before, while it still runs."""
-    from bluegreen import operations
+    from bluegreen.commands import operations
 
     rt.emit(operations.switch(rt.session(dry_run=dry_run), rollback=True), summary)
 
@@ -196,7 +196,7 @@ def clean(rt: Runtime, force: bool, yes: bool, dry_run: bool) -> None:
 
     Asks for confirmation on a terminal; elsewhere needs --yes.
     """
-    from bluegreen import operations
+    from bluegreen.commands import operations
 
     confirm = rt.confirmer(yes, dry_run, "clean")
     sess = rt.session(dry_run=dry_run)
@@ -216,7 +216,7 @@ def teardown(rt: Runtime, yes: bool, dry_run: bool) -> None:
     Asks for confirmation on a terminal; elsewhere needs --yes. Release images
     are kept. Safe to run again after an interruption: it finishes the job.
     """
-    from bluegreen import operations
+    from bluegreen.commands import operations
 
     confirm = rt.confirmer(yes, dry_run, "teardown")
     sess = rt.session(dry_run=dry_run)

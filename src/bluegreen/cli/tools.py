@@ -20,8 +20,8 @@ def config_cmd(rt: Runtime) -> None:
     """The effective settings and where each came from (default, file, environment, flag)."""
     from pathlib import Path
 
-    from bluegreen import config
-    from bluegreen.render import config_table, config_text
+    from bluegreen.cli.render import config_table, config_text
+    from bluegreen.model import settings as config
 
     s = rt.settings()
     path = rt.config_file
@@ -39,7 +39,7 @@ def config_cmd(rt: Runtime) -> None:
         }
     result: dict[str, Any] = {"config_file": str(path) if path else None, "settings": settings}
     if s.domain is not None:  # which resources are adopted, which bluegreen owns
-        from bluegreen.adoption import ownership
+        from bluegreen.model.adoption import ownership
 
         result["resources"] = ownership(s.names())
     rt.emit(result, config_text, config_table)
@@ -52,7 +52,7 @@ def config_cmd(rt: Runtime) -> None:
 @pass_rt
 def unlock(rt: Runtime, lock_id: str) -> None:
     """Break a lock left by a command that was killed."""
-    from bluegreen import operations
+    from bluegreen.commands import operations
 
     rt.emit(operations.unlock(rt.session(), lock_id), lambda r: f"broke the lock of {r['holder']}")
 
@@ -63,8 +63,8 @@ def unlock(rt: Runtime, lock_id: str) -> None:
 @pass_rt
 def history(rt: Runtime, limit: int) -> None:
     """The site's releases, newest first."""
-    from bluegreen import operations
-    from bluegreen.render import history_table, history_text
+    from bluegreen.cli.render import history_table, history_text
+    from bluegreen.commands import operations
 
     rt.emit(operations.history_entries(rt.session(), limit), history_text, history_table)
 
@@ -78,8 +78,8 @@ def history(rt: Runtime, limit: int) -> None:
 @pass_rt
 def bake(rt: Runtime, version: str | None, base: bool, dry_run: bool) -> None:
     """Build a release image (or the base image) with Packer."""
-    from bluegreen import operations
-    from bluegreen.naming import validate_ami, validate_version
+    from bluegreen.commands import operations
+    from bluegreen.model.naming import validate_ami, validate_version
 
     if version:
         validate_version(version)
@@ -109,8 +109,8 @@ def bake(rt: Runtime, version: str | None, base: bool, dry_run: bool) -> None:
 def images(ctx: click.Context) -> None:
     """The site's images: version, id, created, source, and which environment runs each."""
     if ctx.invoked_subcommand is None:
-        from bluegreen import operations
-        from bluegreen.images import listing_text
+        from bluegreen.commands import operations
+        from bluegreen.images.catalog import listing_text
 
         rt = ctx.ensure_object(Runtime)
         with rt.logging():
@@ -129,7 +129,7 @@ def images(ctx: click.Context) -> None:
 @pass_rt
 def images_prune(rt: Runtime, keep: int, dry_run: bool) -> None:
     """Deregister the oldest images no environment or launch template uses."""
-    from bluegreen import operations
+    from bluegreen.commands import operations
 
     rt.emit(operations.images_prune(rt.session(dry_run=dry_run), keep), summary)
 
@@ -169,9 +169,9 @@ def iam_policy(
     import json
     import re
 
-    from bluegreen import iam_policy as policies
-    from bluegreen import operations
+    from bluegreen.commands import operations
     from bluegreen.errors import InputError
+    from bluegreen.policy import iam_policy as policies
 
     if account_id is not None and not re.fullmatch(r"\d{12}", account_id):
         raise InputError(f"--account-id: {account_id!r} is not a 12-digit AWS account id")
@@ -235,7 +235,7 @@ def sandbox(rt: Runtime, port: int, realistic: bool) -> None:
     """Run the embedded AWS emulator on 127.0.0.1 until Ctrl-C."""
     import threading
 
-    from bluegreen import sandbox as sb
+    from bluegreen.emulator import server as sb
 
     emu = sb.start(port, realistic=realistic)
     if rt.output == "json":  # one document, at once, for the script that started it
@@ -261,6 +261,6 @@ def sandbox(rt: Runtime, port: int, realistic: bool) -> None:
 @pass_rt
 def demo(rt: Runtime) -> None:
     """Tell the seed's story for londontamed.com on an in-process emulator."""
-    from bluegreen.demo import run_demo
+    from bluegreen.commands.demo import run_demo
 
     run_demo(rt.reporter(), output=rt.output)

@@ -1,6 +1,6 @@
 """The site's set-up, reconciled: one module per resource family.
 
-``bluegreen init`` (``bluegreen.provision``) runs them in dependency order:
+``bluegreen init`` (``bluegreen.site.provision``) runs them in dependency order:
 ``network`` (VPC, subnets, internet gateway, route table), ``security``
 (the load balancers' and the instances' security groups), ``identity`` (the
 web servers' role, its inline policy, the instance profile, the key pair),

@@ -1,4 +1,4 @@
-"""``init`` on adopted resources (``bluegreen.adoption``): check first, then
+"""``init`` on adopted resources (``bluegreen.model.adoption``): check first, then
 use them as they are.
 
 ``check`` reads every adopted resource before ``init`` changes anything and
@@ -27,7 +27,7 @@ from typing import Any
 
 from bluegreen.aws.adopted import forwarded_target_groups
 from bluegreen.errors import InputError
-from bluegreen.naming import bare
+from bluegreen.model.naming import bare
 from bluegreen.site.classic import Target, zone_id
 from bluegreen.site.network import Network
 from bluegreen.site.outcome import Ctx

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bluegreen.adoption import pick_zones
 from bluegreen.errors import AwsError, StateError
-from bluegreen.naming import bare
+from bluegreen.model.adoption import pick_zones
+from bluegreen.model.naming import bare
 from bluegreen.site.classic import Target
 from bluegreen.site.outcome import Ctx
 

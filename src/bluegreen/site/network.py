@@ -10,7 +10,7 @@ from typing import Any
 
 from bluegreen.aws.ec2 import tag_value
 from bluegreen.errors import StateError
-from bluegreen.naming import TAG_DOMAIN
+from bluegreen.model.naming import TAG_DOMAIN
 from bluegreen.site.outcome import Ctx
 
 VPC_CIDR = "10.0.0.0/16"

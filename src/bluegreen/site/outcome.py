@@ -88,8 +88,8 @@ class Ctx:
     the site's tags and the recorder."""
 
     gw: Any  # bluegreen.aws.Gateway (Any: keeps this module free of the gateway)
-    s: Any  # bluegreen.config.Settings
-    n: Any  # bluegreen.naming.Names
+    s: Any  # bluegreen.model.settings.Settings
+    n: Any  # bluegreen.model.naming.Names
     rec: Recorder
 
     @property

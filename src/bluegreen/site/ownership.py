@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from bluegreen.aws import Gateway
-from bluegreen.naming import TAG_DOMAIN, Names, bare
+from bluegreen.model.naming import TAG_DOMAIN, Names, bare
 
 
 def _ours(tags: dict[str, str] | None, names: Names) -> bool:
@@ -112,7 +112,7 @@ def groups_in_adopted_vpc(gw: Gateway, names: Names) -> list[dict[str, Any]]:
 
 
 def policy_arns(gw: Gateway, names: Names) -> dict[str, Any]:
-    """The ARNs the policy scopes adopted resources to (``bluegreen.adoption``):
+    """The ARNs the policy scopes adopted resources to (``bluegreen.model.adoption``):
     the adopted instance profile's role, the adopted ALBs' target groups."""
     from bluegreen.observe import adopted_albs
 

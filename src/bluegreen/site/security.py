@@ -33,7 +33,7 @@ class Groups:
     lb: str | None = None
     instances: str | None = None
     extra: list[Rule] = field(default_factory=list)  # to remove from the instances' group
-    # ``staging_cidrs``'s groups (bluegreen.access_setup), which the load
+    # ``staging_cidrs``'s groups (bluegreen.site.access), which the load
     # balancers may carry besides their own
     access: set[str] = field(default_factory=set)
 

@@ -1,0 +1,261 @@
+"""Instances take time, and launches can fail.
+
+- A new instance is ``pending`` (Auto Scaling: Pending) while it boots, then
+  OutOfService in a classic load balancer / ``initial`` in a target group until
+  it has passed the health check HealthyThreshold times.
+- A launch that EC2 refuses (an instance type not offered, no capacity, a KMS
+  key the Auto Scaling service-linked role cannot use) never shows as an
+  error of any call: the group stays without instances and the reason is only
+  in its scaling activities, as a Failed activity.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+from bluegreen.clock import iso
+from bluegreen.emulator.fidelity.layer import Behaviour
+from bluegreen.emulator.fidelity.registry import Launch, registry
+from bluegreen.emulator.fidelity.wire import Call, Reply, set_params, sub_request, tag, xml_reply
+
+_INNER_MEMBER = re.compile(r"<member>((?:(?!<member>).)*?)</member>", re.S)
+_RESIZING = ("CreateAutoScalingGroup", "UpdateAutoScalingGroup", "SetDesiredCapacity")
+_LAUNCHING = (*_RESIZING, "TerminateInstanceInAutoScalingGroup", "AttachLoadBalancers")
+
+
+class Boot(Behaviour):
+    """Instance lifecycle: pending, then running
+    https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-lifecycle.html
+    the group's Pending -> InService
+    https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-lifecycle.html
+    OutOfService / "Instance registration is still in progress" in a classic
+    load balancer until HealthyThreshold checks passed
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/elb-healthchecks.html
+    and ``initial`` / Elb.RegistrationInProgress in a target group
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html
+    """
+
+    def reset(self) -> None:
+        self.launched: dict[str, float] = {}
+
+    def _age(self, instance: str) -> float:
+        now = self.layer.now()
+        return now - self.launched.setdefault(instance, now)
+
+    def _note(self, text: str) -> None:
+        for i in tag(text, "InstanceId"):
+            self._age(i)
+
+    def after(self, call: Call, reply: Reply) -> Reply:
+        if not reply.ok:
+            return reply
+        t = self.layer.timings
+        if call.service == "autoscaling" and call.action in _LAUNCHING:
+            params = {"Action": "DescribeAutoScalingGroups", "Version": "2011-01-01"}
+            if call.get("AutoScalingGroupName"):
+                params["AutoScalingGroupNames.member.1"] = call.get("AutoScalingGroupName")
+            self._note(sub_request(self.layer.app, call, params=params).text)
+        elif call.service == "autoscaling" and call.action == "DescribeAutoScalingGroups":
+
+            def group_member(block: str, i: str) -> str:
+                if self._age(i) < t.boot:
+                    return block.replace(
+                        "<LifecycleState>InService</LifecycleState>",
+                        "<LifecycleState>Pending</LifecycleState>",
+                    )
+                return block
+
+            return reply.with_text(_members(reply.text, "InstanceId", group_member))
+        elif call.classic_elb and call.action == "DescribeInstanceHealth":
+
+            def classic(block: str, i: str) -> str:
+                if self._age(i) < t.boot + t.health_checks:
+                    block = block.replace("<State>InService</State>", "<State>OutOfService</State>")
+                    block = re.sub(
+                        r"<ReasonCode>[^<]*</ReasonCode>", "<ReasonCode>ELB</ReasonCode>", block
+                    )
+                    return re.sub(
+                        r"<Description>[^<]*</Description>",
+                        "<Description>Instance registration is still in progress.</Description>",
+                        block,
+                    )
+                return block
+
+            return reply.with_text(_members(reply.text, "InstanceId", classic))
+        elif call.service == "elasticloadbalancing" and call.action == "DescribeTargetHealth":
+
+            def target(block: str, i: str) -> str:
+                if self._age(i) < t.boot + t.health_checks:
+                    return block.replace(
+                        "<State>healthy</State>",
+                        "<State>initial</State><Reason>Elb.RegistrationInProgress</Reason>"
+                        "<Description>Target registration is in progress</Description>",
+                    )
+                return block
+
+            return reply.with_text(_members(reply.text, "Id", target))
+        elif call.service == "ec2" and call.action == "DescribeInstances":
+
+            def booting(m: re.Match[str]) -> str:
+                at = self.launched.get(m.group(2))
+                if at is not None and self.layer.now() - at < t.boot:
+                    return m.group(1) + "<code>0</code><name>pending</name>"
+                return m.group(0)
+
+            return reply.with_text(_EC2_STATE.sub(booting, reply.text))
+        return reply
+
+
+_EC2_STATE = re.compile(
+    r"(<instanceId>(i-[0-9a-f]+)</instanceId>(?:(?!<instanceId>).)*?<instanceState>\s*)"
+    r"<code>16</code>\s*<name>running</name>",
+    re.S,
+)
+
+
+def _members(text: str, id_tag: str, fn: object) -> str:
+    """Apply ``fn(block, instance id)`` to every innermost ``<member>`` holding
+    ``<id_tag>i-...</id_tag>``."""
+    assert callable(fn)
+    pattern = re.compile(rf"<{id_tag}>(i-[0-9a-f]+)</{id_tag}>")
+
+    def one(m: re.Match[str]) -> str:
+        found = pattern.search(m.group(0))
+        return str(fn(m.group(0), found.group(1))) if found else m.group(0)
+
+    return _INNER_MEMBER.sub(one, text)
+
+
+@dataclass
+class Failing:
+    min_size: int
+    desired: int
+    message: str
+    description: str
+
+
+def _failure(
+    launch: Launch, faults_types: set[str], faults_keys: set[str]
+) -> tuple[str, str] | None:
+    """(StatusMessage, Description) AWS gives for this launch, or None if it succeeds.
+    https://docs.aws.amazon.com/autoscaling/ec2/userguide/ts-as-instancelaunchfailure.html"""
+    if launch.instance_type in faults_types:
+        msg = (
+            "The requested configuration is currently not supported. Please check the "
+            "documentation for supported configurations. Launching EC2 instance failed."
+        )
+        return msg, f"Launching a new EC2 instance.  Status Reason: {msg}"
+    if set(launch.kms_keys) & faults_keys:
+        # "Client.InternalError: Client error on launch": the Auto Scaling
+        # service-linked role may not use the customer managed key
+        # https://docs.aws.amazon.com/autoscaling/ec2/userguide/key-policy-requirements-EBS-encryption.html
+        msg = (
+            "Instance became unhealthy while waiting for instance to be in InService state. "
+            "Termination Reason: Client.InternalError: Client error on launch"
+        )
+        return (
+            msg,
+            f"Launching a new EC2 instance: i-{uuid.uuid4().hex[:17]}.  Status Reason: {msg}",
+        )
+    return None
+
+
+class FailedLaunches(Behaviour):
+    """Launches of a group whose instance type or KMS key is marked failing
+    (``Layer.faults``) fail: the group keeps its desired capacity and no
+    instances; DescribeScalingActivities shows a Failed activity with AWS's
+    StatusMessage per attempt
+    https://docs.aws.amazon.com/autoscaling/ec2/userguide/ts-as-instancelaunchfailure.html
+    https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeScalingActivities.html
+    """
+
+    def reset(self) -> None:
+        self.failing: dict[str, Failing] = {}
+        self.activities: dict[str, list[str]] = {}  # group -> activity XML, newest first
+
+    def _activity(self, group: str, f: Failing, before: int) -> None:
+        now = iso(self.layer.now())
+        self.activities.setdefault(group, []).insert(
+            0,
+            "<member>"
+            f"<ActivityId>{uuid.uuid4()}</ActivityId>"
+            f"<AutoScalingGroupName>{escape(group)}</AutoScalingGroupName>"
+            f"<Description>{escape(f.description)}</Description>"
+            f"<Cause>At {now} an instance was started in response to a difference between "
+            f"desired and actual capacity, increasing the capacity from {before} to "
+            f"{f.desired}.</Cause>"
+            f"<StartTime>{now}</StartTime><EndTime>{now}</EndTime>"
+            f"<StatusCode>Failed</StatusCode><StatusMessage>{escape(f.message)}</StatusMessage>"
+            "<Progress>100</Progress><Details>{}</Details>"
+            "</member>",
+        )
+
+    def before(self, call: Call) -> Reply | None:
+        if call.service != "autoscaling":
+            return None
+        group = call.get("AutoScalingGroupName")
+        if call.action == "DescribeScalingActivities" and group in self.activities:
+            return xml_reply(
+                '<DescribeScalingActivitiesResponse xmlns="http://autoscaling.amazonaws.com/'
+                'doc/2011-01-01/"><DescribeScalingActivitiesResult><Activities>'
+                + "".join(self.activities[group])
+                + "</Activities></DescribeScalingActivitiesResult><ResponseMetadata>"
+                f"<RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+                "</DescribeScalingActivitiesResponse>"
+            )
+        if call.action not in _RESIZING:
+            return None
+        f = self.failing.get(group)
+        if (
+            call.action == "CreateAutoScalingGroup"
+            or call.get("LaunchTemplate.Version")
+            or call.get("LaunchConfigurationName")
+        ):
+            launch = registry(self.layer.behaviours).launch_of(call)
+            faults = self.layer.faults
+            reason = _failure(launch, faults.instance_types, faults.kms_keys) if launch else None
+            if reason is None:
+                if f is not None:  # a launch setting that works: the group fills up
+                    self.failing.pop(group)
+                    set_params(
+                        call,
+                        MinSize=call.get("MinSize") or str(f.min_size),
+                        DesiredCapacity=call.get("DesiredCapacity") or str(f.desired),
+                    )
+                return None
+            if f is None and call.action != "CreateAutoScalingGroup":
+                return None  # running instances keep running; not modelled further
+            f = Failing(0, 0, *reason) if f is None else Failing(f.min_size, f.desired, *reason)
+            self.failing[group] = f
+        if f is None:
+            return None
+        before = f.desired
+        f.min_size = int(call.get("MinSize") or f.min_size)
+        f.desired = int(call.get("DesiredCapacity") or max(f.desired, f.min_size))
+        set_params(call, MinSize="0", DesiredCapacity="0")
+        if f.desired > 0:
+            self._activity(group, f, 0 if call.action == "CreateAutoScalingGroup" else before)
+        return None
+
+    def after(self, call: Call, reply: Reply) -> Reply:
+        if call.service != "autoscaling" or not reply.ok:
+            return reply
+        if call.action == "DeleteAutoScalingGroup":
+            self.failing.pop(call.get("AutoScalingGroupName"), None)
+            self.activities.pop(call.get("AutoScalingGroupName"), None)
+        elif call.action == "DescribeAutoScalingGroups" and self.failing:
+            text = reply.text
+            for group, f in self.failing.items():
+                for field, value in (("MinSize", f.min_size), ("DesiredCapacity", f.desired)):
+                    text = re.sub(
+                        rf"(<AutoScalingGroupName>{re.escape(escape(group))}</AutoScalingGroupName>"
+                        rf"(?:(?!<AutoScalingGroupName>).)*?<{field}>)0(</{field}>)",
+                        rf"\g<1>{value}\g<2>",
+                        text,
+                        flags=re.S,
+                    )
+            return reply.with_text(text)
+        return reply
