@@ -43,6 +43,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent / "tests")]
 
+import adopt_infra  # noqa: E402
 import chaos  # noqa: E402
 import init_chaos  # noqa: E402
 from benchlib import emulator, quick, reset, save, table  # noqa: E402
@@ -105,6 +106,10 @@ def crashes(url: str) -> tuple[list[list[Any]], dict[str, Any]]:
 # -- init: lost responses and crashes ------------------------------------------------
 def _init_args(kind: str) -> Callable[[str], tuple[str, ...]]:
     def prepare(url: str) -> tuple[str, ...]:
+        if kind.startswith("adopted-"):  # infrastructure made beforehand, adopted by flags
+            lb = kind.removeprefix("adopted-")
+            ids = adopt_infra.build(url, lb)
+            return ("--load-balancer", lb, *adopt_infra.flags(ids, groups=lb == "classic"))
         acm = chaos.aws(url, "acm")
         cert = acm.request_certificate(DomainName="*.londontamed.com")["CertificateArn"]
         if kind == "alb":
@@ -613,7 +618,10 @@ def main() -> int:
         )
 
         t = time.monotonic()
-        rows, data = init_faults(url, ("classic",) if q else ("classic", "alb", "alb-lb"))
+        rows, data = init_faults(
+            url,
+            ("classic",) if q else ("classic", "alb", "alb-lb", "adopted-classic", "adopted-alb"),
+        )
         save(
             "reliability_init",
             "init: each changing request's response lost, and SIGKILL before each AWS call",

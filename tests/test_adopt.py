@@ -5,15 +5,17 @@ teardown leaves every adopted resource in place and unchanged."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import adopt_infra
+from bluegreen.aws.base import Hook
 from chaos import aws as client
 from conftest import register_images, run
+from init_chaos import sweep_killed, sweep_lost
 
 
 @pytest.mark.parametrize(
@@ -239,3 +241,75 @@ def test_settings_that_need_the_vpc_are_refused_without_it(aws: str) -> None:
     assert r.code == 2 and "the site needs two" in r.err
     r = run("--vpc-id", "vpc-x", "config")
     assert r.code == 2 and "'vpc-x' is not a VPC id" in r.err
+
+
+# -- lost responses and crashes of init on adopted resources ----------------------------
+def adopted_args(kind: str, groups: bool) -> Callable[[str], tuple[str, ...]]:
+    """Sweeps' preparation: the infrastructure made afresh, adopted by flags."""
+
+    def prepare(url: str) -> tuple[str, ...]:
+        ids = adopt_infra.build(url, kind)
+        return ("--load-balancer", kind, *adopt_infra.flags(ids, groups=groups))
+
+    return prepare
+
+
+def run_init(*args: str, hooks: Sequence[Hook] | None = None) -> tuple[int, str]:
+    r = run("init", *args, hooks=hooks or ())
+    return r.code, r.err
+
+
+# a deterministic sample (make reliability runs every point)
+ADOPT_LOST = (1, 3, 5)  # of the five changing requests
+ADOPT_KILLED = range(4, 57, 20)
+
+
+def test_lost_responses_and_kills_of_init_on_adopted_resources_converge(aws: str) -> None:
+    prepare = adopted_args("alb", groups=False)
+    lost = sweep_lost(aws, prepare, run_init, ADOPT_LOST)
+    assert lost.failures == [], lost.failures[0]
+    killed = sweep_killed(aws, prepare, run_init, ADOPT_KILLED)
+    assert killed.failures == [], killed.failures[0]
+    assert lost.points >= 3 and killed.points >= 3
+    assert (lost.converged, killed.converged) == (lost.points, killed.points)
+
+
+# -- iam-policy ---------------------------------------------------------------------------
+def test_iam_policy_scopes_to_the_adopted_resources_and_allows_their_cycle(
+    aws: str, tmp_path: Path
+) -> None:
+    import json
+
+    import policy_sim as sim
+
+    ids = adopt_infra.build(aws, "alb")
+    (tmp_path / "bluegreen.toml").write_text(adopt_infra.toml(ids, kind="alb", groups=False))
+
+    def record(*args: str) -> list[sim.Call]:
+        rec = sim.Recorder()
+        r = run(*args, hooks=rec.hooks)
+        assert r.code == 0, (args, r.err)
+        return rec.calls
+
+    policy = {
+        p: json.loads(run("iam-policy", "--for", p).out) for p in ("init", "operate", "teardown")
+    }
+    calls = {"init": record("init")}
+    register_images(aws, "v1")
+    calls["operate"] = [c for a in (("deploy", "--version", "v1"), ("switch",)) for c in record(*a)]
+    calls["teardown"] = record("teardown", "--yes")
+    world = sim.World()
+    for purpose, made in calls.items():
+        denied = [q for q in sim.requests(made, world) if not sim.allowed(policy[purpose], q)]
+        assert denied == [], (purpose, "\n".join(map(str, denied)))
+
+    by_sid = {st["Sid"]: st for p in policy.values() for st in p["Statement"]}
+    assert by_sid["PassWebServerRole"]["Resource"].endswith(":role/corp-web-role")
+    lbs = by_sid["OwnLoadBalancers"]["Resource"] if "OwnLoadBalancers" in by_sid else []
+    assert all("corp-" in arn for arn in ([lbs] if isinstance(lbs, str) else lbs))
+    zones = json.dumps(by_sid["ChangeLiveRecords"]["Resource"])
+    assert ids["public_zone_id"] in zones
+    init_actions = {a for st in policy["init"]["Statement"] for a in st["Action"]}
+    assert "elasticloadbalancing:CreateLoadBalancer" not in init_actions
+    assert "iam:CreateRole" not in init_actions
+    assert "route53:CreateHostedZone" not in init_actions

@@ -76,13 +76,13 @@ def identity(gw: Gateway, names: Names) -> tuple[bool, bool, list[str]]:
     tagged) holds nothing but that role."""
     kept: list[str] = []
     adopted = names.adopted.instance_profile
-    if adopted:
-        kept.append(f"instance profile {adopted}: adopted (instance_profile)")
+    if adopted:  # bluegreen made no role or profile of its own for the site
+        return False, False, [f"instance profile {adopted}: adopted (instance_profile)"]
     role = gw.role(names.role)
     role_ours = role is not None and _ours(_tag_list(role.get("Tags")), names)
     if role is not None and not role_ours:
         kept.append(f"IAM role {names.role}: not tagged {TAG_DOMAIN}={names.domain}")
-    profile = gw.instance_profile(names.role) if adopted != names.role else None
+    profile = gw.instance_profile(names.role)
     profile_ours = False
     if profile is not None:
         held = {r["RoleName"] for r in profile.get("Roles", [])}
