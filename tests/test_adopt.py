@@ -17,16 +17,21 @@ from chaos import aws as client
 from conftest import register_images, run
 from init_chaos import sweep_killed, sweep_lost
 
+CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
+
 
 @pytest.mark.parametrize(
     ("kind", "groups"), [("classic", True), ("alb", False)], ids=["classic", "alb"]
 )
 def test_adopted_site_runs_the_whole_cycle_and_teardown_keeps_it(
-    aws: str, tmp_path: Path, kind: str, groups: bool
+    aws: str, tmp_path: Path, kind: str, groups: bool, unchanged: Callable[..., Any]
 ) -> None:
     ids = adopt_infra.build(aws, kind)
     (tmp_path / "bluegreen.toml").write_text(adopt_infra.toml(ids, kind=kind, groups=groups))
     before = adopt_infra.snapshot(aws, ids)
+    with unchanged():
+        dry = run("--output", "json", "init", "--dry-run")
+    assert dry.code == 0, dry.err
 
     r = run("--output", "json", "init")
     assert r.code == 0, r.err
@@ -110,14 +115,19 @@ def test_adopted_site_runs_the_whole_cycle_and_teardown_keeps_it(
     # every adopted resource is there, unchanged, records included (bluegreen's
     # alias records are gone, the zones' own record is kept)
     assert adopt_infra.snapshot(aws, ids) == before
+    again = run("--output", "json", "teardown", "--yes")
+    assert again.code == 0, again.err
+    assert adopt_infra.snapshot(aws, ids) == before
     asg = client(aws, "autoscaling")
     assert asg.describe_auto_scaling_groups()["AutoScalingGroups"] == []
     tagged = [{"Name": "tag:bluegreen:domain", "Values": ["londontamed.com"]}]
     assert ec2.describe_security_groups(Filters=tagged)["SecurityGroups"] == []
 
 
-def _adopt(tmp_path: Path, ids: dict[str, Any], kind: str, **changes: Any) -> None:
-    (tmp_path / "bluegreen.toml").write_text(adopt_infra.toml({**ids, **changes}, kind=kind))
+def _adopt(tmp_path: Path, ids: dict[str, Any], kind: str, extra: str = "", **changes: Any) -> None:
+    (tmp_path / "bluegreen.toml").write_text(
+        adopt_infra.toml({**ids, **changes}, kind=kind) + extra
+    )
 
 
 def test_what_init_would_have_to_change_is_refused_with_nothing_changed(
@@ -155,6 +165,7 @@ def test_what_init_would_have_to_change_is_refused_with_nothing_changed(
         load_balancers=["corp-blue", "corp-tcp"],
         security_groups=[bare],
         public_zone_id=other_zone["Id"].split("/")[-1],
+        extra=f'certificate_arn = "{CERT}"\n',
     )
     with unchanged():
         r = run("init")
@@ -165,6 +176,7 @@ def test_what_init_would_have_to_change_is_refused_with_nothing_changed(
         "load_balancers: corp-tcp checks health with nothing, the workflow needs HTTP:3001/health",
         f"security_groups: none of {bare} admits tcp/80",
         "is the zone of example.org., not of londontamed.com.",
+        f"load_balancers: corp-blue has no HTTPS listener on 443 with certificate_arn {CERT}",
         "nothing was changed",
     ):
         assert needle in r.err, (needle, r.err)

@@ -1377,7 +1377,7 @@ def iam_policy(
             adopted = owned.policy_arns(gw, names)
             if purpose == "bake":  # Packer's temporary security group: in the site's VPC
                 vpc = gw.find_vpc(TAG_DOMAIN, names.domain, names.vpc)
-                vpc_id = str(vpc["VpcId"]) if vpc else None
+                vpc_id = names.adopted.vpc_id or (str(vpc["VpcId"]) if vpc else None)
         except BluegreenError as e:
             r.warn(f"could not look up the account and hosted zones ({e.message}): using wildcards")
     if account == "*":

@@ -610,7 +610,12 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
         # Packer's build instance and its volume are created with the domain's tag
         # (run_tags, run_volume_tags): every later write on them needs it.
         "BakeLaunchTagged": ([t.arn("ec2", "instance/*")], _request_domain(t)),
-        "BakeLaunchInOwnSubnet": ([t.arn("ec2", "subnet/*")], _tagged(t)),
+        "BakeLaunchInOwnSubnet": (
+            [t.arn("ec2", f"subnet/{sn}") for sn in n.adopted.subnet_ids[:1]],
+            None,
+        )
+        if n.adopted.subnet_ids
+        else ([t.arn("ec2", "subnet/*")], _tagged(t)),
         # what RunInstances also names: the source image (public or the site's),
         # the network interface and root volume it creates, the security group
         # and key pair (the temporary ones below, scoped there)
@@ -652,7 +657,9 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
             _request_domain(t),
         ),
         "BakeTemporaryKeys": ([t.arn("ec2", "key-pair/packer_*")], None),
-        "BakeInOwnVpc": ([t.arn("ec2", "vpc/*")], _tagged(t)),
+        "BakeInOwnVpc": ([t.arn("ec2", f"vpc/{n.adopted.vpc_id}")], None)
+        if n.adopted.vpc_id
+        else ([t.arn("ec2", "vpc/*")], _tagged(t)),
         "BakeTemporaryGroups": (
             [t.arn("ec2", "security-group/*")],
             {"ArnEquals": {"ec2:Vpc": t.arn("ec2", f"vpc/{t.vpc_id or '*'}")}},
