@@ -16,14 +16,14 @@ SIZES = (1, 50, 200)
 
 
 def one_poll(url: str, group: str, balancer: str, expected: int) -> Calls:
-    from bluegreen.commands import operations
+    from bluegreen import api
     from bluegreen.model import settings as config
     from bluegreen.plan.steps import WaitHealthy
     from bluegreen.ui import Reporter
 
     calls = Calls()
     s = config.load({"domain": DOMAIN, "endpoint_url": url}, env={})
-    sess = operations.open_session(s, Reporter(stream=io.StringIO()), hooks=[calls.hook()])
+    sess = api.open_session(s, Reporter(stream=io.StringIO()), hooks=[calls.hook()])
     step = WaitHealthy(group, balancer, "classic", None, expected, 60.0)
     step.apply(sess.ctx)
     return calls

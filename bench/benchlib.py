@@ -239,13 +239,13 @@ def bluegreen(
 
 
 def register_images(url: str, *versions: str, domain: str = DOMAIN) -> dict[str, str]:
-    from bluegreen.commands import operations
+    from bluegreen import api
     from bluegreen.images import catalog as images
     from bluegreen.model import settings as config
     from bluegreen.ui import Reporter
 
     s = config.load({"domain": domain, "endpoint_url": url}, env={})
-    sess = operations.open_session(s, Reporter(stream=io.StringIO()))
+    sess = api.open_session(s, Reporter(stream=io.StringIO()))
     return {v: images.register_demo_image(sess.gw, sess.names, v) for v in versions}
 
 

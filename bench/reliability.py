@@ -2,6 +2,10 @@
 
     make reliability                       # .venv/bin/python bench/reliability.py
     .venv/bin/python bench/reliability.py --quick   # fewer seeds and races
+    .venv/bin/python bench/reliability.py --only init --init-kinds alb-lb
+        # some sections alone (input, lock, faults, init, crash_again, crash);
+        # init's kinds: classic, alb, alb-lb (the lb strategy's single ALB),
+        # adopted-classic, adopted-alb (infrastructure made beforehand, adopted)
 
 Starts its own moto server on 127.0.0.1 (stopped by pid) and prints:
 
@@ -47,8 +51,8 @@ import adopt_infra  # noqa: E402
 import chaos  # noqa: E402
 import init_chaos  # noqa: E402
 from benchlib import emulator, quick, reset, save, table  # noqa: E402
+from bluegreen import api  # noqa: E402
 from bluegreen.clock import FakeClock  # noqa: E402
-from bluegreen.commands import operations  # noqa: E402
 from bluegreen.errors import AwsError, LockedError  # noqa: E402
 from bluegreen.lifecycle import lock  # noqa: E402
 from bluegreen.model.settings import load  # noqa: E402
@@ -394,9 +398,9 @@ def _dead_pid() -> int:
     return p.pid
 
 
-def _session() -> operations.Session:
+def _session() -> api.Session:
     s = load({"domain": DOMAIN, "endpoint_url": os.environ["BLUEGREEN_ENDPOINT_URL"]}, env={})
-    return operations.open_session(s, Reporter(stream=io.StringIO()), clock=FakeClock())
+    return api.open_session(s, Reporter(stream=io.StringIO()), clock=FakeClock())
 
 
 def concurrency(url: str, races: int) -> tuple[list[list[Any]], dict[str, Any]]:
@@ -458,14 +462,14 @@ def concurrency(url: str, races: int) -> tuple[list[list[Any]], dict[str, Any]]:
                     b.wait()
 
             base = _session()
-            sess = operations.open_session(
+            sess = api.open_session(
                 base.settings,
                 Reporter(stream=io.StringIO()),
                 clock=FakeClock(),
                 hooks=[("before-call.dynamodb.PutItem", at_once)],
             )
             try:
-                out[version] = operations.deploy(sess, version=version)["result"]
+                out[version] = api.deploy(sess, version=version)["result"]
             except LockedError as e:
                 out[version] = e
 
@@ -550,8 +554,30 @@ def bad_input() -> tuple[list[list[Any]], dict[str, Any]]:
     return rows, {"tried": len(cases), "rejected_before_aws": rejected, "cases": rows}
 
 
+SECTIONS = ("input", "lock", "faults", "init", "crash_again", "crash")
+INIT_KINDS = ("classic", "alb", "alb-lb", "adopted-classic", "adopted-alb")
+
+
+def _option(name: str) -> list[str] | None:
+    """``--name a,b`` (or ``--name=a,b``) from the command line, split at commas."""
+    argv = sys.argv[1:]
+    for i, arg in enumerate(argv):
+        if arg == f"--{name}" and i + 1 < len(argv):
+            return argv[i + 1].split(",")
+        if arg.startswith(f"--{name}="):
+            return arg.split("=", 1)[1].split(",")
+    return None
+
+
 def main() -> int:
     q = quick()
+    only = _option("only") or list(SECTIONS)
+    kinds = _option("init-kinds") or (["classic"] if q else list(INIT_KINDS))
+    unknown = sorted(set(only) - set(SECTIONS)) + sorted(set(kinds) - set(INIT_KINDS))
+    if unknown:
+        print(f"unknown section or init kind: {', '.join(unknown)}", file=sys.stderr)
+        print(f"sections: {', '.join(SECTIONS)}; init kinds: {', '.join(INIT_KINDS)}")
+        return 2
     t0 = time.monotonic()
     cwd = tempfile.mkdtemp(prefix="bluegreen-reliability-")
     os.chdir(cwd)
@@ -560,131 +586,142 @@ def main() -> int:
     summary: list[list[Any]] = []
     with emulator() as url:
         os.environ["BLUEGREEN_ENDPOINT_URL"] = url
-
-        t = time.monotonic()
-        rows, data = bad_input()
-        save(
-            "reliability_input",
-            "Bad input: rejected before any AWS call",
-            table(["input", "exit", "AWS calls", "rejected"], rows),
-            data,
-        )
-        summary.append(
-            [
-                "bad inputs rejected before any AWS call",
-                data["tried"],
-                data["rejected_before_aws"],
-                f"{time.monotonic() - t:.0f}s",
-            ]
-        )
-
-        t = time.monotonic()
-        rows, data = concurrency(url, races=3 if q else 10)
-        save(
-            "reliability_lock",
-            "Concurrent commands",
-            table(["situation", "tried", "handled correctly"], rows),
-            data,
-        )
-        summary.append(
-            [
-                "concurrent commands refused or serialised correctly",
-                sum(r[1] for r in rows),
-                sum(r[2] for r in rows),
-                f"{time.monotonic() - t:.0f}s",
-            ]
-        )
-
-        t = time.monotonic()
-        rows, data = faults(url, seeds=(1, 2) if q else (1, 2, 3, 4, 5))
-        save(
-            "reliability_faults",
-            "API faults in release cycles (deploy, switch, clean)",
-            table(
-                ["cycle", "requests", "faults injected", "survived", "same final state", "time"],
-                rows,
+        if "input" in only:
+            t = time.monotonic()
+            rows, data = bad_input()
+            save(
+                "reliability_input",
+                "Bad input: rejected before any AWS call",
+                table(["input", "exit", "AWS calls", "rejected"], rows),
+                data,
             )
-            + "\n\nfaults by kind: "
-            + ", ".join(f"{k} {n}" for k, n in sorted(data["by_kind"].items())),
-            data,
-        )
-        summary.append(
-            [
-                "faults injected / survived",
-                sum(r[2] for r in rows),
-                sum(r[3] for r in rows),
-                f"{time.monotonic() - t:.0f}s",
-            ]
-        )
-
-        t = time.monotonic()
-        rows, data = init_faults(
-            url,
-            ("classic",) if q else ("classic", "alb", "alb-lb", "adopted-classic", "adopted-alb"),
-        )
-        save(
-            "reliability_init",
-            "init: each changing request's response lost, and SIGKILL before each AWS call",
-            table(["what", "points", "converged", "plain re-runs", "first failure"], rows),
-            data,
-        )
-        summary.append(
-            [
-                "init lost responses and kill points converged",
-                sum(r[1] for r in rows),
-                sum(r[2] for r in rows),
-                f"{time.monotonic() - t:.0f}s",
-            ]
-        )
-
-        t = time.monotonic()
-        rows, data = crashes_again(url, q)
-        save(
-            "reliability_crash_again",
-            "Kills of re-runs: a command killed, the run that takes over killed too, "
-            "then a plain run",
-            table(["command", "kills", "chains", "tried", "converged", "first failure"], rows),
-            data,
-        )
-        for depth in ("double", "triple"):
-            mine = [r for r in rows if r[1] == depth]
             summary.append(
                 [
-                    f"{depth} kills converged",
-                    sum(r[3] for r in mine),
-                    sum(r[4] for r in mine),
+                    "bad inputs rejected before any AWS call",
+                    data["tried"],
+                    data["rejected_before_aws"],
                     f"{time.monotonic() - t:.0f}s",
                 ]
             )
 
-        t = time.monotonic()
-        rows, data = crashes(url)
-        save(
-            "reliability_crash",
-            "Crash points: SIGKILL before the k-th AWS call, then the same command again",
-            table(
-                ["command", "AWS calls", "kill points tried", "converged", "first failure"], rows
-            ),
-            data,
-        )
-        summary.append(
-            [
-                "crash points converged",
-                sum(r[2] for r in rows),
-                sum(r[3] for r in rows),
-                f"{time.monotonic() - t:.0f}s",
-            ]
-        )
+        if "lock" in only:
+            t = time.monotonic()
+            rows, data = concurrency(url, races=3 if q else 10)
+            save(
+                "reliability_lock",
+                "Concurrent commands",
+                table(["situation", "tried", "handled correctly"], rows),
+                data,
+            )
+            summary.append(
+                [
+                    "concurrent commands refused or serialised correctly",
+                    sum(r[1] for r in rows),
+                    sum(r[2] for r in rows),
+                    f"{time.monotonic() - t:.0f}s",
+                ]
+            )
 
-    save(
-        "reliability",
-        "Reliability summary",
+        if "faults" in only:
+            t = time.monotonic()
+            rows, data = faults(url, seeds=(1, 2) if q else (1, 2, 3, 4, 5))
+            save(
+                "reliability_faults",
+                "API faults in release cycles (deploy, switch, clean)",
+                table(
+                    [
+                        "cycle",
+                        "requests",
+                        "faults injected",
+                        "survived",
+                        "same final state",
+                        "time",
+                    ],
+                    rows,
+                )
+                + "\n\nfaults by kind: "
+                + ", ".join(f"{k} {n}" for k, n in sorted(data["by_kind"].items())),
+                data,
+            )
+            summary.append(
+                [
+                    "faults injected / survived",
+                    sum(r[2] for r in rows),
+                    sum(r[3] for r in rows),
+                    f"{time.monotonic() - t:.0f}s",
+                ]
+            )
+
+        if "init" in only:
+            t = time.monotonic()
+            rows, data = init_faults(url, kinds)
+            save(
+                "reliability_init",
+                "init: each changing request's response lost, and SIGKILL before each AWS call",
+                table(["what", "points", "converged", "plain re-runs", "first failure"], rows),
+                data,
+            )
+            summary.append(
+                [
+                    "init lost responses and kill points converged",
+                    sum(r[1] for r in rows),
+                    sum(r[2] for r in rows),
+                    f"{time.monotonic() - t:.0f}s",
+                ]
+            )
+
+        if "crash_again" in only:
+            t = time.monotonic()
+            rows, data = crashes_again(url, q)
+            save(
+                "reliability_crash_again",
+                "Kills of re-runs: a command killed, the run that takes over killed too, "
+                "then a plain run",
+                table(["command", "kills", "chains", "tried", "converged", "first failure"], rows),
+                data,
+            )
+            for depth in ("double", "triple"):
+                mine = [r for r in rows if r[1] == depth]
+                summary.append(
+                    [
+                        f"{depth} kills converged",
+                        sum(r[3] for r in mine),
+                        sum(r[4] for r in mine),
+                        f"{time.monotonic() - t:.0f}s",
+                    ]
+                )
+
+        if "crash" in only:
+            t = time.monotonic()
+            rows, data = crashes(url)
+            save(
+                "reliability_crash",
+                "Crash points: SIGKILL before the k-th AWS call, then the same command again",
+                table(
+                    ["command", "AWS calls", "kill points tried", "converged", "first failure"],
+                    rows,
+                ),
+                data,
+            )
+            summary.append(
+                [
+                    "crash points converged",
+                    sum(r[2] for r in rows),
+                    sum(r[3] for r in rows),
+                    f"{time.monotonic() - t:.0f}s",
+                ]
+            )
+
+    text = (
         table(["what", "tried", "correct", "time"], summary)
         + f"\n\nReproduce: `make reliability` ({time.monotonic() - t0:.0f}s here"
         + (", --quick" if q else "")
-        + ")",
-        summary,
+        + ")"
     )
+    if set(only) == set(SECTIONS):
+        save("reliability", "Reliability summary", text, summary)
+    else:  # some sections: the full summary in bench/results stays as it was
+        print(f"\n## Reliability summary ({', '.join(only)} only)\n\n{text}")
     return 0 if all(r[1] == r[2] for r in summary) else 1
 
 

@@ -26,10 +26,10 @@ from typing import Any
 import boto3
 import pytest
 
+from bluegreen import api
 from bluegreen.aws.base import Hook
 from bluegreen.cli import main
 from bluegreen.clock import FakeClock
-from bluegreen.commands import operations
 from bluegreen.images import catalog as images
 from bluegreen.model import settings as config
 from bluegreen.ui import Reporter
@@ -149,9 +149,9 @@ def run(
     return Result(code, out.getvalue(), err.getvalue())
 
 
-def session(url: str, clock: FakeClock | None = None, **flags: Any) -> operations.Session:
+def session(url: str, clock: FakeClock | None = None, **flags: Any) -> api.Session:
     s = config.load({"domain": DOMAIN, "endpoint_url": url, **flags}, env={})
-    return operations.open_session(s, Reporter(stream=io.StringIO()), clock=clock or FakeClock())
+    return api.open_session(s, Reporter(stream=io.StringIO()), clock=clock or FakeClock())
 
 
 def register_images(url: str, *versions: str) -> dict[str, str]:

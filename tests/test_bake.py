@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from bluegreen.errors import MissingProgram
-from bluegreen.images import bake
+from bluegreen.images import bake_plan, packer, template
 from bluegreen.images import bake_security as security
 from bluegreen.images.catalog import Image, prune_plan
 from conftest import DOMAIN, client, register_images, reset, run, start_emulator
@@ -147,7 +147,7 @@ def test_bake_base_then_release_then_deploy_and_switch(paws: str, tmp_path: Path
 
 
 FAILING_TEMPLATE = {
-    "variables": {name: "" for name in bake.VARIABLES},
+    "variables": {name: "" for name in bake_plan.VARIABLES},
     "builders": [
         {
             "type": "amazon-ebs",
@@ -434,21 +434,21 @@ def test_prune_plan_keeps_newest_per_role_and_what_runs() -> None:
 
 
 def test_machine_readable_lines() -> None:
-    r = bake.PackerRun()
-    assert bake.parse_line(
+    r = packer.PackerRun()
+    assert packer.parse_line(
         "1795,,ui,say,==> amazon-ebs: No volumes%!(PACKER_COMMA) skipping\n", r
     ) == ["==> amazon-ebs: No volumes, skipping"]
-    bake.parse_line("1795,amazon-ebs,artifact,0,id,us-east-1:ami-5a24813b7f4a707c4\n", r)
+    packer.parse_line("1795,amazon-ebs,artifact,0,id,us-east-1:ami-5a24813b7f4a707c4\n", r)
     assert r.artifacts == ["ami-5a24813b7f4a707c4"]
-    bake.parse_line("1795,amazon-ebs,error,Post-processor failed:\\nexit 3\n", r)
+    packer.parse_line("1795,amazon-ebs,error,Post-processor failed:\\nexit 3\n", r)
     assert r.reason() == "Post-processor failed:\nexit 3"
-    assert bake.parse_line("not machine readable\n", r) == ["not machine readable"]
+    assert packer.parse_line("not machine readable\n", r) == ["not machine readable"]
 
 
 def test_template_for_aws_uses_ssh_and_shell_provisioners(tmp_path: Path) -> None:
     script = tmp_path / "app.sh"
     script.write_text("#!/bin/sh\necho {{ not a template }}\n")
-    spec = bake.BakeSpec(
+    spec = bake_plan.BakeSpec(
         role="release",
         version="v1",
         image_name="londontamed-com-v1",
@@ -464,31 +464,31 @@ def test_template_for_aws_uses_ssh_and_shell_provisioners(tmp_path: Path) -> Non
         profile="prod",
         tags={"bluegreen:domain": DOMAIN, "bluegreen:version": "v1"},
     )
-    t = bake.template(spec, None)
+    t = template.template(spec, None)
     b = t["builders"][0]
     assert b["communicator"] == "ssh" and b["ssh_username"] == "ec2-user"
     assert b["profile"] == "prod"
     assert "temporary_security_group_source_cidrs" not in b
-    narrow = bake.template(
-        bake.BakeSpec(**{**spec.__dict__, "ssh_from": ("203.0.113.0/24",)}), None
+    narrow = template.template(
+        bake_plan.BakeSpec(**{**spec.__dict__, "ssh_from": ("203.0.113.0/24",)}), None
     )
     assert narrow["builders"][0]["temporary_security_group_source_cidrs"] == ["203.0.113.0/24"]
     assert "custom_endpoint_ec2" not in b and "user_data_file" not in b
     assert t["provisioners"][0]["scripts"] == [str(script)]
-    emu = bake.template(
-        bake.BakeSpec(**{**spec.__dict__, "endpoint_url": "http://127.0.0.1:1"}),
+    emu = template.template(
+        bake_plan.BakeSpec(**{**spec.__dict__, "endpoint_url": "http://127.0.0.1:1"}),
         tmp_path / "ud",
     )
     eb = emu["builders"][0]
     assert eb["communicator"] == "none" and eb["user_data_file"] == str(tmp_path / "ud")
     assert "provisioners" not in emu
-    ud = bake.user_data([script, script])
+    ud = template.user_data([script, script])
     assert ud.count("Content-Type: text/x-shellscript") == 2
     assert "{{ not a template }}" in ud
 
 
 # -- the build instance's security (bake_security) -----------------------------------
-AWS_SPEC = bake.BakeSpec(
+AWS_SPEC = bake_plan.BakeSpec(
     role="release",
     version="v1",
     image_name="londontamed-com-v1",
@@ -512,12 +512,12 @@ OLD = security.PackerCaps("1.6.6", frozenset())  # what Debian's Packer knows (m
 NEW = security.PackerCaps("1.11.2", frozenset(security.PROBED))
 
 
-def spec(**changes: Any) -> bake.BakeSpec:
+def spec(**changes: Any) -> bake_plan.BakeSpec:
     return dataclasses.replace(AWS_SPEC, **changes)
 
 
-def builder(s: bake.BakeSpec, caps: security.PackerCaps, sm: bool = False) -> dict[str, Any]:
-    b = bake.template(s, None, caps, session_manager=sm)["builders"][0]
+def builder(s: bake_plan.BakeSpec, caps: security.PackerCaps, sm: bool = False) -> dict[str, Any]:
+    b = template.template(s, None, caps, session_manager=sm)["builders"][0]
     assert "0.0.0.0/0" not in json.dumps(b) and "::/0" not in json.dumps(b)
     assert isinstance(b, dict)
     return b
@@ -542,7 +542,7 @@ def test_ssh_to_the_build_instance_is_never_open_to_the_world() -> None:
     assert b["temporary_security_group_source_cidrs"] == ["10.0.0.0/16"]
     # 4. else refused, exit 9, saying what would happen and the three ways out
     with pytest.raises(MissingProgram) as e:
-        bake.template(spec(source_imds="v2.0"), None, OLD, session_manager=False)
+        template.template(spec(source_imds="v2.0"), None, OLD, session_manager=False)
     assert e.value.exit_code == 9
     assert "Packer 1.6.6 cannot limit SSH" in e.value.message
     assert "0.0.0.0/0" in e.value.message
@@ -570,7 +570,7 @@ def test_the_build_instance_requires_imdsv2_and_its_image_is_encrypted() -> None
     b = builder(spec(source_imds="v2.0", ssh_from=("203.0.113.0/24",)), OLD)
     assert "metadata_options" not in b
     with pytest.raises(MissingProgram, match="cannot require IMDSv2") as e:
-        bake.template(spec(ssh_from=("203.0.113.0/24",)), None, OLD)
+        template.template(spec(ssh_from=("203.0.113.0/24",)), None, OLD)
     assert e.value.exit_code == 9
     # the tags the bake policy's conditions need, on everything Packer creates
     b = builder(spec(), NEW)

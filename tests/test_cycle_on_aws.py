@@ -12,7 +12,8 @@ import pytest
 
 from bluegreen.emulator.fidelity import Timings
 from chaos import Faults
-from layered import Real, images
+from conftest import client
+from layered import DOMAIN, Real, images
 
 STRATEGIES = ["dns", "lb", "rolling", "weighted"]
 CYCLE = (
@@ -32,16 +33,32 @@ def configure(path: Path, strategy: str, kind: str) -> None:
     )
 
 
+def assert_ordinary_zones(real: Real) -> None:
+    """The layer lists opted-in Local and Wavelength Zones (sorting first):
+    the site's subnets are in ordinary availability zones only."""
+    real.settle()
+    ec2 = client(real.url, "ec2")
+    zones = {
+        z["ZoneName"]: z.get("ZoneType", "availability-zone")
+        for z in ec2.describe_availability_zones()["AvailabilityZones"]
+    }
+    assert {"local-zone", "wavelength-zone"} <= set(zones.values()), zones
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:bluegreen:domain", "Values": [DOMAIN]}])
+    (vpc,) = vpcs["Vpcs"]
+    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])
+    used = {sn["AvailabilityZone"] for sn in subnets["Subnets"]}
+    assert len(used) >= 2 and {zones[z] for z in used} == {"availability-zone"}, used
+
+
 @pytest.mark.parametrize("kind", ["classic", "alb"])
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_full_cycle_on_aws_timing(real: Real, tmp_path: Path, strategy: str, kind: str) -> None:
     configure(tmp_path, strategy, kind)
     # AWS's delays a tenth as long (fewer polls, same sequence of states); its rate.
     real.layer.timings = dataclasses.replace(Timings().scaled(0.1), route53_rate=5.0)
-    # Local Zones: init's zone filter is another change; until then they are left out.
-    real.layer.disabled = {"OptInZones"}
     r = real.run("init")
     assert r.code == 0, r.err
+    assert_ordinary_zones(real)
     images(real, "v1", "v2")
     for args in CYCLE:
         r = real.run(*args)
@@ -54,15 +71,18 @@ def test_full_cycle_on_aws_timing(real: Real, tmp_path: Path, strategy: str, kin
 
 
 def test_cycle_from_init_survives_injected_faults(real: Real) -> None:
-    """20% of all requests fail (seeded) over a cycle that starts with init.
-    init meets throttling, 5xx and connection timeouts; lost responses (AWS
-    acted, the client saw an error) it meets in its own reliability tests
-    (the reconciling init), the release cycle meets all four here."""
-    real.layer.disabled = {"OptInZones"}
-    faults = Faults(seed=3, rate=0.2, lose_responses=False)
+    """20% of all requests fail (seeded) over a cycle that starts with init,
+    with the opted-in Local and Wavelength Zones listed: init and the release
+    cycle meet all four kinds, lost responses (AWS acted, the client saw an
+    error) included."""
+    faults = Faults(seed=4, rate=0.2)
     r = real.run("init", hooks=[faults.hook()])
     assert r.code == 0, r.err
     assert faults.total >= 0.1 * faults.requests, (faults.injected, faults.requests)
+    assert faults.injected["lost-response"] >= 2, faults.injected
+    assert_ordinary_zones(real)
+    plan = real.run("init", "--dry-run")  # as an uninterrupted init left it
+    assert plan.code == 0 and "would " not in plan.out + plan.err, plan.out + plan.err
     images(real, "v1", "v2")
     faults = Faults(seed=1, rate=0.2)
     kinds = {"throttle", "5xx", "connect-timeout", "lost-response"}

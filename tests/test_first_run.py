@@ -27,8 +27,6 @@ def slow(real: Real, **delays: float) -> None:
 
 
 def init(real: Real) -> None:
-    # Local Zones are another change's concern (init's zone filter): left out here.
-    real.layer.disabled = {"OptInZones"}
     r = real.run("init")
     assert r.code == 0, r.err
 

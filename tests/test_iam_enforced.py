@@ -35,7 +35,7 @@ import boto3
 import pytest
 
 import policy_sim as sim
-from bluegreen.commands import operations
+from bluegreen import api
 from bluegreen.images import catalog as images
 from bluegreen.model import settings as config
 from bluegreen.policy import iam_policy as policies
@@ -197,7 +197,7 @@ def register(iam: IamEmulator, *versions: str) -> None:
         {"domain": "londontamed.com", "endpoint_url": iam.url, "endpoint_credentials": True},
         env={},
     )
-    sess = operations.open_session(s, hooks=EMULATOR_FIX)
+    sess = api.open_session(s, hooks=EMULATOR_FIX)
     for v in versions:
         images.register_demo_image(sess.gw, sess.names, v)
 

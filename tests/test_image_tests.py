@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from bluegreen.images import bake, bake_security, imagetests
+from bluegreen.images import bake_plan, bake_security, imagetests, template
 from conftest import DOMAIN, client, register_images, run
 from test_bake import own_images, packer_emulator, paws, source_image, tags_of
 
@@ -195,7 +195,7 @@ def test_aws_template_runs_the_tests_over_ssh_after_the_provisioning(tmp_path: P
     t = tmp_path / "nginx.sh"
     t.write_text("#!/bin/sh\ncurl -fsS localhost\n")
     tests = imagetests.load([str(t)])
-    spec = bake.BakeSpec(
+    spec = bake_plan.BakeSpec(
         role="release", version="v1", image_name="londontamed-com-v1",
         source_ami="ami-0123456789abcdef0", region="eu-west-1", vpc_id="vpc-1",
         subnet_id="subnet-1", instance_type="t3.small", scripts=(app,), bake_id="abc",
@@ -204,7 +204,7 @@ def test_aws_template_runs_the_tests_over_ssh_after_the_provisioning(tmp_path: P
         test_facts={"BLUEGREEN_HEALTH_PORT": "3001"},
     )  # fmt: skip
     staged = imagetests.stage(tests, tmp_path / "work")
-    provs = bake.template(spec, None, staged_tests=staged)["provisioners"]
+    provs = template.template(spec, None, staged_tests=staged)["provisioners"]
     assert [p["type"] for p in provs] == ["shell", "shell"]
     assert provs[0]["scripts"] == [str(app)]
     assert provs[1]["script"] == str(staged[0])
@@ -216,15 +216,15 @@ def test_aws_template_runs_the_tests_over_ssh_after_the_provisioning(tmp_path: P
     assert staged[0].read_text() == t.read_text() and staged[0].stat().st_mode & 0o111
     # The installed Packer accepts the template it would build with (validate reads no
     # credentials it would use): admin ranges and an IMDSv2 image let any Packer build.
-    safe = bake.BakeSpec(
+    safe = bake_plan.BakeSpec(
         **{**spec.__dict__, "ssh_from": ("203.0.113.0/24",), "source_imds": "v2.0"}
     )
     caps = bake_security.probe("packer")
     tpl = tmp_path / "aws.json"
     tpl.write_text(
-        json.dumps(bake.template(safe, None, caps, session_manager=False, staged_tests=staged))
+        json.dumps(template.template(safe, None, caps, session_manager=False, staged_tests=staged))
     )
-    env = {**bake.packer_env(spec), "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}
+    env = {**template.packer_env(spec), "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}
     env["AWS_EC2_METADATA_DISABLED"] = "true"
     v = subprocess.run(
         ["packer", "validate", str(tpl)], env=env, capture_output=True, text=True, timeout=120

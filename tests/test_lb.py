@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from bluegreen import api
 from bluegreen.clock import FakeClock
-from bluegreen.commands import operations
 from conftest import client, records, register_images, run, session, start_emulator
 from observer import Observer
 
@@ -280,7 +280,7 @@ def test_detach_from_live_is_refused_when_nothing_else_serves_there(
     ok("deploy", "--version", "v1")
     ok("switch")
     sess = session(aws, strategy="lb", load_balancer=lb["kind"])
-    _, a = operations.snapshot(sess)
+    _, a = api.snapshot(sess)
     assert a.live is not None and a.live_group is not None
     step = DetachGroup(
         a.live_group.name, a.live.name, a.live.kind, a.live.target_group_arn, guard=True

@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
+from bluegreen import api
 from bluegreen.clock import FakeClock
-from bluegreen.commands import operations
 from bluegreen.errors import LockedError
 from bluegreen.lifecycle import lock
 from bluegreen.ui import Reporter
@@ -212,14 +212,14 @@ def test_two_deploys_at_the_same_moment_let_exactly_one_through(
     def deploy(version: str) -> None:
         threading.current_thread().race = True  # type: ignore[attr-defined]
         s = session(aws)
-        sess = operations.open_session(
+        sess = api.open_session(
             s.settings,
             Reporter(stream=io.StringIO()),
             clock=FakeClock(),
             hooks=[("before-call.dynamodb.PutItem", at_once)],
         )
         try:
-            results[version] = operations.deploy(sess, version=version)["result"]
+            results[version] = api.deploy(sess, version=version)["result"]
         except LockedError as e:
             results[version] = e
 

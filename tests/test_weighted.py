@@ -234,8 +234,12 @@ def test_interrupted_shift_shows_weights_and_resumes(
     seen, hook = recorder(aws)
     r = run("switch", hooks=[hook])
     assert r.code == 0, r.err
-    assert "resuming a shift at 10%" in r.err
-    assert seen == [{LB2: 50, LB1: 50}, {LB1: None}]
+    # Stopped by an interrupt (the lock released), not killed: the switch plans
+    # from the private zone, where no weight is yet; its first public batch
+    # finds the 10% there already, the private zone follows, the 10% is held
+    # once more, then 50% and 100%.
+    assert "[3/9] hold 10%" in r.err
+    assert seen == [{LB2: 90, LB1: 10}, {LB2: 50, LB1: 50}, {LB1: None}]
     assert status()["live"]["version"] == "v2"
 
 
@@ -287,3 +291,41 @@ def test_checks_gate_the_start_and_each_hold(
     assert r.code == 7, r.err
     assert "stopped at 10%" in r.err and "check failed" in r.err
     assert seen == [{LB2: 90, LB1: 10}, {LB2: None}]
+
+
+def test_a_shift_moves_after_six_requests_without_reading_the_public_zone(
+    shiftable: dict[str, str], aws: str
+) -> None:
+    """As a dns switch: the lock, the zones, the private zone's page, both
+    balancers, the health of the one taking the live names, the site's groups;
+    then the public zone's first weighted batch, which deletes exactly what
+    the private zone shows (Route 53 refuses it if the public zone differs)."""
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    def on_call(event_name: str, params: dict[str, Any], **_: Any) -> None:
+        sent.append((event_name.split(".", 2)[2], params))
+
+    r = run("switch", "--interval", "0s", hooks=[("before-parameter-build", on_call)])
+    assert r.code == 0, r.err
+    ops = [op for op, _ in sent]
+    first = ops.index("ChangeResourceRecordSets")
+    assert first == 6
+    assert sorted(ops[:first]) == sorted(
+        [
+            "PutItem",
+            "ListHostedZonesByName",
+            "ListResourceRecordSets",
+            "DescribeLoadBalancers",
+            "DescribeInstanceHealth",
+            "DescribeAutoScalingGroups",
+        ]
+    )
+    zones = {
+        z["Id"].split("/")[-1]: z["Config"]["PrivateZone"]
+        for z in client(aws, "route53").list_hosted_zones()["HostedZones"]
+    }
+    read = [
+        p["HostedZoneId"].split("/")[-1] for op, p in sent[:first] if op == "ListResourceRecordSets"
+    ]
+    assert len(read) == 1 and zones[read[0]]  # the private zone only
+    assert public(aws) == {LB1: None}

@@ -43,29 +43,24 @@ class Route53Calls(BaseGateway):
     ) -> list[list[dict[str, Any]]]:
         """``records_named`` of several names of one zone, in order, in one call
         when it can: a page of up to 300 record sets starting at the first of
-        the names in Route 53's order. A name the page does not show in full
-        (many records sort between the names, or it has none) is then looked up
-        by name, concurrently. Never a zone scan: at most one call per name
-        more than that page, and one call in all for a site's usual names.
+        the names in Route 53's order. When other records sort between the
+        names (the page ends before the last of them), one more page starts at
+        the first name not shown in full: the names of a site sort in at most
+        two runs (``api-staging``, ``api`` ... ``www-staging``, ``www``), so a
+        zone of any size costs at most two reads. Only a name that is still
+        missing then (records sorting between a site's own names, or a name
+        with no record) is looked up by name, concurrently. Never a zone scan:
+        the count does not grow with the zone's size
+        (https://docs.aws.amazon.com/Route53/latest/APIReference/API_ListResourceRecordSets.html).
         """
         if len(fqdns) < 2:
             return [self.records_named(zone_id, f, rtype) for f in fqdns]
-        r = self.call(
-            "route53",
-            "list_resource_record_sets",
-            HostedZoneId=zone_id,
-            StartRecordName=min(fqdns, key=route53_order),
-            MaxItems="300",
-        )
-        page = r.get("ResourceRecordSets", [])
-        # The page may end inside the record sets of NextRecordName (weighted sets).
-        cut = _name(r.get("NextRecordName", "")) if r.get("IsTruncated") else None
         found: dict[str, list[dict[str, Any]]] = {}
-        for f in fqdns:
-            want = _name(f)
-            mine = [rr for rr in page if _name(rr["Name"]) == want and rr["Type"] == rtype]
-            if mine and want != cut:
-                found[f] = mine
+        for _ in range(2):  # the first page, then one from the first name it missed
+            missing = sorted((f for f in fqdns if f not in found), key=route53_order)
+            if not missing:
+                break
+            found.update(self._page(zone_id, missing, rtype))
         missing = [f for f in fqdns if f not in found]
         for f, records in zip(
             missing,
@@ -73,6 +68,30 @@ class Route53Calls(BaseGateway):
         ):
             found[f] = records
         return [found[f] for f in fqdns]
+
+    def _page(
+        self, zone_id: str, fqdns: Sequence[str], rtype: str
+    ) -> dict[str, list[dict[str, Any]]]:
+        """One page of up to 300 record sets from ``fqdns[0]``: the names it
+        shows in full. The first name is known even without a record (the page
+        would begin with it); a name the page ends inside (weighted sets) is not."""
+        r = self.call(
+            "route53",
+            "list_resource_record_sets",
+            HostedZoneId=zone_id,
+            StartRecordName=fqdns[0],
+            MaxItems="300",
+        )
+        page = r.get("ResourceRecordSets", [])
+        # The page may end inside the record sets of NextRecordName (weighted sets).
+        cut = _name(r.get("NextRecordName", "")) if r.get("IsTruncated") else None
+        out: dict[str, list[dict[str, Any]]] = {}
+        for n, f in enumerate(fqdns):
+            want = _name(f)
+            mine = [rr for rr in page if _name(rr["Name"]) == want and rr["Type"] == rtype]
+            if want != cut and (mine or n == 0):
+                out[f] = mine
+        return out
 
     def change_records(self, zone_id: str, changes: Sequence[dict[str, Any]], comment: str) -> str:
         """One atomic change batch; returns the change id."""

@@ -1,4 +1,4 @@
-"""The ``bluegreen`` command line: a thin layer over ``operations``.
+"""The ``bluegreen`` command line: a thin layer over ``bluegreen.commands``.
 
 - ``runtime``: what the options collect, and the command classes that take the
   global options before or after a command's name;

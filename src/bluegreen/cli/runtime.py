@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from bluegreen.aws.base import Hook
     from bluegreen.clock import Clock
-    from bluegreen.commands.operations import Session
+    from bluegreen.lifecycle.session import Session
     from bluegreen.model.settings import Settings
     from bluegreen.ui import Reporter
 
@@ -53,7 +53,7 @@ class Runtime:
         return Reporter(quiet=self.quiet, verbose=self.verbose)
 
     def session(self, *, dry_run: bool = False) -> Session:
-        from bluegreen.commands.operations import open_session
+        from bluegreen.lifecycle.session import open_session
 
         s = self.settings()
         return open_session(s, self.reporter(), dry_run=dry_run, clock=self.clock, hooks=self.hooks)

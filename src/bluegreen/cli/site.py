@@ -78,9 +78,9 @@ def release_args(command: str, ami: str | None, version: str | None) -> None:
 def init(rt: Runtime, dry_run: bool) -> None:
     """Make the site's set-up what it should be: create what is missing, repair
     what differs (safe to run again)."""
-    from bluegreen.commands import operations
+    from bluegreen.commands.site import init
 
-    result = operations.init(rt.session(dry_run=dry_run))
+    result = init(rt.session(dry_run=dry_run))
 
     def text(r: dict[str, Any]) -> str:
         made, fixed = ("would create", "would repair") if r["dry_run"] else ("created", "repaired")
@@ -101,9 +101,9 @@ def init(rt: Runtime, dry_run: bool) -> None:
 def status(rt: Runtime) -> None:
     """Which environment is live and which is staging, and any problem found."""
     from bluegreen.cli.render import status_table, status_text
-    from bluegreen.commands import operations
+    from bluegreen.commands.status import status
 
-    rt.emit(operations.status(rt.session()), status_text, status_table)
+    rt.emit(status(rt.session()), status_text, status_table)
 
 
 # -- deploy ---------------------------------------------------------------------------
@@ -116,11 +116,11 @@ def status(rt: Runtime) -> None:
 @pass_rt
 def deploy(rt: Runtime, ami: str | None, version: str | None, replace: bool, dry_run: bool) -> None:
     """Deploy a release to staging: a new autoscaling group behind the staging load balancer."""
-    from bluegreen.commands import operations
+    from bluegreen.commands.deploy import deploy
 
     release_args("deploy", ami, version)
     sess = rt.session(dry_run=dry_run)
-    result = operations.deploy(
+    result = deploy(
         sess, ami=ami, version=version, replace=replace, capacity=rt.flags.get("capacity")
     )
     rt.emit(result, summary)
@@ -143,11 +143,11 @@ def release(
     previous release stays in staging for that long (a countdown), then is
     deleted.
     """
-    from bluegreen.commands import operations
+    from bluegreen.commands.release import release
 
     release_args("release", ami, version)
     sess = rt.session(dry_run=dry_run)
-    result = operations.release(
+    result = release(
         sess,
         ami=ami,
         version=version,
@@ -168,9 +168,9 @@ def switch(rt: Runtime, dry_run: bool) -> None:
 
     With checks, they run against staging first (a failure refuses), then
     against the new live environment (a failure undoes the switch: exit 7)."""
-    from bluegreen.commands import operations
+    from bluegreen.commands.switch import switch
 
-    rt.emit(operations.switch(rt.session(dry_run=dry_run)), summary)
+    rt.emit(switch(rt.session(dry_run=dry_run)), summary)
 
 
 @with_settings
@@ -179,9 +179,9 @@ def switch(rt: Runtime, dry_run: bool) -> None:
 @pass_rt
 def rollback(rt: Runtime, dry_run: bool) -> None:
     """Swap back to the release that was live before, while it still runs."""
-    from bluegreen.commands import operations
+    from bluegreen.commands.switch import switch
 
-    rt.emit(operations.switch(rt.session(dry_run=dry_run), rollback=True), summary)
+    rt.emit(switch(rt.session(dry_run=dry_run), rollback=True), summary)
 
 
 # -- clean ----------------------------------------------------------------------------
@@ -196,12 +196,12 @@ def clean(rt: Runtime, force: bool, yes: bool, dry_run: bool) -> None:
 
     Asks for confirmation on a terminal; elsewhere needs --yes.
     """
-    from bluegreen.commands import operations
+    from bluegreen.commands.clean import clean
 
     confirm = rt.confirmer(yes, dry_run, "clean")
     sess = rt.session(dry_run=dry_run)
     sess.confirm = confirm
-    rt.emit(operations.clean(sess, force=force), summary)
+    rt.emit(clean(sess, force=force), summary)
 
 
 # -- teardown -------------------------------------------------------------------------
@@ -216,7 +216,7 @@ def teardown(rt: Runtime, yes: bool, dry_run: bool) -> None:
     Asks for confirmation on a terminal; elsewhere needs --yes. Release images
     are kept. Safe to run again after an interruption: it finishes the job.
     """
-    from bluegreen.commands import operations
+    from bluegreen.commands.site import teardown
 
     confirm = rt.confirmer(yes, dry_run, "teardown")
     sess = rt.session(dry_run=dry_run)
@@ -227,4 +227,4 @@ def teardown(rt: Runtime, yes: bool, dry_run: bool) -> None:
         lines += [f"kept: {k}" for k in r["kept"]]
         return "\n".join(lines)
 
-    rt.emit(operations.teardown(sess), text)
+    rt.emit(teardown(sess), text)

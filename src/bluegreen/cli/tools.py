@@ -52,9 +52,9 @@ def config_cmd(rt: Runtime) -> None:
 @pass_rt
 def unlock(rt: Runtime, lock_id: str) -> None:
     """Break a lock left by a command that was killed."""
-    from bluegreen.commands import operations
+    from bluegreen.commands.admin import unlock
 
-    rt.emit(operations.unlock(rt.session(), lock_id), lambda r: f"broke the lock of {r['holder']}")
+    rt.emit(unlock(rt.session(), lock_id), lambda r: f"broke the lock of {r['holder']}")
 
 
 @with_settings
@@ -64,9 +64,9 @@ def unlock(rt: Runtime, lock_id: str) -> None:
 def history(rt: Runtime, limit: int) -> None:
     """The site's releases, newest first."""
     from bluegreen.cli.render import history_table, history_text
-    from bluegreen.commands import operations
+    from bluegreen.commands.admin import history_entries
 
-    rt.emit(operations.history_entries(rt.session(), limit), history_text, history_table)
+    rt.emit(history_entries(rt.session(), limit), history_text, history_table)
 
 
 # -- images (docs/IMAGES.md) ------------------------------------------------------------
@@ -78,7 +78,7 @@ def history(rt: Runtime, limit: int) -> None:
 @pass_rt
 def bake(rt: Runtime, version: str | None, base: bool, dry_run: bool) -> None:
     """Build a release image (or the base image) with Packer."""
-    from bluegreen.commands import operations
+    from bluegreen.commands.images import bake
     from bluegreen.model.naming import validate_ami, validate_version
 
     if version:
@@ -90,7 +90,7 @@ def bake(rt: Runtime, version: str | None, base: bool, dry_run: bool) -> None:
         raise click.UsageError("bake needs --version V, or --base for the base image")
     sess = rt.session(dry_run=dry_run)
     s = sess.settings  # each of these may also come from bluegreen.toml
-    result = operations.bake(
+    result = bake(
         sess,
         version=version,
         base=base,
@@ -109,12 +109,12 @@ def bake(rt: Runtime, version: str | None, base: bool, dry_run: bool) -> None:
 def images(ctx: click.Context) -> None:
     """The site's images: version, id, created, source, and which environment runs each."""
     if ctx.invoked_subcommand is None:
-        from bluegreen.commands import operations
+        from bluegreen.commands.images import images_list
         from bluegreen.images.catalog import listing_text
 
         rt = ctx.ensure_object(Runtime)
         with rt.logging():
-            rt.emit(operations.images_list(rt.session()), listing_text)
+            rt.emit(images_list(rt.session()), listing_text)
 
 
 @with_settings
@@ -129,9 +129,9 @@ def images(ctx: click.Context) -> None:
 @pass_rt
 def images_prune(rt: Runtime, keep: int, dry_run: bool) -> None:
     """Deregister the oldest images no environment or launch template uses."""
-    from bluegreen.commands import operations
+    from bluegreen.commands.images import images_prune
 
-    rt.emit(operations.images_prune(rt.session(dry_run=dry_run), keep), summary)
+    rt.emit(images_prune(rt.session(dry_run=dry_run), keep), summary)
 
 
 # -- iam-policy -------------------------------------------------------------------------
@@ -169,13 +169,13 @@ def iam_policy(
     import json
     import re
 
-    from bluegreen.commands import operations
+    from bluegreen.commands.policy import iam_policy
     from bluegreen.errors import InputError
     from bluegreen.policy import iam_policy as policies
 
     if account_id is not None and not re.fullmatch(r"\d{12}", account_id):
         raise InputError(f"--account-id: {account_id!r} is not a 12-digit AWS account id")
-    policy = operations.iam_policy(
+    policy = iam_policy(
         rt.settings(),
         purpose,
         account_id=account_id,

@@ -12,8 +12,8 @@ from typing import Any
 
 import click
 
+from bluegreen import api
 from bluegreen.cli.render import status_text
-from bluegreen.commands import operations
 from bluegreen.emulator import server as sandbox
 from bluegreen.images import catalog as images
 from bluegreen.model import settings as config
@@ -27,20 +27,20 @@ def run_demo(reporter: Reporter, *, output: str = "text") -> list[dict[str, Any]
     statuses: list[dict[str, Any]] = []
     try:
         s = config.load({"domain": DOMAIN, "endpoint_url": emu.url, "region": "us-east-1"}, env={})
-        sess = operations.open_session(s, reporter)
+        sess = api.open_session(s, reporter)
         say = _say(output)
         say(f"AWS emulator running at {emu.url}; telling the story of {DOMAIN}")
 
         def chapter(title: str, action: Callable[[], object]) -> None:
             say(f"\n== {title}")
             action()
-            st = operations.status(sess)
+            st = api.status(sess)
             statuses.append({"step": title, "status": st})
             say(status_text(st))
 
         chapter(
             "init: VPC, subnets, security group, role, load balancers, zones",
-            lambda: operations.init(sess),
+            lambda: api.init(sess),
         )
         amis: dict[str, str] = {}
 
@@ -50,7 +50,7 @@ def run_demo(reporter: Reporter, *, output: str = "text") -> list[dict[str, Any]
                 with tempfile.TemporaryDirectory(prefix="bluegreen-demo-") as tmp:
                     base_sh = Path(tmp) / "base.sh"
                     base_sh.write_text("#!/bin/sh\ndnf install -y nginx nodejs\n")
-                    base = operations.bake(sess, base=True, scripts=[str(base_sh)])
+                    base = api.bake(sess, base=True, scripts=[str(base_sh)])
                     say(f"baked base image {base['image']} on Amazon Linux {base['source_ami']}")
                     # An image test (docs/IMAGES.md): on an instance it asks the app's
                     # health endpoint; the emulator has no instance, so it says so.
@@ -65,7 +65,7 @@ def run_demo(reporter: Reporter, *, output: str = "text") -> list[dict[str, Any]
                     for v in ("v1", "v2"):
                         app = Path(tmp) / f"app-{v}.sh"
                         app.write_text(f"#!/bin/sh\necho {v} > /srv/www/VERSION\n")
-                        r = operations.bake(sess, version=v, scripts=[str(app)], tests=[str(test)])
+                        r = api.bake(sess, version=v, scripts=[str(app)], tests=[str(test)])
                         amis[v] = r["image"]
                         say(f"baked image {amis[v]} for {v} on the base image")
                 return
@@ -78,13 +78,13 @@ def run_demo(reporter: Reporter, *, output: str = "text") -> list[dict[str, Any]
                 say(f"registered image {amis[v]} for {v} (tagged {DOMAIN}/{v})")
 
         chapter("bake a base image and two release images (v1, v2)", register)
-        chapter("deploy v1 to staging", lambda: operations.deploy(sess, version="v1"))
-        chapter("switch: v1 goes live", lambda: operations.switch(sess))
-        chapter("deploy v2 to staging", lambda: operations.deploy(sess, version="v2"))
-        chapter("switch: v2 goes live, v1 stays in staging", lambda: operations.switch(sess))
-        chapter("rollback: v1 is live again", lambda: operations.switch(sess, rollback=True))
-        chapter("switch again: v2 is live", lambda: operations.switch(sess))
-        chapter("clean: remove v1 from staging", lambda: operations.clean(sess, force=True))
+        chapter("deploy v1 to staging", lambda: api.deploy(sess, version="v1"))
+        chapter("switch: v1 goes live", lambda: api.switch(sess))
+        chapter("deploy v2 to staging", lambda: api.deploy(sess, version="v2"))
+        chapter("switch: v2 goes live, v1 stays in staging", lambda: api.switch(sess))
+        chapter("rollback: v1 is live again", lambda: api.switch(sess, rollback=True))
+        chapter("switch again: v2 is live", lambda: api.switch(sess))
+        chapter("clean: remove v1 from staging", lambda: api.clean(sess, force=True))
         say("\nThe end: v2 is live, staging is empty and ready for the next release.")
     finally:
         emu.stop()

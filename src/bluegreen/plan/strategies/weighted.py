@@ -83,6 +83,10 @@ class WeightedStrategy:
 
     def switch(self, site: Site, a: Assessment, s: Settings, *, rollback: bool = False) -> Plan:
         command = "rollback" if rollback else "switch"
+        if a.weights and not site.public_observed:
+            # A shift in progress resumes at the public zone's weight (a step
+            # may have reached that zone only): the caller reads it and plans again.
+            raise StateError(f"{command}: a weighted shift in progress needs the public zone")
         if _interrupted_switch(site, a) is not None:
             return DnsStrategy().switch(site, a, s, rollback=rollback)
         if not a.weights:

@@ -1,0 +1,170 @@
+"""The base of every step (``Step``, its ``Context``), polling, client tokens and the fixed wait."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bluegreen.aws import Gateway
+from bluegreen.errors import AwsError, WaitTimeout
+from bluegreen.ui import Reporter
+
+
+@dataclass
+class Context:
+    gw: Gateway
+    reporter: Reporter
+    region: str
+    poll_interval: float = 5.0
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+class Step:
+    """Base of all steps."""
+
+    moves_traffic = False
+    removes_capacity = False
+
+    def describe(self) -> str:  # pragma: no cover - every step overrides
+        raise NotImplementedError
+
+    def apply(self, ctx: Context) -> str:  # pragma: no cover - every step overrides
+        """Do the work (or find it done); return a short outcome for the log."""
+        raise NotImplementedError
+
+
+def poll(
+    ctx: Context,
+    label: str,
+    check: Callable[[], tuple[bool, float, float, str]],
+    *,
+    timeout: float,
+    what_to_do: str,
+) -> float:
+    """Call ``check`` until it reports done; returns seconds waited.
+
+    ``check`` returns (done, progress done, progress total, detail).
+    """
+    clock = ctx.gw.clock
+    start = clock.monotonic()
+    delay = min(ctx.poll_interval, 2.0)
+    with ctx.reporter.progress(label) as bar:
+        while True:
+            done, n, total, detail = check()
+            bar.update(n, total, detail)
+            waited = clock.monotonic() - start
+            if done:
+                return waited
+            if waited >= timeout:
+                raise WaitTimeout(
+                    f"{label}: not done after {waited:.0f}s",
+                    found=detail,
+                    fix=what_to_do,
+                )
+            clock.sleep(min(delay, max(timeout - waited, 0.01)))
+            delay = min(delay * 1.5, ctx.poll_interval)
+
+
+def client_token(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:64]
+
+
+def instance_group(ctx: Context, fallback: str, name: str, vpc_id: str) -> str:
+    """The web servers' security group (docs/SECURITY.md): the group named
+    ``name`` in the VPC, or ``fallback`` (the load balancer's group) on a site
+    still using one group for both, until ``bluegreen init`` moves it. Adopted
+    groups (``security_groups``) come as their ids, comma-separated."""
+    if name.startswith("sg-"):
+        return name
+    if name and vpc_id:
+        found = ctx.gw.find_security_group(vpc_id, name)
+        if found is not None:
+            return str(found["GroupId"])
+    return fallback
+
+
+PROFILE_WAIT = 300.0  # seconds a new instance profile may stay unknown to Auto Scaling
+
+
+def _profile_not_yet_known(e: AwsError) -> bool:
+    """Auto Scaling's answer while a new instance profile has not reached it:
+    ValidationError "Invalid IamInstanceProfile: NAME" (launch configurations) or
+    "... iamInstanceProfile.name is invalid" (launch templates)."""
+    return e.code in ("ValidationError", "InvalidParameterValue") and (
+        "iaminstanceprofile" in e.message.lower().replace(" ", "")
+    )
+
+
+def wait_out_profile_propagation(
+    ctx: Context, profile: str, create: Callable[[], None], *, timeout: float = PROFILE_WAIT
+) -> float:
+    """Run ``create``; while AWS refuses it because the instance profile is not
+    usable yet, say so once and try again, on the gateway's clock, for at most
+    ``timeout`` seconds. IAM is eventually consistent: a profile made by
+    ``init`` seconds ago can be refused for tens of seconds
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
+    Returns the seconds waited."""
+    clock = ctx.gw.clock
+    start = clock.monotonic()
+    told = False
+    delay = 5.0
+    while True:
+        try:
+            create()
+            return clock.monotonic() - start
+        except AwsError as e:
+            if not _profile_not_yet_known(e):
+                raise
+            waited = clock.monotonic() - start
+            if waited >= timeout:
+                raise WaitTimeout(
+                    f"AWS still refuses instance profile {profile} after {waited:.0f}s",
+                    found=e.message,
+                    fix=f"check that instance profile {profile} exists and holds its role "
+                    "(`bluegreen init` repairs both), then run the command again",
+                ) from None
+            if not told:
+                ctx.reporter.info(
+                    f"instance profile {profile} is not usable yet (IAM changes take a while "
+                    f"to reach Auto Scaling): trying again for up to {timeout:.0f}s"
+                )
+                told = True
+            clock.sleep(min(delay, max(timeout - waited, 0.01)))
+            delay = min(delay * 1.5, 30.0)
+
+
+# -- releases -----------------------------------------------------------------
+
+WITH_FIRST_CHANGE = "with_first_change"  # ctx.facts: run while the first change syncs
+
+
+def run_pending(ctx: Context) -> None:
+    pending = ctx.facts.pop(WITH_FIRST_CHANGE, None)
+    if pending is not None:
+        pending()
+
+
+@dataclass(frozen=True)
+class Wait(Step):
+    """Wait a fixed time (draining), showing a countdown."""
+
+    seconds: float
+    why: str
+
+    def describe(self) -> str:
+        return f"wait {self.seconds:.0f}s: {self.why}"
+
+    def apply(self, ctx: Context) -> str:
+        clock = ctx.gw.clock
+        end = clock.monotonic() + self.seconds
+        with ctx.reporter.progress(f"waiting: {self.why}") as bar:
+            while (left := end - clock.monotonic()) > 0:
+                bar.update(self.seconds - left, self.seconds, f"{left:.0f}s left")
+                clock.sleep(min(left, 5.0))
+            bar.update(self.seconds, self.seconds, "done")
+        return f"waited {self.seconds:.0f}s"
+
+
+# -- attachments (lb strategy, and detaching before a delete) ----------------------

@@ -1,0 +1,324 @@
+"""Steps on Auto Scaling groups and their launch templates and configurations: create, wait until healthy, resize, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from bluegreen.errors import LaunchFailed, StateError
+from bluegreen.model import HEALTHY
+from bluegreen.plan.steps.balancers import balancer_health
+from bluegreen.plan.steps.base import (
+    Context,
+    Step,
+    client_token,
+    instance_group,
+    poll,
+    wait_out_profile_propagation,
+)
+
+
+@dataclass(frozen=True)
+class CreateLaunchTemplate(Step):
+    name: str
+    ami: str
+    instance_type: str
+    security_group_id: str
+    instance_profile: str
+    key_name: str | None
+    user_data: str | None = field(repr=False)
+    kms_key: str | None
+    tags: Mapping[str, str]
+    root_device: str = "/dev/xvda"
+    root_size: int = 8
+    # the instances' security group, by name in the VPC; security_group_id (the
+    # load balancer's) when the site has not been moved to separate groups yet
+    instance_group: str = ""
+    vpc_id: str = ""
+    # EC2's client token: unique to this intended creation and the same on its
+    # retries and resumptions (see DeployIntent.nonce). EC2 answers a token it
+    # has seen with the first request's result, even after that template was
+    # deleted (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html).
+    token: str = ""
+
+    def describe(self) -> str:
+        return (
+            f"create launch template {self.name} ({self.ami}, {self.instance_type}, IMDSv2, "
+            f"root volume encrypted{' with ' + self.kms_key if self.kms_key else ''})"
+        )
+
+    def apply(self, ctx: Context) -> str:
+        if ctx.gw.launch_template(self.name) is not None:
+            return "already exists"
+        ctx.gw.create_launch_template(
+            self.name,
+            ami=self.ami,
+            instance_type=self.instance_type,
+            security_group_id=instance_group(
+                ctx, self.security_group_id, self.instance_group, self.vpc_id
+            ),
+            instance_profile=self.instance_profile,
+            key_name=self.key_name,
+            user_data=self.user_data,
+            kms_key=self.kms_key,
+            tags=dict(self.tags),
+            client_token=self.token or client_token(self.name, self.ami),
+            root_device=self.root_device,
+            root_size=self.root_size,
+        )
+        return "created"
+
+
+@dataclass(frozen=True)
+class CreateLaunchConfiguration(Step):
+    name: str
+    ami: str
+    instance_type: str
+    security_group_id: str
+    instance_profile: str
+    key_name: str | None
+    user_data: str | None = field(repr=False)
+    root_device: str = "/dev/xvda"
+    root_size: int = 8
+    instance_group: str = ""  # as CreateLaunchTemplate's
+    vpc_id: str = ""
+
+    def describe(self) -> str:
+        return (
+            f"create launch configuration {self.name} ({self.ami}, {self.instance_type}, IMDSv2, "
+            "encrypted root volume)"
+        )
+
+    def apply(self, ctx: Context) -> str:
+        if ctx.gw.launch_configurations([self.name]):
+            return "already exists"
+        waited = wait_out_profile_propagation(
+            ctx,
+            self.instance_profile,
+            lambda: ctx.gw.create_launch_configuration(
+                self.name,
+                ami=self.ami,
+                instance_type=self.instance_type,
+                security_group=instance_group(
+                    ctx, self.security_group_id, self.instance_group, self.vpc_id
+                ),
+                instance_profile=self.instance_profile,
+                key_name=self.key_name,
+                user_data=self.user_data,
+                root_device=self.root_device,
+                root_size=self.root_size,
+            ),
+        )
+        return f"created after {waited:.0f}s" if waited else "created"
+
+
+@dataclass(frozen=True)
+class CreateGroup(Step):
+    name: str
+    launch_template: tuple[str, str] | None
+    launch_configuration: str | None
+    capacity: int
+    max_size: int
+    subnets: tuple[str, ...]
+    load_balancers: tuple[str, ...]
+    target_groups: tuple[str, ...]
+    grace_period: int
+    tags: Mapping[str, str]
+    instance_profile: str = ""  # for messages while AWS does not know it yet
+
+    def describe(self) -> str:
+        behind = ", ".join(self.load_balancers or self.target_groups)
+        return f"create autoscaling group {self.name}: {self.capacity} instances behind {behind}"
+
+    def apply(self, ctx: Context) -> str:
+        if ctx.gw.groups_named([self.name]):
+            return "already exists"
+        waited = wait_out_profile_propagation(
+            ctx,
+            self.instance_profile or "of the launch template",
+            lambda: ctx.gw.create_group(
+                self.name,
+                launch_template=self.launch_template,
+                launch_configuration=self.launch_configuration,
+                capacity=self.capacity,
+                max_size=self.max_size,
+                subnets=self.subnets,
+                load_balancers=self.load_balancers,
+                target_groups=self.target_groups,
+                grace_period=self.grace_period,
+                tags=dict(self.tags),
+            ),
+        )
+        return f"created after {waited:.0f}s" if waited else "created"
+
+
+@dataclass(frozen=True)
+class WaitHealthy(Step):
+    """Wait until ``expected`` instances of the group are InService in the group
+    and healthy in the load balancer (classic) or target group (ALB)."""
+
+    group: str
+    balancer: str
+    kind: str  # classic | alb
+    target_group_arn: str | None
+    expected: int
+    timeout: float
+
+    def describe(self) -> str:
+        return (
+            f"wait until {self.expected} instances of {self.group} are healthy in "
+            f"{self.balancer} (at most {self.timeout:.0f}s)"
+        )
+
+    def apply(self, ctx: Context) -> str:
+        def check() -> tuple[bool, float, float, str]:
+            with ThreadPoolExecutor(max_workers=3) as pool:
+                f_groups = pool.submit(ctx.gw.groups_named, [self.group])
+                f_failed = pool.submit(ctx.gw.failed_launch, self.group)
+                health = balancer_health(ctx, self.kind, self.balancer, self.target_group_arn)
+                groups = f_groups.result()
+                failed = f_failed.result()
+            if not groups:
+                raise StateError(
+                    f"autoscaling group {self.group} disappeared while waiting for it",
+                    fix="run `bluegreen status` to see what changed, then deploy again",
+                )
+            members = [i for i in groups[0].get("Instances", [])]
+            ok = [
+                i["InstanceId"]
+                for i in members
+                if i["LifecycleState"] == "InService" and health.get(i["InstanceId"]) == HEALTHY
+            ]
+            bad = sorted(
+                f"{i['InstanceId']}={health.get(i['InstanceId'], i['LifecycleState'])}"
+                for i in members
+                if i["InstanceId"] not in ok
+            )
+            detail = "waiting for: " + ", ".join(bad) if bad else ""
+            done = len(ok) >= self.expected and not bad
+            if failed is not None and not done:
+                raise launch_failed(self.group, failed)
+            return done, len(ok), self.expected, detail
+
+        waited = poll(
+            ctx,
+            f"instances of {self.group} healthy in {self.balancer}",
+            check,
+            timeout=self.timeout,
+            what_to_do="check the instances' health-check endpoint and the AMI; "
+            "`bluegreen status` shows each environment's health. Run deploy again to "
+            "keep waiting, or clean staging to give up on this release",
+        )
+        return f"healthy after {waited:.0f}s"
+
+
+def launch_failed(group: str, activity: Mapping[str, Any]) -> LaunchFailed:
+    """The error for a group whose launches fail: AWS's reason, and what to do."""
+    reason = str(activity.get("StatusMessage") or activity.get("Description") or "no reason given")
+    if "Client.InternalError" in reason:
+        fix = (
+            "an encrypted volume's KMS key (--kms-key) the Auto Scaling service-linked role "
+            "may not use is the usual cause: grant AWSServiceRoleForAutoScaling the key "
+            "policy in README, 'KMS keys for root volumes'. Then `bluegreen clean` staging "
+            "and deploy again"
+        )
+    elif "capacity" in reason.lower() or "not supported" in reason.lower():
+        fix = (
+            "choose an instance type offered in the site's availability zones "
+            "(--instance-type), or try again later. Then `bluegreen clean` staging and "
+            "deploy again"
+        )
+    else:
+        fix = "fix the cause AWS names, then `bluegreen clean` staging and deploy again"
+    return LaunchFailed(
+        f"instances of {group} cannot launch: {reason}",
+        found=f"scaling activity {activity.get('StatusCode')}: "
+        f"{activity.get('Description', '')} ({activity.get('Cause', '')})",
+        fix=fix,
+    )
+
+
+@dataclass(frozen=True)
+class SetGroupSize(Step):
+    group: str
+    min_size: int | None = None
+    desired: int | None = None
+    max_size: int | None = None
+    why: str = ""
+
+    def describe(self) -> str:
+        parts = [
+            f"{k}={v}"
+            for k, v in (("min", self.min_size), ("desired", self.desired), ("max", self.max_size))
+            if v is not None
+        ]
+        why = f" ({self.why})" if self.why else ""
+        return f"set {self.group} {' '.join(parts)}{why}"
+
+    def apply(self, ctx: Context) -> str:
+        ctx.gw.set_group_size(
+            self.group, min_size=self.min_size, desired=self.desired, max_size=self.max_size
+        )
+        return "done"
+
+
+@dataclass(frozen=True)
+class DeleteGroup(Step):
+    group: str
+    timeout: float = 900.0
+    removes_capacity = True
+
+    def describe(self) -> str:
+        return f"delete autoscaling group {self.group} and its instances, and wait until it is gone"
+
+    def apply(self, ctx: Context) -> str:
+        if not ctx.gw.groups_named([self.group]):
+            return "already gone"
+        ctx.gw.delete_group(self.group)
+
+        def check() -> tuple[bool, float, float, str]:
+            left = ctx.gw.groups_named([self.group])
+            n = len(left[0].get("Instances", [])) if left else 0
+            return not left, 0 if left else 1, 1, f"{n} instances terminating" if left else ""
+
+        waited = poll(
+            ctx,
+            f"deleting {self.group}",
+            check,
+            timeout=self.timeout,
+            what_to_do="AWS is still terminating the instances; run the command again later",
+        )
+        return f"deleted in {waited:.0f}s"
+
+
+@dataclass(frozen=True)
+class DeleteLaunchTemplate(Step):
+    name: str
+
+    def describe(self) -> str:
+        return f"delete launch template {self.name}"
+
+    def apply(self, ctx: Context) -> str:
+        if ctx.gw.launch_template(self.name) is None:
+            return "already gone"
+        ctx.gw.delete_launch_template(self.name)
+        return "deleted"
+
+
+@dataclass(frozen=True)
+class DeleteLaunchConfiguration(Step):
+    name: str
+
+    def describe(self) -> str:
+        return f"delete launch configuration {self.name}"
+
+    def apply(self, ctx: Context) -> str:
+        if not ctx.gw.launch_configurations([self.name]):
+            return "already gone"
+        ctx.gw.delete_launch_configuration(self.name)
+        return "deleted"
+
+
+# -- traffic ------------------------------------------------------------------
