@@ -222,7 +222,7 @@ def _check_balancers(
     c: Ctx, lbs: dict[str, tuple[str, dict[str, Any]]], out: Found
 ) -> tuple[list[Problem], list[str], list[str]]:
     """Problems, the security groups the adopted balancers carry, their subnets."""
-    a, s, gw = c.n.adopted, c.s, c.gw
+    a, gw = c.n.adopted, c.gw
     problems: list[Problem] = []
     groups: list[str] = []
     subnets: list[str] = []
@@ -274,7 +274,6 @@ def _check_balancers(
                 "adopt two of the same kind",
             )
         )
-    del s
     return problems, groups, subnets
 
 

@@ -347,8 +347,11 @@ def discover(gw: Gateway, names: Names) -> tuple[Plan, list[str]]:
     kept += kept_tgs
     steps += [DeleteTargetGroup(tg["TargetGroupName"], tg["TargetGroupArn"]) for tg in tgs]
 
-    if gw.key_pair_exists(names.key_pair):
+    key_tags = gw.key_pair_tags(names.key_pair)
+    if key_tags is not None and key_tags.get(TAG_DOMAIN) == domain:
         steps.append(DeleteKeyPair(names.key_pair))
+    elif key_tags is not None:
+        kept.append(f"key pair {names.key_pair}: not tagged {TAG_DOMAIN}={domain}")
 
     # Network, innermost first.
     if vpc_id:
