@@ -325,3 +325,18 @@ def test_iam_policy_scopes_to_the_adopted_resources_and_allows_their_cycle(
     assert "elasticloadbalancing:CreateLoadBalancer" not in init_actions
     assert "iam:CreateRole" not in init_actions
     assert "route53:CreateHostedZone" not in init_actions
+
+
+# -- ownership by tag ---------------------------------------------------------------------
+def test_teardown_keeps_a_look_alike_without_the_domains_tag(aws: str) -> None:
+    """Ownership is the tag, not the name: a key pair named like the site's but
+    not tagged with the domain (someone else's) survives teardown."""
+    assert run("init", "--key-pair").code == 0
+    ec2 = client(aws, "ec2")
+    pair = ec2.describe_key_pairs(KeyNames=["londontamed-com-production"])["KeyPairs"][0]
+    ec2.delete_tags(Resources=[pair["KeyPairId"]], Tags=[{"Key": "bluegreen:domain"}])
+    r = run("--output", "json", "teardown", "--yes")
+    assert r.code == 0, r.err
+    assert any("key pair londontamed-com-production: not tagged" in k for k in r.json()["kept"])
+    assert ec2.describe_key_pairs(KeyNames=["londontamed-com-production"])["KeyPairs"]
+    assert client(aws, "elb").describe_load_balancers()["LoadBalancerDescriptions"] == []
