@@ -184,6 +184,35 @@ def test_instances_boot_and_pass_health_checks_launches_fail(real: Real) -> None
     assert activity["StatusCode"] == "Failed"
     assert "Launching EC2 instance failed" in activity["StatusMessage"]
 
+    # A group with a running instance pointed at an image whose launches fail
+    # keeps the instance; its replacement fails, and works again once the
+    # group is pointed back.
+    real.layer.faults.images.add("ami-broken")
+    ec2.create_launch_template_version(
+        LaunchTemplateName="good", SourceVersion="1", LaunchTemplateData={"ImageId": "ami-broken"}
+    )
+    asg.update_auto_scaling_group(
+        AutoScalingGroupName="g", LaunchTemplate={"LaunchTemplateName": "good", "Version": "2"}
+    )
+    (member,) = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["g"])["AutoScalingGroups"][
+        0
+    ]["Instances"]
+    asg.terminate_instance_in_auto_scaling_group(
+        InstanceId=member["InstanceId"], ShouldDecrementDesiredCapacity=False
+    )
+    g = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["g"])["AutoScalingGroups"][0]
+    assert (g["DesiredCapacity"], g["Instances"]) == (1, [])
+    activity = asg.describe_scaling_activities(AutoScalingGroupName="g")["Activities"][0]
+    assert activity["StatusCode"] == "Failed"
+    assert "Client.InternalError" in activity["StatusMessage"]
+    asg.update_auto_scaling_group(
+        AutoScalingGroupName="g", LaunchTemplate={"LaunchTemplateName": "good", "Version": "1"}
+    )
+    g = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["g"])["AutoScalingGroups"][0]
+    assert g["DesiredCapacity"] == 1 and len(g["Instances"]) == 1
+    activity = asg.describe_scaling_activities(AutoScalingGroupName="g")["Activities"][0]
+    assert activity["StatusCode"] == "Successful"
+
 
 def test_client_tokens_and_opt_in_zones(real: Real) -> None:
     ec2 = aws(real, "ec2")

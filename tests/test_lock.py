@@ -40,6 +40,8 @@ CHANGING = (
     ("switch",),
     ("rollback",),
     ("clean", "--yes", "--force"),
+    ("init",),  # it changes security groups and records that a switch changes too
+    ("teardown", "--yes"),
 )
 
 

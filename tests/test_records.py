@@ -171,3 +171,41 @@ def test_the_emulator_refuses_a_delete_of_other_values(both: dict[str, str], aws
             HostedZoneId=zone_id(aws, False), ChangeBatch={"Changes": [change]}
         )
     assert LB1 in records(aws, private=False)[f"www.{DOMAIN}."]
+
+
+def test_a_change_whose_response_was_lost_is_still_waited_for(
+    both: dict[str, str], aws: str
+) -> None:
+    """Route 53 applied the batch but its answer was lost: the retry is refused
+    (the records are already so), and the change may still be PENDING. The
+    switch must not go on (out-of-traffic mark, checks) before it is INSYNC:
+    it waits on an UPSERT of the same records."""
+    from botocore.exceptions import ReadTimeoutError
+
+    from chaos import _forward
+
+    sent: list[str] = []
+
+    def lose_first(request: Any, **_: Any) -> None:
+        body = request.body.decode() if isinstance(request.body, bytes) else str(request.body)
+        first = b"attempt=1;" in (request.headers.get("amz-sdk-request") or b"")
+        sent.append(
+            ("UPSERT " if "<Action>UPSERT" in body else "") + ("first" if first else "retry")
+        )
+        if first and "<Action>UPSERT" not in body:
+            _forward(request)  # Route 53 acts; the client hears nothing
+            raise ReadTimeoutError(endpoint_url=request.url)
+
+    polls: list[str] = []
+    r = run(
+        "switch",
+        hooks=[
+            ("before-send.route53.ChangeResourceRecordSets", lose_first),
+            ("before-call.route53.GetChange", lambda **_: polls.append("GetChange")),
+        ],
+    )
+    assert r.code == 0, r.err
+    assert points(aws, LB2)
+    # both zones: the lost first attempt, the refused retry, then an UPSERT waited on
+    assert sent.count("first") == 2 and sent.count("UPSERT first") == 2, sent
+    assert len(polls) >= 2, polls

@@ -216,6 +216,27 @@ def test_setting_ranges_on_an_existing_site_never_closes_live(
     assert reach(aws) == OPEN_AND_LIMITED
 
 
+def test_setting_ranges_right_after_a_switch_keeps_staging_reachable(
+    kind: str, aws: str, tmp_path: Path
+) -> None:
+    """The ranges are set while clients of the last switch may still use the
+    old live balancer: it must keep admitting everyone (the site's own group
+    stops admitting the web ports, so it gets the public group) until it may
+    be limited, then is limited."""
+    register_images(aws, "v1", "v2")
+    clock = FakeClock()
+    assert run("init", clock=clock).code == 0
+    for args in (("deploy", "--version", "v1"), ("switch",), ("deploy", "--version", "v2")):
+        assert run(*args, clock=clock).code == 0
+    assert run("switch", clock=clock).code == 0
+    clock.advance(30)
+    assert run("init", "--staging-cidr", RANGE, clock=clock).code == 0
+    assert reach(aws) == {"live": (True, True), "staging": (True, True)}
+    clock.advance(60 + 300)
+    assert run("init", "--staging-cidr", RANGE, clock=clock).code == 0
+    assert reach(aws) == OPEN_AND_LIMITED
+
+
 # -- one ALB (lb strategy) --------------------------------------------------------------
 def _shared_rules(url: str) -> list[list[dict[str, Any]]]:
     v2 = client(url, "elbv2")

@@ -7,11 +7,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from bluegreen.aws.base import BaseGateway
-from bluegreen.errors import AwsError, NotFound
+from bluegreen.errors import AwsError, NotFound, StateError
 
 
 def tag_spec(resource: str, tags: dict[str, str]) -> list[dict[str, Any]]:
     return [{"ResourceType": resource, "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+
+
+def has_tags(tags: Sequence[dict[str, Any]] | None, want: dict[str, str]) -> bool:
+    """``tags`` (AWS's Key/Value list) hold every pair of ``want``."""
+    return all(tag_value(tags, k) == v for k, v in want.items())
 
 
 def tag_value(tags: Sequence[dict[str, Any]] | None, key: str) -> str | None:
@@ -64,16 +69,19 @@ class Ec2Calls(BaseGateway):
         and sort first, but cannot hold a load balancer's subnets.
         https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_AvailabilityZone.html
         A zone without ZoneType (older endpoints, the emulator) is an ordinary one."""
+        return sorted(name for name, kind in self.zones_listed() if kind == "availability-zone")
+
+    def zones_listed(self) -> list[tuple[str, str]]:
+        """Every available zone of the region: (ZoneName, ZoneType)."""
         r = self.call(
             "ec2",
             "describe_availability_zones",
             Filters=[{"Name": "state", "Values": ["available"]}],
         )
-        return sorted(
-            z["ZoneName"]
+        return [
+            (str(z["ZoneName"]), str(z.get("ZoneType", "availability-zone")))
             for z in r.get("AvailabilityZones", [])
-            if z.get("ZoneType", "availability-zone") == "availability-zone"
-        )
+        ]
 
     def create_vpc(self, cidr: str, tags: dict[str, str]) -> str:
         """Create a VPC tagged at creation. CreateVpc takes no client token: a
@@ -252,13 +260,28 @@ class Ec2Calls(BaseGateway):
             if not any(a.get("SubnetId") == subnet for a in assoc):
                 raise
 
-    def replace_route_table_association(self, association_id: str, route_table: str) -> None:
-        self.call(
-            "ec2",
-            "replace_route_table_association",
-            AssociationId=association_id,
-            RouteTableId=route_table,
-        )
+    def replace_route_table_association(
+        self, association_id: str, route_table: str, subnet: str
+    ) -> None:
+        """Move ``subnet`` (its association ``association_id``) to ``route_table``.
+        AWS gives the moved subnet a new association id
+        (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ReplaceRouteTableAssociation.html):
+        a retry after a lost response meets InvalidAssociationID.NotFound, and is
+        done when the subnet is now in ``route_table``."""
+        try:
+            self.call(
+                "ec2",
+                "replace_route_table_association",
+                AssociationId=association_id,
+                RouteTableId=route_table,
+            )
+        except AwsError as e:
+            if e.code != "InvalidAssociationID.NotFound":
+                raise
+            r = self.call("ec2", "describe_route_tables", RouteTableIds=[route_table])
+            assoc = r["RouteTables"][0].get("Associations", [])
+            if not any(a.get("SubnetId") == subnet for a in assoc):
+                raise
 
     # -- security groups ----------------------------------------------------
     def find_security_group(self, vpc_id: str, name: str) -> dict[str, Any] | None:
@@ -334,18 +357,45 @@ class Ec2Calls(BaseGateway):
                     self.revoke_ingress(group_id, [p])
 
     # -- key pair -----------------------------------------------------------
-    def key_pair_exists(self, name: str) -> bool:
+    def key_pair(self, name: str) -> dict[str, Any] | None:
         try:
             r = self.call("ec2", "describe_key_pairs", KeyNames=[name])
         except NotFound:
-            return False
-        return bool(r.get("KeyPairs"))
+            return None
+        pairs = r.get("KeyPairs", [])
+        return dict(pairs[0]) if pairs else None
+
+    def key_pair_exists(self, name: str) -> bool:
+        return self.key_pair(name) is not None
 
     def create_key_pair(self, name: str, tags: dict[str, str]) -> str:
-        r = self.call(
-            "ec2", "create_key_pair", KeyName=name, TagSpecifications=tag_spec("key-pair", tags)
-        )
-        return str(r["KeyMaterial"])
+        """The new pair's private key. AWS returns it in CreateKeyPair's response
+        only (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateKeyPair.html):
+        a retry after a lost response meets InvalidKeyPair.Duplicate and the key
+        is gone. A pair carrying ``tags`` (made by this site) is then deleted and
+        made again; one without them is not this site's and is left alone."""
+        for attempt in range(1, 4):
+            try:
+                r = self.call(
+                    "ec2",
+                    "create_key_pair",
+                    KeyName=name,
+                    TagSpecifications=tag_spec("key-pair", tags),
+                )
+                return str(r["KeyMaterial"])
+            except AwsError as e:
+                if e.code != "InvalidKeyPair.Duplicate" or attempt == 3:
+                    raise
+            pair = self.key_pair(name)
+            if pair is not None and not has_tags(pair.get("Tags"), tags):
+                raise StateError(
+                    f"key pair {name} exists and was not made by bluegreen for this site",
+                    found=f"key pair {name} ({pair.get('KeyPairId', '?')}) without the tags {tags}",
+                    fix=f"delete or rename key pair {name} (`aws ec2 delete-key-pair "
+                    f"--key-name {name}`), or run init without --key-pair",
+                )
+            self.call("ec2", "delete_key_pair", KeyName=name)
+        raise AssertionError("unreachable")
 
     # -- images -------------------------------------------------------------
     def images(self, ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -501,23 +551,30 @@ class Ec2Calls(BaseGateway):
         )
         return [str(t["LaunchTemplateName"]) for t in r.get("LaunchTemplates", [])]
 
-    def launch_template_data(self, name: str, version: str) -> dict[str, Any]:
+    def launch_template_version(self, name: str, version: str) -> dict[str, Any]:
+        """One version as described (its LaunchTemplateId, LaunchTemplateData...); {} if none."""
         r = self.call(
             "ec2", "describe_launch_template_versions", LaunchTemplateName=name, Versions=[version]
         )
         versions = r.get("LaunchTemplateVersions", [])
-        return dict(versions[0]["LaunchTemplateData"]) if versions else {}
+        return dict(versions[0]) if versions else {}
 
-    def delete_launch_template(self, name: str) -> None:
+    def launch_template_data(self, name: str, version: str) -> dict[str, Any]:
+        return dict(self.launch_template_version(name, version).get("LaunchTemplateData", {}))
+
+    def delete_launch_template(self, name: str) -> bool:
+        """Delete the template; False when there is none of that name."""
         try:
             self.call("ec2", "delete_launch_template", LaunchTemplateName=name)
         except AwsError as e:
             if "NotFound" in e.code or "does not exist" in e.message:
-                return
+                return False
             # A retry whose first attempt deleted it may get another error
             # (the emulator says MissingParameter): gone is success.
             if self.launch_template(name) is not None:
                 raise
+            return False
+        return True
 
     def all_launch_templates(self) -> list[dict[str, Any]]:
         return list(self.pages("ec2", "describe_launch_templates", "LaunchTemplates"))

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bluegreen.aws.base import BaseGateway
-from bluegreen.errors import AwsError, NotFound
+from bluegreen.errors import AwsError, NotFound, StateError
 
 # AWS publishes one fixed hosted zone id per region for classic load balancers
 # (the alias target zone). describe_load_balancers returns it as
@@ -370,7 +370,10 @@ class ElbCalls(BaseGateway):
     ) -> str:
         """A listener rule forwarding requests for ``hosts`` (wildcards allowed).
         Priorities are unique per listener: a retry of a create AWS made answers
-        PriorityInUse, and the rule at that priority is returned."""
+        PriorityInUse
+        (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateRule.html),
+        and the rule at that priority is returned when it is that rule (its
+        hosts, forwarding to ``target_group_arn``); another rule there is refused."""
         try:
             r = self.call(
                 "elbv2",
@@ -383,10 +386,15 @@ class ElbCalls(BaseGateway):
         except AwsError as e:
             if e.code != "PriorityInUse":
                 raise
-            for rule in self.rules(listener_arn):
-                if rule.get("Priority") == str(priority):
-                    return str(rule["RuleArn"])
-            raise
+            rule = next(
+                (x for x in self.rules(listener_arn) if x.get("Priority") == str(priority)), None
+            )
+            if rule is None:
+                raise
+            targets = {a for a, _ in forward_targets(rule.get("Actions", []))}
+            if set(hosts) <= set(rule_hosts(rule)) and targets == {target_group_arn}:
+                return str(rule["RuleArn"])
+            raise priority_taken(rule, f"the rule for {', '.join(hosts)}") from None
         return str(r["Rules"][0]["RuleArn"])
 
     def set_listener_forward(self, listener_arn: str, targets: Sequence[tuple[str, int]]) -> None:
@@ -462,3 +470,35 @@ def forward_targets(actions: Sequence[dict[str, Any]]) -> tuple[tuple[str, int],
         if a.get("TargetGroupArn"):
             return ((str(a["TargetGroupArn"]), 1),)
     return ()
+
+
+def rule_hosts(rule: dict[str, Any]) -> list[str]:
+    """The host-header values of a listener rule's conditions."""
+    return [
+        v
+        for c in rule.get("Conditions", [])
+        if c.get("Field") == "host-header"
+        for v in (c.get("HostHeaderConfig", {}).get("Values") or c.get("Values", []))
+    ]
+
+
+def priority_taken(rule: dict[str, Any], wanted: str) -> StateError:
+    """A listener rule that is not bluegreen's holds the priority bluegreen's needs."""
+    actions = ", ".join(
+        str(a.get("Type"))
+        + (
+            f" {a['FixedResponseConfig'].get('StatusCode')}"
+            if a.get("FixedResponseConfig")
+            else "".join(f" to {t}" for t, _ in forward_targets([a]))
+        )
+        for a in rule.get("Actions", [])
+    )
+    priority = rule.get("Priority")
+    return StateError(
+        f"priority {priority} of the listener, where {wanted} goes, is taken by another rule",
+        found=f"rule {rule.get('RuleArn')}: priority {priority}, hosts "
+        f"{', '.join(rule_hosts(rule)) or 'any'}, {actions or 'no action'}",
+        fix=f"move that rule to another priority (`aws elbv2 set-rule-priorities "
+        f"--rule-priorities RuleArn={rule.get('RuleArn')},Priority=N`) or delete it, "
+        "then run `bluegreen init` again",
+    )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from bluegreen.aws.base import BaseGateway
@@ -14,9 +16,36 @@ if TYPE_CHECKING:
 
 class Route53Calls(BaseGateway):
     def find_zones(self, zone_name: str) -> list[dict[str, Any]]:
-        """The hosted zones named exactly ``zone_name`` (public and private)."""
+        """The hosted zones named exactly ``zone_name`` (public and private);
+        the answer of ``read_zones_ahead`` when one is pending."""
+        with self._lock:
+            ahead = self._zones_ahead().pop(zone_name.lower(), None)
+        if ahead is not None:
+            return ahead.result()
+        return self._read_zones(zone_name)
+
+    def read_zones_ahead(self, zone_name: str) -> None:
+        """Start reading the zones named ``zone_name`` now, in the background:
+        the next ``find_zones`` of that name takes the answer (its error too).
+        The zones' ids are the site's configuration, not its state: a command
+        reads them while it takes the domain's lock, and everything that
+        depends on the state (records, balancers, groups) after."""
+        pool = ThreadPoolExecutor(max_workers=1)
+        future = pool.submit(self._read_zones, zone_name)
+        pool.shutdown(wait=False)
+        with self._lock:
+            self._zones_ahead()[zone_name.lower()] = future
+
+    def _read_zones(self, zone_name: str) -> list[dict[str, Any]]:
         r = self.call("route53", "list_hosted_zones_by_name", DNSName=zone_name, MaxItems="20")
         return [z for z in r.get("HostedZones", []) if z["Name"].lower() == zone_name.lower()]
+
+    def _zones_ahead(self) -> dict[str, Future[list[dict[str, Any]]]]:
+        found: dict[str, Future[list[dict[str, Any]]]] | None = getattr(self, "_ahead", None)
+        if found is None:
+            found = {}
+            self._ahead = found
+        return found
 
     def records_named(self, zone_id: str, fqdn: str, rtype: str = "A") -> list[dict[str, Any]]:
         """Every record set of ``fqdn`` and ``rtype`` (several when weighted).
@@ -141,8 +170,34 @@ class Route53Calls(BaseGateway):
     ) -> str:
         """Create a hosted zone. ``caller_ref`` is fixed per intended zone, so
         AWS answers a retry with HostedZoneAlreadyExists; the request is never
-        sent again blindly (``call_once``) and the zone is found by the reference
-        (https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHostedZone.html)."""
+        sent again blindly (``call_once``) and the zone is found by the reference.
+        Route 53 never accepts a reference again, even once its zone is deleted
+        (https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHostedZone.html):
+        HostedZoneAlreadyExists without a zone of that reference means a zone
+        made before and deleted since (a teardown that kept the VPC), and the
+        zone is created with a fresh reference, as safely."""
+        params: dict[str, Any] = {"Name": zone_name}
+        if vpc_id:
+            params["VPC"] = {"VPCRegion": region, "VPCId": vpc_id}
+            params["HostedZoneConfig"] = {"Comment": "bluegreen staging", "PrivateZone": True}
+        else:
+            params["HostedZoneConfig"] = {"Comment": "bluegreen live", "PrivateZone": False}
+        made = self._create_zone(zone_name, caller_ref, params)
+        if made is None:
+            fresh = f"{caller_ref[: 128 - 33]}-{uuid.uuid4().hex}"  # at most 128 characters
+            made = self._create_zone(zone_name, fresh, params)
+        if made is None:
+            raise AwsError(
+                f"Route 53 refused a new caller reference for hosted zone {zone_name}",
+                operation="route53:CreateHostedZone",
+                code="HostedZoneAlreadyExists",
+                fix="run the command again: it resumes where it stopped",
+            )
+        return made
+
+    def _create_zone(self, zone_name: str, caller_ref: str, params: dict[str, Any]) -> str | None:
+        """The zone made with ``caller_ref`` (by this call or an earlier one);
+        None when the reference was used by a zone that no longer exists."""
 
         def find() -> str | None:
             for z in self.find_zones(zone_name):
@@ -150,19 +205,14 @@ class Route53Calls(BaseGateway):
                     return str(z["Id"])
             return None
 
-        params: dict[str, Any] = {"Name": zone_name, "CallerReference": caller_ref}
-        if vpc_id:
-            params["VPC"] = {"VPCRegion": region, "VPCId": vpc_id}
-            params["HostedZoneConfig"] = {"Comment": "bluegreen staging", "PrivateZone": True}
-        else:
-            params["HostedZoneConfig"] = {"Comment": "bluegreen live", "PrivateZone": False}
         try:
-            r = self.call_once("route53", "create_hosted_zone", find, **params)
+            r = self.call_once(
+                "route53", "create_hosted_zone", find, CallerReference=caller_ref, **params
+            )
         except AwsError as e:
-            found = find() if e.code == "HostedZoneAlreadyExists" else None
-            if found is None:
+            if e.code != "HostedZoneAlreadyExists":
                 raise
-            return found
+            return find()
         return r if isinstance(r, str) else str(r["HostedZone"]["Id"])
 
     def associate_zone(self, zone_id: str, vpc_id: str, region: str) -> None:

@@ -5,9 +5,10 @@ converge from any state, and deleted again (see ``bluegreen.site``)."""
 from __future__ import annotations
 
 import dataclasses
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+from bluegreen.errors import LockedError
 from bluegreen.lifecycle import lock, records, run
 from bluegreen.lifecycle.session import Session
 from bluegreen.plan.executor import DryRunExecutor, Executor
@@ -36,18 +37,15 @@ def teardown(sess: Session) -> dict[str, Any]:
         DryRunExecutor(sess.ctx).run(whole.steps)
         return {**result, "result": "dry run", "outcomes": []}
     run.confirm(sess, whole)
-    has_table = sess.gw.table_exists(sess.names.lock_table)
     executor = Executor(sess.ctx)
     started = sess.gw.clock.now()
     with run.notified(sess, "teardown"):
         try:
-            with (
-                lock.DomainLock(sess.gw, sess.names, "teardown", sess.reporter)
-                if has_table
-                else nullcontext()
-            ):
+            with _locked_if_set_up(sess, "teardown"):
                 executor.run(plan.steps)
             executor.run(final)
+        except LockedError:  # refused before it changed anything: nothing to record
+            raise
         except BaseException as e:
             if sess.gw.table_exists(sess.names.lock_table):
                 records.save(
@@ -64,8 +62,18 @@ def init(sess: Session) -> dict[str, Any]:
     from bluegreen.site.provision import Provisioner
 
     check_settings(sess.settings)
-    with run.notified(sess, "init"):
+    with run.notified(sess, "init"), _locked_if_set_up(sess, "init"):
         report = Provisioner(sess.gw, sess.settings, sess.reporter, dry_run=sess.dry_run).run()
     if not report.changed:
         sess.reporter.info(f"{sess.names.domain} is set up already: nothing changed")
     return {"domain": sess.names.domain, "dry_run": sess.dry_run, **report.to_json()}
+
+
+def _locked_if_set_up(sess: Session, command: str) -> AbstractContextManager[object]:
+    """The domain's lock, when its table is there to hold it: init (which
+    changes security groups and records a switch also changes) and teardown
+    must not run while another command changes the site. A site without its
+    lock table has no command running: every changing command needs the lock."""
+    if sess.dry_run or sess.gw.table_status(sess.names.lock_table) != "ACTIVE":
+        return nullcontext()
+    return lock.DomainLock(sess.gw, sess.names, command, sess.reporter)

@@ -21,10 +21,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bluegreen.errors import BluegreenError, RollbackFailed, RolledBack, StateError, WaitTimeout
+from bluegreen.errors import (
+    BluegreenError,
+    LaunchFailed,
+    RollbackFailed,
+    RolledBack,
+    StateError,
+    WaitTimeout,
+)
 from bluegreen.model import HEALTHY, Group
 from bluegreen.model.naming import TAG_AMI, TAG_VERSION
-from bluegreen.plan.steps import Context, Step, balancer_health, client_token, poll
+from bluegreen.plan.steps import (
+    Context,
+    Step,
+    balancer_health,
+    client_token,
+    launch_failed,
+    poll,
+)
 
 TAG_PREVIOUS_LAUNCH = "bluegreen:previous-launch"
 TAG_PREVIOUS_AMI = "bluegreen:previous-ami"
@@ -88,11 +102,15 @@ class CreateTemplateFrom(Step):
     def apply(self, ctx: Context) -> str:
         if ctx.gw.launch_template(self.name) is not None:
             return "already exists"
-        data = request_data(ctx.gw.launch_template_data(*self.source))
+        source = ctx.gw.launch_template_version(*self.source)
+        data = request_data(dict(source.get("LaunchTemplateData", {})))
         data["TagSpecifications"] = _instance_tags(self.instance_tags)
-        ctx.gw.create_launch_template_from_data(
-            self.name, data, dict(self.tags), client_token(self.name, *self.source)
-        )
+        # The token names this creation: the source template's id is new each
+        # time that template is made, so a template made again (after a
+        # teardown, or deleted by hand) is a new request to EC2, never the
+        # first one's answer (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html).
+        token = client_token(self.name, str(source.get("LaunchTemplateId", "")), *self.source)
+        ctx.gw.create_launch_template_from_data(self.name, data, dict(self.tags), token)
         return "created"
 
 
@@ -106,6 +124,8 @@ class PinLaunch(Step):
     pins an existing version instead (rollback). With a launch configuration:
     ``configuration``, created by an earlier step. Instances keep running
     until replaced. The group's tags record the release and the one before.
+    ``nonce``: the deploy's (kept in the lock's intent), part of the new
+    version's client token.
     """
 
     group: str
@@ -116,6 +136,7 @@ class PinLaunch(Step):
     source: tuple[str, str] | None = None
     configuration: str | None = None
     instance_tags: Mapping[str, str] = field(default_factory=dict)
+    nonce: str = ""
 
     @property
     def label(self) -> str:
@@ -152,14 +173,23 @@ class PinLaunch(Step):
         data["ImageId"] = self.ami
         if self.instance_tags:
             data["TagSpecifications"] = _instance_tags(self.instance_tags)
+        # The token names this creation and no other: the template's id (new
+        # each time a template of this name is made), the version it follows
+        # and the deploy's nonce; the same across retries and a resumed run.
+        # A name-based token would replay after the template was made again
+        # (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html).
+        token = client_token(
+            str(latest.get("LaunchTemplateId", "")) if latest else self.template,
+            self.ami,
+            str(latest["VersionNumber"]) if latest else "0",
+            self.nonce,
+        )
         n = ctx.gw.create_launch_template_version(
             self.template,
             data,
             source_version=None,
             description=f"bluegreen release {self.label}",
-            client_token=client_token(
-                self.template, self.ami, str(latest["VersionNumber"]) if latest else "0"
-            ),
+            client_token=token,
         )
         return str(n)
 
@@ -224,7 +254,10 @@ class ReplaceInstances(Step):
     instance. When a replacement is not
     healthy within ``timeout`` and ``revert`` is given, it puts the previous
     release back (``revert``, then the same replacement towards its image)
-    and raises ``RolledBack``.
+    and raises ``RolledBack``. When the replacement cannot launch (a Failed
+    scaling activity newer than the wait: the image's or volume's KMS key,
+    capacity) it stops at that poll, puts the previous release back the same
+    way, and raises ``LaunchFailed`` (exit 5) with AWS's reason.
     """
 
     group: str
@@ -270,9 +303,24 @@ class ReplaceInstances(Step):
         )
         return _Members(int(g["DesiredCapacity"]), ids, images, healthy & set(ids), health)
 
-    def _settle(self, ctx: Context, ami: str, label: str, gone: str | None, what: str) -> None:
+    def _failed(self, ctx: Context) -> dict[str, Any] | None:
+        return ctx.gw.failed_launch(self.group)
+
+    def _settle(
+        self,
+        ctx: Context,
+        ami: str,
+        label: str,
+        gone: str | None,
+        what: str,
+        known: frozenset[str] = frozenset(),
+    ) -> None:
         """Wait until ``gone`` has left the group, the group is at its desired
-        size, and every instance running ``ami`` is healthy."""
+        size, and every instance running ``ami`` is healthy. A launch that
+        failed since the roll began (the group's newest scaling activity,
+        Failed, not in ``known``) ends the wait at once: AWS reports it
+        nowhere else
+        (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ts-as-instancelaunchfailure.html)."""
 
         def check() -> tuple[bool, float, float, str]:
             m = self._read(ctx)
@@ -280,6 +328,10 @@ class ReplaceInstances(Step):
             ok = [i for i in new if i in m.healthy]
             done = (gone is None or gone not in m.ids) and len(m.ids) >= m.desired
             done = done and len(ok) == len(new)
+            if not done:
+                failed = self._failed(ctx)
+                if failed is not None and failed.get("ActivityId") not in known:
+                    raise launch_failed(self.group, failed, then="run the command again")
             return done, len(ok), max(len(new), 1), m.detail(ami)
 
         poll(
@@ -293,19 +345,24 @@ class ReplaceInstances(Step):
 
     def _roll(self, ctx: Context, ami: str, label: str) -> int:
         start = self._read(ctx)
+        # failures older than this roll (a put-back, an earlier release) are not its own
+        earlier = self._failed(ctx)
+        known = frozenset({str(earlier.get("ActivityId"))} if earlier else ())
         total = len(start.old(ami))
         replaced = 0
         while True:
             m = self._read(ctx)
             old = m.old(ami)
             if not old:
-                self._settle(ctx, ami, label, None, f"{self.group}: every instance on {label}")
+                self._settle(
+                    ctx, ami, label, None, f"{self.group}: every instance on {label}", known
+                )
                 return replaced
             sick = [i for i in old if i not in m.healthy]
             if sick:
                 victim = sick[0]  # serves nothing: replacing it first costs no capacity
             else:
-                self._settle(ctx, ami, label, None, f"{self.group}: healthy before the next")
+                self._settle(ctx, ami, label, None, f"{self.group}: healthy before the next", known)
                 m = self._read(ctx)
                 old = m.old(ami)
                 if not old:
@@ -330,19 +387,39 @@ class ReplaceInstances(Step):
                 # both behave alike.
                 ctx.gw.deregister_targets(self.target_group_arn, [victim])
             ctx.gw.terminate_in_group(victim)
-            self._settle(ctx, ami, label, victim, f"{self.group}: replacement of {victim}")
+            self._settle(ctx, ami, label, victim, f"{self.group}: replacement of {victim}", known)
             replaced += 1
 
     def apply(self, ctx: Context) -> str:
         try:
             n = self._roll(ctx, self.ami, self.label)
+        except LaunchFailed as e:
+            if self.revert is None:
+                raise
+            n = self._put_back(ctx, e)
+            raise LaunchFailed(
+                f"{e.message}; {self.revert.label} is back on every instance of "
+                f"{self.group} ({n} replaced back)",
+                found=e.found,
+                fix=e.fix,
+            ) from None
         except WaitTimeout as e:
             if self.revert is None:
                 raise
-            return self._put_back(ctx, e)
+            n = self._put_back(ctx, e)
+            raise RolledBack(
+                f"{self.group}: a replacement running {self.label} did not become healthy in "
+                f"{self.balancer}; {self.revert.label} is back on every instance "
+                f"({n} replaced back)",
+                found=e.found,
+                fix=f"find out why {self.label} fails its health check (its logs, the AMI), "
+                "then deploy a fixed release",
+            ) from None
         return f"replaced {n} instance(s); every instance runs {self.label}"
 
-    def _put_back(self, ctx: Context, cause: WaitTimeout) -> str:
+    def _put_back(self, ctx: Context, cause: WaitTimeout) -> int:
+        """Point the group back at ``revert`` and replace the instances back;
+        the number replaced back."""
         assert self.revert is not None
         back = self.revert.label
         ctx.reporter.warn(f"{cause.message}: putting {back} back on {self.group}")
@@ -358,13 +435,7 @@ class ReplaceInstances(Step):
                 fix=f"act now: `bluegreen status` shows each instance of {self.group}; run "
                 "`bluegreen rollback` (rolling) or fix the instances by hand",
             ) from None
-        raise RolledBack(
-            f"{self.group}: a replacement running {self.label} did not become healthy in "
-            f"{self.balancer}; {back} is back on every instance ({n} replaced back)",
-            found=cause.found,
-            fix=f"find out why {self.label} fails its health check (its logs, the AMI), then "
-            "deploy a fixed release",
-        )
+        return n
 
 
 @dataclass(frozen=True)

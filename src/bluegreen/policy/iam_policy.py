@@ -255,6 +255,8 @@ NEEDS: tuple[Need, ...] = (
     Need("ec2:AttachInternetGateway", "ChangeOwnNetwork", INIT),
     Need("ec2:CreateRoute", "ChangeOwnNetwork", INIT),
     Need("ec2:AssociateRouteTable", "ChangeOwnNetwork", INIT),
+    # a pair of the site's whose private key was lost is made again
+    Need("ec2:DeleteKeyPair", "ChangeOwnNetwork", INIT, key_pair),
     Need("ec2:AuthorizeSecurityGroupIngress", "ChangeOwnNetwork", INIT),
     # init repairs what differs: rules, routes, associations
     Need("ec2:DescribeVpcAttribute", "Read", INIT),
@@ -587,7 +589,7 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
                 }
             },
         ),
-        "ChangeOwnNetwork": (ec2, _tagged(t)),
+        "ChangeOwnNetwork": (ec2 + key, _tagged(t)),
         "DeleteOwnNetwork": (ec2 + key, _tagged(t)),
         "OwnRole": ([role, profile], None),
         "LoadBalancingServiceRole": (

@@ -131,6 +131,23 @@ class AccessSetup:
                 ),
             )
         if base_group is not None and live is not None:
+            # Once the site's own group stops admitting the web ports, every
+            # balancer must carry the public or the staging group: one not
+            # limited yet (staging whose clients may still use it, or roles
+            # unclear) gets the public group first.
+            for b in site.balancers:
+                if b.name != live.name and not acc.opened(b) and not acc.restricted(b):
+
+                    def open_(b: Balancer = b) -> None:
+                        groups = access.opened_groups(acc, b.security_groups)
+                        gw.set_balancer_security_groups(b.kind, b.name, b.arn, groups)
+
+                    self.ensure(
+                        f"{b.name} open to everyone until it is limited: group "
+                        f"{n.public_web_group}",
+                        None,
+                        open_,
+                    )
             self._close_base(base_group)
         if staging is None or acc.restricted(staging):
             if staging is not None:

@@ -214,6 +214,10 @@ def _change(c: Ctx, zone_id: str, changes: list[dict[str, Any]], label: str) -> 
         names = [x["ResourceRecordSet"]["Name"] for x in changes]
         if not all(gw.records_for(zone_id, names)):
             raise
-        return
+        # Made by the first attempt, whose answer was lost: its change may
+        # still be PENDING, so wait on an UPSERT of the same records instead
+        # (https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetChange.html).
+        same = [{"Action": "UPSERT", "ResourceRecordSet": x["ResourceRecordSet"]} for x in changes]
+        change = gw.change_records(zone_id, same, f"bluegreen init: {label} records")
     with c.rec.reporter.progress(f"Route 53 applying the {label} records") as bar:
         gw.wait_insync(change, c.s.dns_timeout, bar)

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from bluegreen.aws.ec2 import has_tags
 from bluegreen.aws.iam import EC2_TRUST
 from bluegreen.site.outcome import Ctx
 
@@ -131,22 +132,44 @@ def _profile(c: Ctx) -> None:
 
 
 def key_pair(c: Ctx) -> None:
+    """The site's key pair, and its private key in ``key_dir``. AWS hands out a
+    private key once, at creation: a marker file written before CreateKeyPair
+    and removed once the key file is written tells a run killed in between
+    (the pair is then deleted and made again) from a key file that is simply
+    not on this machine (the pair is left alone, with a warning)."""
     gw, n = c.gw, c.n
     what = f"key pair {n.key_pair}"
-    if gw.key_pair_exists(n.key_pair):
-        c.rec.ok(what)
-        return
     path = Path(c.s.key_dir) / f"{n.key_pair}.pem"
+    pending = path.with_name(path.name + ".pending")
 
     def make() -> str:
-        material = gw.create_key_pair(n.key_pair, c.tags)
         path.parent.mkdir(parents=True, exist_ok=True)
+        pending.touch()
+        material = gw.create_key_pair(n.key_pair, c.tags)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(material)
         os.chmod(path, 0o600)
+        pending.unlink(missing_ok=True)
         c.rec.report.key_file = str(path.resolve())
         c.rec.reporter.info(f"private key written to {path.resolve()} (mode 0600)")
         return str(n.key_pair)
 
-    c.rec.create(what, make)
+    pair = gw.key_pair(n.key_pair)
+    if pair is None:
+        c.rec.create(what, make)
+        return
+    ours = has_tags(pair.get("Tags"), c.tags)
+    lost = ours and not path.exists() and pending.exists()
+    c.rec.check(
+        what,
+        ["private key file missing (a run stopped before writing it)"] if lost else [],
+        lambda: (gw.delete_key_pair(n.key_pair), make()),
+    )
+    if ours and not path.exists() and not lost:
+        c.rec.warn(
+            f"key pair {n.key_pair}: its private key is not in {path.parent.resolve()} (made "
+            "on another machine?). bluegreen never replaces it on its own: copy the key file "
+            f"here, or, if it is lost, `aws ec2 delete-key-pair --key-name {n.key_pair}` and "
+            "run init again"
+        )

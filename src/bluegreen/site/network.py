@@ -84,9 +84,14 @@ def _subnets(c: Ctx, vpc_id: str | None) -> list[str]:
     missing = [cidr for cidr in SUBNET_CIDRS if cidr not in by_cidr]
     azs: list[str] = gw.availability_zones() if missing and vpc_id else []
     if missing and vpc_id and not azs:
+        listed = gw.zones_listed()
         raise StateError(
             f"region {gw.region} lists no ordinary availability zone",
-            fix="choose another region with --region",
+            found="available zones: "
+            + (", ".join(f"{name} ({kind})" for name, kind in listed) or "none"),
+            fix="run init in a region with ordinary availability zones (ZoneType "
+            "availability-zone) with --region (e.g. --region us-east-1): Local and "
+            "Wavelength Zones cannot hold a load balancer's subnets",
         )
     out = []
     for i, cidr in enumerate(SUBNET_CIDRS):
@@ -183,7 +188,9 @@ def _route_table(c: Ctx, net: Network) -> None:
         if sid in elsewhere:
             assoc = elsewhere[sid]
             diffs.append(f"{sid} was associated with another route table")
-            fixes.append(lambda assoc=assoc: gw.replace_route_table_association(assoc, rt_id))
+            fixes.append(
+                lambda assoc=assoc, sid=sid: gw.replace_route_table_association(assoc, rt_id, sid)
+            )
         else:
             diffs.append(f"{sid} was not associated")
             fixes.append(lambda sid=sid: gw.associate_route_table(rt_id, sid))

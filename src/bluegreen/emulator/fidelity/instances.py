@@ -6,7 +6,9 @@
 - A launch that EC2 refuses (an instance type not offered, no capacity, a KMS
   key the Auto Scaling service-linked role cannot use) never shows as an
   error of any call: the group stays without instances and the reason is only
-  in its scaling activities, as a Failed activity.
+  in its scaling activities, as a Failed activity. A group with running
+  instances pointed at such a launch keeps them; each instance it launches
+  from then on (a replacement of one terminated) fails the same way.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from bluegreen.clock import iso
-from bluegreen.emulator.fidelity.layer import Behaviour
+from bluegreen.emulator.fidelity.layer import Behaviour, Faults
 from bluegreen.emulator.fidelity.registry import Launch, registry
 from bluegreen.emulator.fidelity.wire import Call, Reply, set_params, sub_request, tag, xml_reply
 
@@ -135,22 +137,22 @@ class Failing:
     desired: int
     message: str
     description: str
+    running: int = 0  # instances it had when pointed at the failing launch, still running
 
 
-def _failure(
-    launch: Launch, faults_types: set[str], faults_keys: set[str]
-) -> tuple[str, str] | None:
+def _failure(launch: Launch, faults: Faults) -> tuple[str, str] | None:
     """(StatusMessage, Description) AWS gives for this launch, or None if it succeeds.
     https://docs.aws.amazon.com/autoscaling/ec2/userguide/ts-as-instancelaunchfailure.html"""
-    if launch.instance_type in faults_types:
+    if launch.instance_type in faults.instance_types:
         msg = (
             "The requested configuration is currently not supported. Please check the "
             "documentation for supported configurations. Launching EC2 instance failed."
         )
         return msg, f"Launching a new EC2 instance.  Status Reason: {msg}"
-    if set(launch.kms_keys) & faults_keys:
+    if set(launch.kms_keys) & faults.kms_keys or launch.image in faults.images:
         # "Client.InternalError: Client error on launch": the Auto Scaling
-        # service-linked role may not use the customer managed key
+        # service-linked role may not use the customer managed key of the
+        # volume (or of the image's encrypted snapshots)
         # https://docs.aws.amazon.com/autoscaling/ec2/userguide/key-policy-requirements-EBS-encryption.html
         msg = (
             "Instance became unhealthy while waiting for instance to be in InService state. "
@@ -176,22 +178,62 @@ class FailedLaunches(Behaviour):
         self.failing: dict[str, Failing] = {}
         self.activities: dict[str, list[str]] = {}  # group -> activity XML, newest first
 
-    def _activity(self, group: str, f: Failing, before: int) -> None:
+    def _activity(self, group: str, f: Failing, before: int, *, ok: bool = False) -> None:
+        """A launch activity, newest first: Failed with AWS's reason, or (``ok``)
+        Successful, when a group that failed is pointed at a launch that works."""
         now = iso(self.layer.now())
+        if ok:
+            status = "<StatusCode>Successful</StatusCode>"
+            description = f"Launching a new EC2 instance: i-{uuid.uuid4().hex[:17]}"
+        else:
+            status = (
+                f"<StatusCode>Failed</StatusCode><StatusMessage>{escape(f.message)}</StatusMessage>"
+            )
+            description = f.description
         self.activities.setdefault(group, []).insert(
             0,
             "<member>"
             f"<ActivityId>{uuid.uuid4()}</ActivityId>"
             f"<AutoScalingGroupName>{escape(group)}</AutoScalingGroupName>"
-            f"<Description>{escape(f.description)}</Description>"
+            f"<Description>{escape(description)}</Description>"
             f"<Cause>At {now} an instance was started in response to a difference between "
             f"desired and actual capacity, increasing the capacity from {before} to "
             f"{f.desired}.</Cause>"
             f"<StartTime>{now}</StartTime><EndTime>{now}</EndTime>"
-            f"<StatusCode>Failed</StatusCode><StatusMessage>{escape(f.message)}</StatusMessage>"
-            "<Progress>100</Progress><Details>{}</Details>"
+            f"{status}<Progress>100</Progress><Details>{{}}</Details>"
             "</member>",
         )
+
+    def _group_size(self, call: Call, group: str) -> tuple[int, int]:
+        """(MinSize, DesiredCapacity) of ``group`` as the emulator holds it."""
+        params = {
+            "Action": "DescribeAutoScalingGroups",
+            "Version": "2011-01-01",
+            "AutoScalingGroupNames.member.1": group,
+        }
+        text = sub_request(self.layer.app, call, params=params).text
+        sizes = [int(v) for v in tag(text, "MinSize")[:1] + tag(text, "DesiredCapacity")[:1]]
+        return (sizes[0], sizes[1]) if len(sizes) == 2 else (0, 0)
+
+    def _terminate(self, call: Call) -> None:
+        """TerminateInstanceInAutoScalingGroup in a group whose launches fail:
+        the instance goes, its replacement fails (a Failed activity)."""
+        params = {
+            "Action": "DescribeAutoScalingInstances",
+            "Version": "2011-01-01",
+            "InstanceIds.member.1": call.get("InstanceId"),
+        }
+        groups = tag(sub_request(self.layer.app, call, params=params).text, "AutoScalingGroupName")
+        f = self.failing.get(groups[0]) if groups else None
+        if f is None:
+            return
+        f.running = max(f.running - 1, 0)
+        if call.get("ShouldDecrementDesiredCapacity").lower() == "true":
+            f.desired = max(f.desired - 1, 0)
+            return
+        # the emulator would launch the replacement: it may not
+        set_params(call, ShouldDecrementDesiredCapacity="true")
+        self._activity(groups[0], f, f.running)
 
     def before(self, call: Call) -> Reply | None:
         if call.service != "autoscaling":
@@ -206,6 +248,9 @@ class FailedLaunches(Behaviour):
                 f"<RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
                 "</DescribeScalingActivitiesResponse>"
             )
+        if call.action == "TerminateInstanceInAutoScalingGroup":
+            self._terminate(call)
+            return None
         if call.action not in _RESIZING:
             return None
         f = self.failing.get(group)
@@ -215,29 +260,36 @@ class FailedLaunches(Behaviour):
             or call.get("LaunchConfigurationName")
         ):
             launch = registry(self.layer.behaviours).launch_of(call)
-            faults = self.layer.faults
-            reason = _failure(launch, faults.instance_types, faults.kms_keys) if launch else None
+            reason = _failure(launch, self.layer.faults) if launch else None
             if reason is None:
                 if f is not None:  # a launch setting that works: the group fills up
                     self.failing.pop(group)
+                    wanted = call.get("DesiredCapacity") or str(f.desired)
                     set_params(
                         call,
                         MinSize=call.get("MinSize") or str(f.min_size),
-                        DesiredCapacity=call.get("DesiredCapacity") or str(f.desired),
+                        DesiredCapacity=wanted,
                     )
+                    if int(wanted) > f.running:
+                        self._activity(group, f, f.running, ok=True)
                 return None
             if f is None and call.action != "CreateAutoScalingGroup":
-                return None  # running instances keep running; not modelled further
-            f = Failing(0, 0, *reason) if f is None else Failing(f.min_size, f.desired, *reason)
+                # a group with instances: they keep running, what it launches fails
+                min_size, size = self._group_size(call, group)
+                f = Failing(min_size, size, *reason, running=size)
+            elif f is None:
+                f = Failing(0, 0, *reason)
+            else:
+                f = Failing(f.min_size, f.desired, *reason, running=f.running)
             self.failing[group] = f
         if f is None:
             return None
-        before = f.desired
         f.min_size = int(call.get("MinSize") or f.min_size)
         f.desired = int(call.get("DesiredCapacity") or max(f.desired, f.min_size))
-        set_params(call, MinSize="0", DesiredCapacity="0")
-        if f.desired > 0:
-            self._activity(group, f, 0 if call.action == "CreateAutoScalingGroup" else before)
+        f.running = min(f.running, f.desired)
+        set_params(call, MinSize=str(min(f.min_size, f.running)), DesiredCapacity=str(f.running))
+        if f.desired > f.running:
+            self._activity(group, f, f.running)
         return None
 
     def after(self, call: Call, reply: Reply) -> Reply:
@@ -252,7 +304,7 @@ class FailedLaunches(Behaviour):
                 for field, value in (("MinSize", f.min_size), ("DesiredCapacity", f.desired)):
                     text = re.sub(
                         rf"(<AutoScalingGroupName>{re.escape(escape(group))}</AutoScalingGroupName>"
-                        rf"(?:(?!<AutoScalingGroupName>).)*?<{field}>)0(</{field}>)",
+                        rf"(?:(?!<AutoScalingGroupName>).)*?<{field}>)\d+(</{field}>)",
                         rf"\g<1>{value}\g<2>",
                         text,
                         flags=re.S,

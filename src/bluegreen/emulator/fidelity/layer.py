@@ -49,10 +49,13 @@ class Timings:
 
 @dataclass
 class Faults:
-    """Launches that fail, as AWS's would: instance types or KMS keys."""
+    """Launches that fail, as AWS's would: instance types, KMS keys, or images
+    (whose snapshots are encrypted with a key the Auto Scaling service-linked
+    role may not use)."""
 
     instance_types: set[str] = field(default_factory=set)
     kms_keys: set[str] = field(default_factory=set)
+    images: set[str] = field(default_factory=set)
 
 
 class Behaviour:
@@ -128,7 +131,7 @@ class Layer:
 
     def _control(self, environ: Environ) -> Reply:
         """``POST /fidelity-api/faults`` with ``{"instance_types": [...],
-        "kms_keys": [...]}``: launches using them fail from now on.
+        "kms_keys": [...], "images": [...]}``: launches using them fail from now on.
         ``GET /fidelity-api/timings``: the delays in force."""
         path = str(environ.get("PATH_INFO", ""))
         if path == "/fidelity-api/faults" and environ.get("REQUEST_METHOD") == "POST":
@@ -137,12 +140,14 @@ class Layer:
             with self.mutex:
                 self.faults.instance_types |= set(doc.get("instance_types", []))
                 self.faults.kms_keys |= set(doc.get("kms_keys", []))
+                self.faults.images |= set(doc.get("images", []))
         return json_reply(
             {
                 "timings": {f.name: getattr(self.timings, f.name) for f in fields(self.timings)},
                 "faults": {
                     "instance_types": sorted(self.faults.instance_types),
                     "kms_keys": sorted(self.faults.kms_keys),
+                    "images": sorted(self.faults.images),
                 },
             }
         )

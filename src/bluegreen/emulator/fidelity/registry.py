@@ -1,5 +1,5 @@
 """What each launch template version and launch configuration launches with
-(instance profile, instance type, KMS keys), read from the requests that made
+(instance profile, instance type, KMS keys, image), read from the requests that made
 them, so the other behaviours can judge a group's launches without asking."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ class Launch:
     profile: str = ""
     instance_type: str = ""
     kms_keys: tuple[str, ...] = ()
+    image: str = ""
 
 
 def _profile(call: Call, prefix: str) -> str:
@@ -33,6 +34,7 @@ def _from_template(call: Call, base: Launch | None) -> Launch:
         _profile(call, p) or b.profile,
         call.get(p + "InstanceType") or b.instance_type,
         keys or b.kms_keys,
+        call.get(p + "ImageId") or b.image,
     )
 
 
@@ -66,7 +68,7 @@ class Registry(Behaviour):
         elif call.service == "autoscaling" and call.action == "CreateLaunchConfiguration":
             keys = tuple(call.suffixed(".Ebs.KmsKeyId"))
             self.configurations[call.get("LaunchConfigurationName")] = Launch(
-                _profile(call, ""), call.get("InstanceType"), keys
+                _profile(call, ""), call.get("InstanceType"), keys, call.get("ImageId")
             )
         elif call.service == "autoscaling" and call.action == "DeleteLaunchConfiguration":
             self.configurations.pop(call.get("LaunchConfigurationName"), None)

@@ -141,6 +141,7 @@ class SetAliases(Step):
         expect: list[Mapping[str, Any]] = (
             [a.record() for a in self.expect] if self.expect is not None else [*self._read(ctx)]
         )
+        already = ""
         for attempt in (1, 2):
             changes = self._batch(expect, want)
             if not changes:
@@ -153,7 +154,18 @@ class SetAliases(Step):
                     raise
                 have = self._read(ctx)
                 if {_key(r) for r in have} == {_key(r) for r in want}:
-                    return "already so (changed since it was observed)"
+                    # Already so: this batch's own first attempt, whose response
+                    # was lost, or another writer. Either change may still be
+                    # PENDING, and what follows (the out-of-traffic mark that
+                    # clean's drain counts from, the checks on the live names)
+                    # needs it INSYNC: an UPSERT of the same records gives a
+                    # change id to wait on, which is INSYNC only once Route 53
+                    # has propagated it (and so what came before it)
+                    # (https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetChange.html).
+                    upsert = [{"Action": "UPSERT", "ResourceRecordSet": r} for r in want]
+                    change_id = ctx.gw.change_records(self.zone_id, upsert, self.comment)
+                    already = "already so (changed since it was observed), "
+                    break
                 if {_exact(r) for r in have} == {_exact(r) for r in expect}:
                     raise  # refused for another reason than a change of the records
                 if attempt == 1 and {_key(r) for r in have} == {_key(r) for r in expect}:
@@ -189,4 +201,4 @@ class SetAliases(Step):
                 waited = ctx.gw.wait_insync(change_id, self.dns_timeout, bar)
             if f is not None:
                 f.result()
-        return f"changed, in sync after {waited:.0f}s"
+        return f"{already or 'changed, '}in sync after {waited:.0f}s"

@@ -155,6 +155,7 @@ class RollingStrategy:
                 rel.version,
                 template=g.launch_template[0],
                 instance_tags=_instance_tags(site, g.name, rel.ami, rel.version),
+                nonce=intent.nonce,
             )
         else:
             steps.append(
