@@ -20,6 +20,9 @@ the difference matters to the ``lb`` strategy (moto 5.2.5):
   moto deletes whatever the values, and duplicates records on CREATE; the
   conditional batches that move traffic need AWS's answers.
 
+- ``CreateAutoScalingGroup`` of a name in use answers AlreadyExists, as AWS
+  does (``bluegreen.emulator.server.autoscaling_names_as_aws``); moto replaces the group.
+
 The whole suite runs on it (``conftest.emulator_url``), and so do the
 benchmarks (``bench/benchlib.emulator``). Usage: ``python tests/moto_fixed.py -H 127.0.0.1 -p PORT``.
 """
@@ -32,7 +35,7 @@ from typing import Any
 from moto.autoscaling import models
 from moto.server import main
 
-from bluegreen.emulator.server import route53_as_aws
+from bluegreen.emulator.server import autoscaling_names_as_aws, route53_as_aws
 
 
 def detach_load_balancers(self: Any, group_name: str, load_balancer_names: list[str]) -> None:
@@ -72,6 +75,7 @@ def update_attached_elbs(self: Any, group_name: str) -> None:
 models.AutoScalingBackend.detach_load_balancers = detach_load_balancers  # type: ignore[method-assign]
 models.AutoScalingBackend.update_attached_elbs = update_attached_elbs  # type: ignore[method-assign]
 route53_as_aws()
+autoscaling_names_as_aws()
 
 if __name__ == "__main__":
     main(sys.argv[1:])

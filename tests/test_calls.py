@@ -101,7 +101,11 @@ def test_traffic_moves_after_six_requests(both: dict[str, str], command: str) ->
             "DescribeAutoScalingGroups",
         ]
     )
-    assert order.sent[0] == "PutItem"  # the lock before anything is read
+    # the lock before anything of the site's state is read: only the zones'
+    # ids (configuration) are read while it is taken
+    lock_at = order.sent.index("PutItem")
+    assert set(order.sent[:lock_at]) <= {"ListHostedZonesByName"}
+    assert order.sent.index("ListResourceRecordSets") > lock_at
     assert calls.reads == 7  # the target: at most 8 (5 before the change, 2 GetChange)
     assert calls("route-53", "ChangeResourceRecordSets") == 2
     assert calls("route-53", "GetChange") == 2

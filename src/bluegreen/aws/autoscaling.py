@@ -44,14 +44,19 @@ class AutoScalingCalls(BaseGateway):
         return list(r.get("AutoScalingGroups", []))
 
     def all_groups(self) -> list[dict[str, Any]]:
-        """Every group in the region, paginated. AWS offers no filter for
-        "groups using launch template X", so the in-use check before a delete
-        must read them all."""
+        """Every group in the region, paginated (100 a page, the most AWS
+        allows), without their instances (``IncludeInstances``: smaller pages).
+        AWS offers no filter for "groups using launch template X"
+        (``DescribeAutoScalingGroups`` filters by tag only:
+        https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeAutoScalingGroups.html)
+        and EC2 deletes a launch template that a group still uses, so the
+        in-use check before such a delete must read them all."""
         return list(
             self.pages(
                 "autoscaling",
                 "describe_auto_scaling_groups",
                 "AutoScalingGroups",
+                IncludeInstances=False,
                 PaginationConfig={"PageSize": 100},
             )
         )
@@ -69,7 +74,10 @@ class AutoScalingCalls(BaseGateway):
         target_groups: Sequence[str] = (),
         grace_period: int,
         tags: dict[str, str],
-    ) -> None:
+    ) -> bool:
+        """Create the group; False when a group of that name exists already
+        (AWS answers AlreadyExists: an earlier run, or a retry whose first
+        attempt's response was lost, created it)."""
         params: dict[str, Any] = {
             "AutoScalingGroupName": name,
             "MinSize": capacity,
@@ -96,6 +104,8 @@ class AutoScalingCalls(BaseGateway):
         except AwsError as e:
             if e.code != "AlreadyExists":
                 raise
+            return False
+        return True
 
     def failed_launch(self, name: str) -> dict[str, Any] | None:
         """The group's newest scaling activity when it failed (or was cancelled),
@@ -130,8 +140,8 @@ class AutoScalingCalls(BaseGateway):
     def tag_group(self, name: str, tags: dict[str, str], *, propagate: bool = True) -> None:
         self.call("autoscaling", "create_or_update_tags", Tags=_tags(tags, name, propagate))
 
-    def delete_group(self, name: str) -> None:
-        """Delete, terminating its instances. Already gone is success."""
+    def delete_group(self, name: str) -> bool:
+        """Delete, terminating its instances. Already gone is success (False)."""
         try:
             self.call(
                 "autoscaling",
@@ -142,6 +152,8 @@ class AutoScalingCalls(BaseGateway):
         except AwsError as e:
             if not ("not found" in e.message.lower() or e.code == "ValidationError"):
                 raise
+            return False
+        return True
 
     def attach_load_balancers(self, group: str, names: Sequence[str]) -> None:
         self.call(

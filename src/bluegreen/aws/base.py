@@ -103,6 +103,9 @@ class BaseGateway:
 
     # -- clients ------------------------------------------------------------
     def client(self, service: str) -> Any:
+        made = self._clients.get(service)
+        if made is not None:  # made already: no wait on a client being made meanwhile
+            return made
         with self._lock:
             c = self._clients.get(service)
             if c is None:

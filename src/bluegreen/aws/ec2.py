@@ -562,16 +562,19 @@ class Ec2Calls(BaseGateway):
     def launch_template_data(self, name: str, version: str) -> dict[str, Any]:
         return dict(self.launch_template_version(name, version).get("LaunchTemplateData", {}))
 
-    def delete_launch_template(self, name: str) -> None:
+    def delete_launch_template(self, name: str) -> bool:
+        """Delete the template; False when there is none of that name."""
         try:
             self.call("ec2", "delete_launch_template", LaunchTemplateName=name)
         except AwsError as e:
             if "NotFound" in e.code or "does not exist" in e.message:
-                return
+                return False
             # A retry whose first attempt deleted it may get another error
             # (the emulator says MissingParameter): gone is success.
             if self.launch_template(name) is not None:
                 raise
+            return False
+        return True
 
     def all_launch_templates(self) -> list[dict[str, Any]]:
         return list(self.pages("ec2", "describe_launch_templates", "LaunchTemplates"))

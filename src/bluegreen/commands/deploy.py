@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bluegreen.commands.additions import completed
@@ -24,15 +25,23 @@ def deploy(
     replace: bool = False,
     capacity: int | None = None,
 ) -> dict[str, Any]:
-    release = images.resolve(sess.gw, sess.names, ami=ami, version=version)
-    say_if_untested(sess, release)
-    result = run.run(
-        sess,
-        "deploy",
-        lambda: plan_deploy(sess, release, replace=replace, capacity=capacity),
-        start={"release": release.version or release.ami},
-    )
-    result["image_tested"] = release.tested
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The image is looked up while the lock is taken; an unknown one is
+        # refused once the lock is held (and released: nothing changed).
+        found = pool.submit(images.resolve, sess.gw, sess.names, ami=ami, version=version)
+
+        def start() -> dict[str, Any]:
+            release = found.result()
+            say_if_untested(sess, release)
+            return {"release": release.version or release.ami}
+
+        result = run.run(
+            sess,
+            "deploy",
+            lambda: plan_deploy(sess, found.result(), replace=replace, capacity=capacity),
+            start=start,
+        )
+    result["image_tested"] = found.result().tested
     return result
 
 

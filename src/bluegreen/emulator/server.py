@@ -4,7 +4,7 @@
 with ``--endpoint-url``; ``bluegreen demo`` runs it inside its own process;
 ``python -m bluegreen.emulator.server PORT`` runs it alone (the Packer tests do).
 
-Two fidelity fixes are applied (``fix_emulator``):
+Three fidelity fixes are applied (``fix_emulator``):
 
 - moto reports every image it registers or creates with root device type
   ``standard`` (instance store), where AWS reports ``ebs`` for the EBS-backed
@@ -18,6 +18,8 @@ Two fidelity fixes are applied (``fix_emulator``):
   trailing dot AWS sorts by). bluegreen moves traffic with conditional
   batches (DELETE what was observed, CREATE the new record), which need
   AWS's answers, and reads its names in one page, which needs AWS's order.
+- a CreateAutoScalingGroup of a name in use answers AlreadyExists, as in AWS,
+  where moto replaces the group (``autoscaling_names_as_aws``).
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ def fix_emulator() -> None:
 
     amis.Ami.__init__ = init  # type: ignore[method-assign]
     route53_as_aws()
+    autoscaling_names_as_aws()
     _FIXED.append(True)
 
 
@@ -164,6 +167,36 @@ def route53_as_aws() -> None:
     models.Route53Backend.change_resource_record_sets = change  # type: ignore[method-assign]
     models.reverse_domain_name = reverse_domain_name
     _R53_FIXED.append(True)
+
+
+_ASG_FIXED: list[bool] = []
+
+
+def autoscaling_names_as_aws() -> None:
+    """moto's ``CreateAutoScalingGroup`` of a name in use answers AlreadyExists,
+    as AWS does, instead of replacing the group (once per process). deploy
+    creates its group without looking first and takes AlreadyExists as done
+    (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_CreateAutoScalingGroup.html)."""
+    from moto.autoscaling import models
+    from moto.autoscaling.exceptions import AutoscalingClientError
+
+    if _ASG_FIXED:
+        return
+    original: Any = models.AutoScalingBackend.create_auto_scaling_group
+
+    class AlreadyExists(AutoscalingClientError):
+        code = "AlreadyExists"
+
+    def create(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        if name in self.autoscaling_groups:
+            raise AlreadyExists(
+                f"AutoScalingGroup by this name already exists - A group with the name "
+                f"{name} already exists"
+            )
+        return original(self, name, *args, **kwargs)
+
+    models.AutoScalingBackend.create_auto_scaling_group = create  # type: ignore[method-assign]
+    _ASG_FIXED.append(True)
 
 
 def _attr(rs: Any, key: str) -> Any:

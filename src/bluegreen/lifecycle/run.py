@@ -35,14 +35,21 @@ def run(
     command: str,
     planner: Planner,
     *,
-    start: dict[str, Any] | None = None,
+    start: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
     explain_refusal: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """One changing command: lock, plan (the ``planner`` observes and checks),
-    confirm, execute, record, notify. ``explain_refusal``: called when Route 53
-    refused the plan's change batch (the records changed since they were
-    read), to say what is wrong if the site now shows it."""
-    with locked(sess, command), notified(sess, command, **(start or {})):
+    confirm, execute, record, notify. ``start``: what the start notification
+    names, or a function giving it once the lock is held (a lookup made while
+    the lock is taken). ``explain_refusal``: called when Route 53 refused the
+    plan's change batch (the records changed since they were read), to say
+    what is wrong if the site now shows it."""
+    # the zones' ids (configuration, not state) are read while the lock is taken
+    sess.gw.read_zones_ahead(sess.names.zone_name)
+    with (
+        locked(sess, command),
+        notified(sess, command, **(start() if callable(start) else start or {})),
+    ):
         plan, before = planner()
         try:
             return execute(sess, plan, before, sess.lock)

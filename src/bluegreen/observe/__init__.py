@@ -26,7 +26,7 @@ from typing import Any
 
 from bluegreen.aws import Gateway
 from bluegreen.aws.elb import CLASSIC_ELB_ZONE_IDS, forward_targets
-from bluegreen.errors import StateError
+from bluegreen.errors import NotFound, StateError
 from bluegreen.model import (
     HEALTHY,
     NOT_READ,
@@ -64,23 +64,25 @@ def observe(
     exists: application load balancer 1 without a second one is that layout.
     With ``moving``, only what a traffic move decides on (see the module's text)."""
     pre: tuple[tuple[Balancer, ...], Access | None] | None = None
-    if shared is None:
-        pre = _balancers(gw, names, load_balancer_kind, not moving)
-        found = pre[0]
-        shared = (
-            bool(found)
-            and all(b.kind == "alb" for b in found)
-            and not any(b.name == names.load_balancer(2) for b in found)
-        )
     with ThreadPoolExecutor(max_workers=3) as pool:
+        # the records and the groups are read whatever the layout: while the
+        # balancers (which tell the layout when it is not configured) are read
         f_records = pool.submit(_zones_and_records, gw, names, not moving)
+        f_groups = pool.submit(_groups, gw, names)
+        if shared is None:
+            pre = _balancers(gw, names, load_balancer_kind, not moving)
+            found = pre[0]
+            shared = (
+                bool(found)
+                and all(b.kind == "alb" for b in found)
+                and not any(b.name == names.load_balancer(2) for b in found)
+            )
         if shared:
             f_shared = pool.submit(_shared_alb, gw, names)
         elif pre is not None:
             f_balancers = pool.submit(lambda: pre)
         else:
             f_balancers = pool.submit(_balancers, gw, names, load_balancer_kind, not moving)
-        f_groups = pool.submit(_groups, gw, names)
         public_zone, private_zone, public, private, private_live, read_public = f_records.result()
         alb: Balancer | None = None
         routes: tuple[Route, ...] = ()
@@ -205,20 +207,35 @@ def _balancers(
     instances (``NOT_READ``) only; ``_health_of_staging`` then reads one."""
     if kind == "alb":
         return _albs(gw, names)
-    found = gw.classic_load_balancers(names.load_balancers)
+    ahead: dict[str, dict[str, str] | None] = {}
+    if health:
+        # DescribeInstanceHealth needs only a balancer's name: both are read
+        # while the balancers are described (one step in sequence, not two)
+        wanted = tuple(names.load_balancers)
+        got: list[Any] = gw.parallel(
+            lambda: gw.classic_load_balancers(wanted),
+            *[(lambda n=n: _classic_health_if_any(gw, n)) for n in wanted],
+        )
+        found: list[dict[str, Any]] = got[0]
+        ahead = dict(zip(wanted, got[1:]))
+    else:
+        found = gw.classic_load_balancers(names.load_balancers)
     if kind == "auto" and not found:  # not configured: the site may have ALBs
         return _albs(gw, names)
     lookup = _access_lookup(gw, names, found)
-    reads = (
-        [(lambda n=lb["LoadBalancerName"]: gw.classic_health(n)) for lb in found] if health else []
-    )
-    results: list[Any] = gw.parallel(*reads, *lookup)
-    if not health:
-        results = [
-            {i["InstanceId"]: NOT_READ for i in lb.get("Instances", [])} for lb in found
-        ] + results
-    healths = results[: len(found)]
+    # a balancer described but not there a moment before: its health once more
+    again = [
+        str(lb["LoadBalancerName"])
+        for lb in found
+        if health and ahead.get(lb["LoadBalancerName"]) is None
+    ]
+    results: list[Any] = gw.parallel(*[(lambda n=n: gw.classic_health(n)) for n in again], *lookup)
+    ahead.update(zip(again, results[: len(again)]))
     access: Access | None = results[-1] if lookup else None
+    if health:
+        healths = [ahead[lb["LoadBalancerName"]] or {} for lb in found]
+    else:
+        healths = [{i["InstanceId"]: NOT_READ for i in lb.get("Instances", [])} for lb in found]
     out = []
     for lb, states in zip(found, healths):
         zone = lb.get("CanonicalHostedZoneNameID") or CLASSIC_ELB_ZONE_IDS.get(gw.region, "")
@@ -235,6 +252,15 @@ def _balancers(
             )
         )
     return tuple(sorted(out, key=lambda b: b.name)), access
+
+
+def _classic_health_if_any(gw: Gateway, name: str) -> dict[str, str] | None:
+    """The balancer's instance health; None when there is no such balancer
+    (its description then says so too)."""
+    try:
+        return gw.classic_health(name)
+    except NotFound:
+        return None
 
 
 def _health_of_staging(

@@ -50,8 +50,9 @@ class CreateLaunchTemplate(Step):
         )
 
     def apply(self, ctx: Context) -> str:
-        if ctx.gw.launch_template(self.name) is not None:
-            return "already exists"
+        # No look first: the create is idempotent by its client token, and a
+        # template of that name made by an earlier run answers AlreadyExists
+        # (ec2.create_launch_template_from_data), which is done too.
         ctx.gw.create_launch_template(
             self.name,
             ami=self.ami,
@@ -133,24 +134,30 @@ class CreateGroup(Step):
         return f"create autoscaling group {self.name}: {self.capacity} instances behind {behind}"
 
     def apply(self, ctx: Context) -> str:
-        if ctx.gw.groups_named([self.name]):
-            return "already exists"
+        # No look first: AWS answers AlreadyExists for a group of that name (an
+        # earlier run made it), which is done (https://docs.aws.amazon.com/
+        # autoscaling/ec2/APIReference/API_CreateAutoScalingGroup.html).
+        created: list[bool] = []
         waited = wait_out_profile_propagation(
             ctx,
             self.instance_profile or "of the launch template",
-            lambda: ctx.gw.create_group(
-                self.name,
-                launch_template=self.launch_template,
-                launch_configuration=self.launch_configuration,
-                capacity=self.capacity,
-                max_size=self.max_size,
-                subnets=self.subnets,
-                load_balancers=self.load_balancers,
-                target_groups=self.target_groups,
-                grace_period=self.grace_period,
-                tags=dict(self.tags),
+            lambda: created.append(
+                ctx.gw.create_group(
+                    self.name,
+                    launch_template=self.launch_template,
+                    launch_configuration=self.launch_configuration,
+                    capacity=self.capacity,
+                    max_size=self.max_size,
+                    subnets=self.subnets,
+                    load_balancers=self.load_balancers,
+                    target_groups=self.target_groups,
+                    grace_period=self.grace_period,
+                    tags=dict(self.tags),
+                )
             ),
         )
+        if created and not created[-1]:
+            return "already exists"
         return f"created after {waited:.0f}s" if waited else "created"
 
 
@@ -279,9 +286,10 @@ class DeleteGroup(Step):
         return f"delete autoscaling group {self.group} and its instances, and wait until it is gone"
 
     def apply(self, ctx: Context) -> str:
-        if not ctx.gw.groups_named([self.group]):
-            return "already gone"
-        ctx.gw.delete_group(self.group)
+        # No look first: a group that is not there answers ValidationError
+        # (not found). Either way the wait below sees it gone (or still
+        # terminating, when a delete was already in progress).
+        deleted = ctx.gw.delete_group(self.group)
 
         def check() -> tuple[bool, float, float, str]:
             left = ctx.gw.groups_named([self.group])
@@ -295,7 +303,7 @@ class DeleteGroup(Step):
             timeout=self.timeout,
             what_to_do="AWS is still terminating the instances; run the command again later",
         )
-        return f"deleted in {waited:.0f}s"
+        return f"deleted in {waited:.0f}s" if deleted or waited else "already gone"
 
 
 @dataclass(frozen=True)
@@ -306,10 +314,8 @@ class DeleteLaunchTemplate(Step):
         return f"delete launch template {self.name}"
 
     def apply(self, ctx: Context) -> str:
-        if ctx.gw.launch_template(self.name) is None:
-            return "already gone"
-        ctx.gw.delete_launch_template(self.name)
-        return "deleted"
+        # No look first: a template that is not there answers NotFound, which is done.
+        return "deleted" if ctx.gw.delete_launch_template(self.name) else "already gone"
 
 
 @dataclass(frozen=True)
