@@ -4,7 +4,8 @@
     .venv/bin/python bench/reliability.py --quick   # fewer seeds and races
     .venv/bin/python bench/reliability.py --only init --init-kinds alb-lb
         # some sections alone (input, lock, faults, init, crash_again, crash);
-        # init's kinds: classic, alb, alb-lb (the lb strategy's single ALB)
+        # init's kinds: classic, alb, alb-lb (the lb strategy's single ALB),
+        # adopted-classic, adopted-alb (infrastructure made beforehand, adopted)
 
 Starts its own moto server on 127.0.0.1 (stopped by pid) and prints:
 
@@ -46,6 +47,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent / "tests")]
 
+import adopt_infra  # noqa: E402
 import chaos  # noqa: E402
 import init_chaos  # noqa: E402
 from benchlib import emulator, quick, reset, save, table  # noqa: E402
@@ -108,6 +110,10 @@ def crashes(url: str) -> tuple[list[list[Any]], dict[str, Any]]:
 # -- init: lost responses and crashes ------------------------------------------------
 def _init_args(kind: str) -> Callable[[str], tuple[str, ...]]:
     def prepare(url: str) -> tuple[str, ...]:
+        if kind.startswith("adopted-"):  # infrastructure made beforehand, adopted by flags
+            lb = kind.removeprefix("adopted-")
+            ids = adopt_infra.build(url, lb)
+            return ("--load-balancer", lb, *adopt_infra.flags(ids, groups=lb == "classic"))
         acm = chaos.aws(url, "acm")
         cert = acm.request_certificate(DomainName="*.londontamed.com")["CertificateArn"]
         if kind == "alb":
@@ -549,7 +555,7 @@ def bad_input() -> tuple[list[list[Any]], dict[str, Any]]:
 
 
 SECTIONS = ("input", "lock", "faults", "init", "crash_again", "crash")
-INIT_KINDS = ("classic", "alb", "alb-lb")
+INIT_KINDS = ("classic", "alb", "alb-lb", "adopted-classic", "adopted-alb")
 
 
 def _option(name: str) -> list[str] | None:
