@@ -24,7 +24,7 @@ from bluegreen.aws import Gateway
 from bluegreen.errors import InputError, StateError
 from bluegreen.model.settings import Settings
 from bluegreen.observe import layout
-from bluegreen.site import adopted, alb, classic, dns, identity, network, security
+from bluegreen.site import adopted, adopted_lbs, alb, classic, dns, identity, network, security
 from bluegreen.site.identity import instance_policy
 from bluegreen.site.network import SUBNET_CIDRS, VPC_CIDR
 from bluegreen.site.outcome import Ctx, InitReport, Recorder
@@ -119,7 +119,7 @@ class Provisioner:
         if self.s.key_pair:
             identity.key_pair(c)
         if found.balancers:
-            lbs = adopted.balancers(c, found)
+            lbs = adopted_lbs.balancers(c, found)
         elif kind == "alb":
             lbs = alb.reconcile(
                 c, net.vpc_id, net.subnets, groups.lb, shared=shared, access=groups.access
