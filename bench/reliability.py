@@ -4,7 +4,8 @@
     .venv/bin/python bench/reliability.py --quick   # fewer seeds and races
     .venv/bin/python bench/reliability.py --only init --init-kinds alb-lb
         # some sections alone (input, lock, faults, init, crash_again, crash);
-        # init's kinds: classic, alb, alb-lb (the lb strategy's single ALB)
+        # init's kinds: classic, alb, alb-lb (the lb strategy's single ALB),
+        # adopted-classic, adopted-alb (infrastructure made beforehand, adopted)
     .venv/bin/python bench/reliability.py --only init --fidelity
         # init's sweeps on the emulator behind the AWS-fidelity layer (AWS's
         # answers: client tokens, AlreadyExists, Local Zones, zone ids), its
@@ -51,6 +52,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH), str(BENCH.parent / "tests")]
 
+import adopt_infra  # noqa: E402
 import chaos  # noqa: E402
 import init_chaos  # noqa: E402
 from benchlib import emulator, quick, reset, save, table  # noqa: E402
@@ -131,6 +133,10 @@ def _init_args(kind: str, layer: Any = None) -> Callable[[str], tuple[str, ...]]
     def prepare(url: str) -> tuple[str, ...]:
         if layer is not None:  # the emulator was reset: the layer's memory too
             layer.reset()
+        if kind.startswith("adopted-"):  # infrastructure made beforehand, adopted by flags
+            lb = kind.removeprefix("adopted-")
+            ids = adopt_infra.build(url, lb)
+            return ("--load-balancer", lb, *adopt_infra.flags(ids, groups=lb == "classic"))
         acm = chaos.aws(url, "acm")
         cert = acm.request_certificate(DomainName="*.londontamed.com")["CertificateArn"]
         if kind == "alb":
@@ -576,7 +582,7 @@ def bad_input() -> tuple[list[list[Any]], dict[str, Any]]:
 
 
 SECTIONS = ("input", "lock", "faults", "init", "crash_again", "crash")
-INIT_KINDS = ("classic", "alb", "alb-lb")
+INIT_KINDS = ("classic", "alb", "alb-lb", "adopted-classic", "adopted-alb")
 
 
 def _option(name: str) -> list[str] | None:
