@@ -110,6 +110,19 @@ _EC2_IDS = {
 }
 
 
+def _kind_of(resource_id: str) -> str:
+    """The ARN's resource type of an id the recording did not see created (an
+    adopted VPC, subnet or security group): from the id's prefix."""
+    prefixes = {
+        "vpc-": "vpc",
+        "subnet-": "subnet",
+        "sg-": "security-group",
+        "igw-": "internet-gateway",
+        "rtb-": "route-table",
+    }
+    return next((k for p, k in prefixes.items() if resource_id.startswith(p)), "unknown")
+
+
 @dataclass
 class World:
     """Tags of what the recording created, by name or id."""
@@ -120,6 +133,8 @@ class World:
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
     ec2: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
     associations: dict[str, str] = field(default_factory=dict)  # association -> route table
+    # instance profile -> its role (the role a launch passes), as read or added
+    profile_roles: dict[str, str] = field(default_factory=dict)
 
     def requests(self, call: Call) -> list[Request]:
         """Every authorization AWS makes for ``call``."""
@@ -207,6 +222,11 @@ class World:
                     need("dynamodb:TagResource", table)
             return out
         if call.service == "iam":
+            held = ((call.response or {}).get("InstanceProfile") or {}).get("Roles") or []
+            if op == "GetInstanceProfile" and held:
+                self.profile_roles[p["InstanceProfileName"]] = held[0]["RoleName"]
+            if op == "AddRoleToInstanceProfile":
+                self.profile_roles[p["InstanceProfileName"]] = p["RoleName"]
             role = arn("iam", f"role/{p.get('RoleName', '')}", regional=False)
             profile = arn(
                 "iam", f"instance-profile/{p.get('InstanceProfileName', '')}", regional=False
@@ -231,6 +251,8 @@ class World:
                 "RemoveRoleFromInstanceProfile",
             ):
                 need(a, profile)
+                if op == "CreateInstanceProfile" and p.get("Tags"):
+                    need("iam:TagInstanceProfile", profile)
             elif op == "AddRoleToInstanceProfile":
                 need(a, profile)
                 need("iam:PassRole", role)
@@ -344,7 +366,8 @@ class World:
                         arn("ec2", r),
                         {"ec2:CreateAction": ["RunInstances"], **_request_tags(instance_tags)},
                     )
-                role = data["IamInstanceProfile"]["Name"]
+                profile = data["IamInstanceProfile"]["Name"]
+                role = self.profile_roles.get(profile, profile)
                 collect(
                     "iam:PassRole",
                     arn("iam", f"role/{role}", regional=False),
@@ -360,7 +383,11 @@ class World:
             collect(a, lc, {})
             collect(
                 "iam:PassRole",
-                arn("iam", f"role/{p['IamInstanceProfile']}", regional=False),
+                arn(
+                    "iam",
+                    f"role/{self.profile_roles.get(p['IamInstanceProfile'], p['IamInstanceProfile'])}",
+                    regional=False,
+                ),
                 {"iam:PassedToService": ["ec2.amazonaws.com"]},
             )
         elif op == "DeleteLaunchConfiguration":
@@ -417,7 +444,7 @@ class World:
                 self.ec2[new_id] = (kind, tags)
             need_ctx(a, arn("ec2", f"{kind}/{new_id or '*'}"), _request_tags(tags))
             for existing in self._ids(p):
-                kind2, _ = self.ec2.get(existing, ("unknown", {}))
+                kind2, _ = self.ec2.get(existing, (_kind_of(existing), {}))
                 need_ctx(a, arn("ec2", f"{kind2}/{existing}"), _request_tags(tags))
             need_ctx(
                 "ec2:CreateTags",
@@ -427,7 +454,7 @@ class World:
         else:
             ids = self._ids(p)
             for existing in ids:
-                kind, tags = self.ec2.get(existing, ("unknown", {}))
+                kind, tags = self.ec2.get(existing, (_kind_of(existing), {}))
                 need_ctx(a, arn("ec2", f"{kind}/{existing}"), _resource_tags(tags))
             if not ids:
                 need_ctx(a, "*", {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bluegreen.aws.access import AccessCalls
+from bluegreen.aws.adopted import AdoptedCalls
 from bluegreen.aws.autoscaling import AutoScalingCalls
 from bluegreen.aws.cloudwatch import CloudWatchCalls
 from bluegreen.aws.dynamodb import ConditionFailed, DynamoCalls
@@ -27,6 +28,7 @@ class Gateway(
     StsCalls,
     TeardownCalls,
     AccessCalls,
+    AdoptedCalls,
 ):
     """Typed calls for every AWS service bluegreen uses, one mixin per service."""
 

@@ -260,7 +260,7 @@ class AutoScalingCalls(BaseGateway):
             ],
             "ImageId": ami,
             "InstanceType": instance_type,
-            "SecurityGroups": [security_group],
+            "SecurityGroups": security_group.split(","),  # one id, or several
             "IamInstanceProfile": instance_profile,
             "MetadataOptions": {
                 "HttpTokens": "required",

@@ -537,7 +537,7 @@ class Ec2Calls(BaseGateway):
         data: dict[str, Any] = {
             "ImageId": ami,
             "InstanceType": instance_type,
-            "SecurityGroupIds": [security_group_id],
+            "SecurityGroupIds": security_group_id.split(","),  # one id, or several
             "IamInstanceProfile": {"Name": instance_profile},
             "MetadataOptions": {
                 "HttpTokens": "required",

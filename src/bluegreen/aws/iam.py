@@ -82,9 +82,14 @@ class IamCalls(BaseGateway):
         except NotFound:
             return None
 
-    def create_instance_profile(self, name: str) -> None:
+    def create_instance_profile(self, name: str, tags: dict[str, str] | None = None) -> None:
         try:
-            self.call("iam", "create_instance_profile", InstanceProfileName=name)
+            self.call(
+                "iam",
+                "create_instance_profile",
+                InstanceProfileName=name,
+                **({"Tags": [{"Key": k, "Value": v} for k, v in tags.items()]} if tags else {}),
+            )
         except AwsError as e:
             if e.code != "EntityAlreadyExists":
                 raise

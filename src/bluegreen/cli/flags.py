@@ -79,6 +79,28 @@ FLAGS: dict[str, Flag] = {
         "POST a JSON event here on start, success, failure and rollback of a changing command.",
         (GLOBAL,),
     ),
+    # -- existing resources the site adopts (README "Adopting existing infrastructure") --
+    "vpc_id": Flag("Adopt this VPC instead of creating one (needs --subnet-ids).", (GLOBAL,)),
+    "subnet_ids": Flag(
+        "Comma-separated subnets of the adopted VPC for the load balancers.", (GLOBAL,), csv=True
+    ),
+    "public_zone_id": Flag("Adopt this public hosted zone (its name is the domain).", (GLOBAL,)),
+    "private_zone_id": Flag(
+        "Adopt this private hosted zone (bound to the adopted VPC).", (GLOBAL,)
+    ),
+    "load_balancers": Flag(
+        "Adopt these two load balancers, comma-separated (environments 1 and 2).",
+        (GLOBAL,),
+        csv=True,
+    ),
+    "instance_profile": Flag(
+        "Adopt this instance profile for the web servers (name or ARN).", (GLOBAL,)
+    ),
+    "security_groups": Flag(
+        "Comma-separated security groups to put on the web servers instead of bluegreen's.",
+        (GLOBAL,),
+        csv=True,
+    ),
     # -- init ------------------------------------------------------------------------
     "admin_cidrs": Flag(
         "Range allowed SSH, RDP and ping (repeatable).", ("init",), decl="--admin-cidr", many=True
@@ -89,7 +111,10 @@ FLAGS: dict[str, Flag] = {
         decl="--staging-cidr",
         many=True,
     ),
-    "certificate_arn": Flag("ACM certificate: adds an HTTPS 443->80 listener.", ("init",)),
+    "certificate_arn": Flag(
+        "ACM certificate: adds an HTTPS 443->80 listener (adopted load balancers must have it).",
+        ("init",),
+    ),
     "tls_policy": Flag(
         "TLS 1.2+ policy of the HTTPS listeners (default ELBSecurityPolicy-TLS-1-2-2017-01 on "
         "classic, ELBSecurityPolicy-TLS13-1-2-2021-06 on ALB).",

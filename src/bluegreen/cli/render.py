@@ -35,6 +35,7 @@ def status_text(r: dict[str, Any]) -> str:
             f"locked   by {lk['who']}@{lk['host']} pid {lk['pid']} ({lk['command']}) since "
             f"{lk['since']}, lock id {lk['lock_id']}"
         )
+    lines += _ownership(r)
     if r["problems"]:
         lines.append("problems:")
         lines += [f"  - {p}" for p in r["problems"]]
@@ -109,10 +110,21 @@ def config_text(r: dict[str, Any]) -> str:
     width = max(len(k) for k in r["settings"])
     for key, item in r["settings"].items():
         lines.append(f"{key:{width}}  {_value(item['value']):30}  {item['source']}")
-    return "\n".join(lines)
+    return "\n".join(lines + _ownership(r))
+
+
+def _ownership(r: dict[str, Any]) -> list[str]:
+    """Which resources are adopted and which bluegreen owns, when any is adopted."""
+    from bluegreen.model.adoption import ownership_lines
+
+    resources = r.get("resources") or {}
+    if not any(x["owner"] == "adopted" for x in resources.values()):
+        return []
+    return ownership_lines(resources)
 
 
 def config_table(r: dict[str, Any]) -> Any:
+    from rich.console import Group
     from rich.table import Table
 
     t = Table(title=f"config file: {r['config_file'] or 'none'}", title_justify="left")
@@ -120,7 +132,7 @@ def config_table(r: dict[str, Any]) -> Any:
         t.add_column(col, overflow="fold")
     for key, item in r["settings"].items():
         t.add_row(key, _value(item["value"]), item["source"])
-    return t
+    return Group(t, *_ownership(r)) if _ownership(r) else t
 
 
 def _value(v: Any) -> str:

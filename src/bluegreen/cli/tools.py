@@ -37,7 +37,11 @@ def config_cmd(rt: Runtime) -> None:
             "value": list(value) if isinstance(value, tuple) else value,
             "source": source,
         }
-    result = {"config_file": str(path) if path else None, "settings": settings}
+    result: dict[str, Any] = {"config_file": str(path) if path else None, "settings": settings}
+    if s.domain is not None:  # which resources are adopted, which bluegreen owns
+        from bluegreen.model.adoption import ownership
+
+        result["resources"] = ownership(s.names())
     rt.emit(result, config_text, config_table)
 
 

@@ -11,6 +11,7 @@ from bluegreen.errors import BluegreenError, PermissionDenied
 from bluegreen.lifecycle import history, lock
 from bluegreen.lifecycle.session import Session, snapshot
 from bluegreen.model import Balancer, Group, Site
+from bluegreen.model.adoption import ownership
 from bluegreen.model.naming import TAG_DOMAIN, TAG_OUT_OF_TRAFFIC
 from bluegreen.observe.checks import Assessment, healthy_count
 
@@ -76,6 +77,7 @@ def status(sess: Session) -> dict[str, Any]:
         "staging_access": _staging_access(site, a),
         "lock": held,
         "problems": problems,
+        "resources": ownership(sess.names),  # adopted or bluegreen's
     }
 
 

@@ -187,7 +187,11 @@ def plan(
 
     vpc = gw.find_vpc(TAG_DOMAIN, names.domain, names.vpc)
     subnet = None
-    if vpc:
+    if names.adopted.vpc_id:  # an adopted network: its first subnet (bluegreen.model.adoption)
+        found = gw.subnets_by_id(names.adopted.subnet_ids[:1])
+        vpc = {"VpcId": names.adopted.vpc_id} if found else None
+        subnet = found[0] if found else None
+    elif vpc:
         subnet = next(
             (
                 sn

@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 
 from bluegreen.errors import InputError
+from bluegreen.model.adoption import NOTHING_ADOPTED, Adopted
 
 TAG_PREFIX = "bluegreen:"
 TAG_DOMAIN = "bluegreen:domain"
@@ -136,9 +137,16 @@ class Names:
 
     domain: str
     hosts: tuple[str, ...] = ("www", "api")
+    # existing resources named in the settings, used instead of the names below
+    adopted: Adopted = NOTHING_ADOPTED
 
     @classmethod
-    def for_domain(cls, domain: str, hosts: tuple[str, ...] = ("www", "api")) -> Names:
+    def for_domain(
+        cls,
+        domain: str,
+        hosts: tuple[str, ...] = ("www", "api"),
+        adopted: Adopted = NOTHING_ADOPTED,
+    ) -> Names:
         d = normalise_domain(domain)
         if not hosts:
             raise InputError("no host names configured", fix='set hosts = ["www", "api"]')
@@ -152,7 +160,7 @@ class Names:
                 found=f"{longest} has {len(longest)} characters; DNS allows {FQDN_MAX}",
                 fix="use a shorter domain or shorter host names",
             )
-        return cls(d, hs)
+        return cls(d, hs, adopted)
 
     @property
     def slug(self) -> str:
@@ -174,6 +182,13 @@ class Names:
         """The web servers' (instances') group. Sites made before the split used
         it for the load balancers too; ``init`` moves those (docs/SECURITY.md)."""
         return f"{self.slug}-production"
+
+    @property
+    def instance_groups(self) -> str:
+        """What deploy puts on the web servers: the adopted security groups'
+        ids, comma-separated, else the name of bluegreen's group (looked up in
+        the VPC when the launch template is made)."""
+        return ",".join(self.adopted.security_groups) or self.security_group
 
     @property
     def lb_security_group(self) -> str:
@@ -202,9 +217,17 @@ class Names:
 
     @property
     def instance_profile(self) -> str:
-        return self.role
+        """The web servers' instance profile: the adopted one, else the role's name."""
+        return self.adopted.instance_profile or self.role
 
     def load_balancer(self, n: int) -> str:
+        """Environment ``n``'s load balancer: the adopted one, else bluegreen's."""
+        if self.adopted.load_balancers:
+            return self.adopted.load_balancers[n - 1]
+        return self.own_load_balancer(n)
+
+    def own_load_balancer(self, n: int) -> str:
+        """The conventional name of load balancer ``n`` (what init creates)."""
         return f"{short_base(self.domain)}-production-{n}"
 
     @property

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from bluegreen.errors import InputError
+from bluegreen.model.adoption import VALIDATORS as ADOPTABLE
+from bluegreen.model.adoption import Adopted
 from bluegreen.model.naming import Names, normalise_domain, validate_host
 
 if sys.version_info >= (3, 11):
@@ -346,6 +348,14 @@ class Settings:
     tests: tuple[str, ...] = ()  # bake: image tests, run after the provisioning
     packer_template: str | None = None  # bake: your own Packer template
     packer: str | None = None  # bake: the Packer executable
+    # existing resources the site adopts instead of creating (bluegreen.model.adoption)
+    vpc_id: str | None = None
+    subnet_ids: tuple[str, ...] = ()
+    public_zone_id: str | None = None
+    private_zone_id: str | None = None
+    load_balancers: tuple[str, ...] = ()
+    instance_profile: str | None = None
+    security_groups: tuple[str, ...] = ()
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def names(self) -> Names:
@@ -356,7 +366,7 @@ class Settings:
                 fix=f'pass --domain londontamed.com or put domain = "londontamed.com" '
                 f"in {CONFIG_FILE}",
             )
-        return Names.for_domain(self.domain, self.hosts)
+        return Names.for_domain(self.domain, self.hosts, Adopted.from_settings(self).checked())
 
     def with_values(self, source: str, **values: Any) -> Settings:
         """A copy with ``values`` applied (validated), recorded as from ``source``."""
@@ -407,6 +417,7 @@ _VALIDATORS: dict[str, Callable[[object, str], Any]] = {
     "tests": _str_list,
     "packer_template": _opt_str,
     "packer": _opt_str,
+    **ADOPTABLE,
 }
 KEYS = tuple(f.name for f in fields(Settings) if f.name != "sources")
 _HINTS = {f.name: str(f.type) for f in fields(Settings)}

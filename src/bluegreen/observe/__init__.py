@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bluegreen.aws import Gateway
+from bluegreen.aws.adopted import forwarded_target_groups
 from bluegreen.aws.elb import CLASSIC_ELB_ZONE_IDS, forward_targets
 from bluegreen.errors import NotFound, StateError
 from bluegreen.model import (
@@ -39,6 +40,7 @@ from bluegreen.model import (
     Site,
     Zone,
 )
+from bluegreen.model.adoption import pick_zones
 from bluegreen.model.naming import TAG_AMI, TAG_DOMAIN, TAG_VERSION, Names, bare
 
 _CLASSIC_HEALTH = {"InService": HEALTHY, "OutOfService": "unhealthy", "Unknown": "unknown"}
@@ -121,8 +123,7 @@ def _zones_and_records(
     lacks a live name (a site set up before the private zone held them); else
     the public records returned are the private live ones."""
     zones = gw.find_zones(names.zone_name)
-    public = [z for z in zones if not z.get("Config", {}).get("PrivateZone")]
-    private = [z for z in zones if z.get("Config", {}).get("PrivateZone")]
+    public, private = pick_zones(zones, names.adopted)
     if len(public) > 1 or len(private) > 1:
         raise StateError(
             f"there are {len(public)} public and {len(private)} private hosted zones "
@@ -287,23 +288,28 @@ def _health_of_staging(
 
 
 def _albs(gw: Gateway, names: Names) -> tuple[tuple[Balancer, ...], Access | None]:
-    albs, tgs = gw.parallel(
-        lambda: gw.albs(names.load_balancers),
-        lambda: gw.target_groups([names.target_group(1), names.target_group(2)]),
-    )
-    tg_by_name = {tg["TargetGroupName"]: tg for tg in tgs}
+    if names.adopted.load_balancers:
+        albs, tg_of = adopted_albs(gw, names)
+    else:
+        albs, tgs = gw.parallel(
+            lambda: gw.albs(names.load_balancers),
+            lambda: gw.target_groups([names.target_group(1), names.target_group(2)]),
+        )
+        tg_by_name = {tg["TargetGroupName"]: tg["TargetGroupArn"] for tg in tgs}
+        tg_of = {
+            lb["LoadBalancerName"]: tg_by_name.get(
+                names.target_group(1 if lb["LoadBalancerName"] == names.load_balancer(1) else 2)
+            )
+            for lb in albs
+        }
+    arns = sorted({a for a in tg_of.values() if a})
     lookup = _access_lookup(gw, names, albs)
-    results: list[Any] = gw.parallel(
-        *[(lambda a=tg["TargetGroupArn"]: gw.target_health(a)) for tg in tgs], *lookup
-    )
-    healths = results[: len(tgs)]
+    results: list[Any] = gw.parallel(*[(lambda a=a: gw.target_health(a)) for a in arns], *lookup)
     access: Access | None = results[-1] if lookup else None
-    health_by_arn = {tg["TargetGroupArn"]: h for tg, h in zip(tgs, healths)}
+    health_by_arn = dict(zip(arns, results[: len(arns)]))
     out = []
     for lb in albs:
-        n = 1 if lb["LoadBalancerName"] == names.load_balancer(1) else 2
-        tg = tg_by_name.get(names.target_group(n))
-        arn = tg["TargetGroupArn"] if tg else None
+        arn = tg_of.get(lb["LoadBalancerName"])
         out.append(
             Balancer(
                 name=lb["LoadBalancerName"],
@@ -319,6 +325,18 @@ def _albs(gw: Gateway, names: Names) -> tuple[tuple[Balancer, ...], Access | Non
             )
         )
     return tuple(sorted(out, key=lambda b: b.name)), access
+
+
+def adopted_albs(gw: Gateway, names: Names) -> tuple[list[dict[str, Any]], dict[str, str | None]]:
+    """Adopted application load balancers and the target group each one's
+    listeners forward to (its environment; None when not exactly one)."""
+    albs = gw.albs(names.load_balancers)
+    listeners = gw.parallel(*[(lambda a=lb["LoadBalancerArn"]: gw.listeners(a)) for lb in albs])
+    tg_of: dict[str, str | None] = {}
+    for lb, ls in zip(albs, listeners):
+        tgs = forwarded_target_groups(ls)
+        tg_of[lb["LoadBalancerName"]] = tgs[0] if len(tgs) == 1 else None
+    return albs, tg_of
 
 
 def _shared_alb(

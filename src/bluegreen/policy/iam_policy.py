@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bluegreen.model.naming import TAG_DOMAIN, TAG_PREFIX, Names, short_base
@@ -48,6 +48,11 @@ def classic(s: Settings) -> bool:
 
 def alb(s: Settings) -> bool:
     return s.load_balancer == "alb"
+
+
+def adopts_albs(s: Settings) -> bool:
+    """Adopted application load balancers (``load_balancers``)."""
+    return alb(s) and bool(s.load_balancers)
 
 
 def launch_configurations(s: Settings) -> bool:
@@ -152,6 +157,8 @@ NEEDS: tuple[Need, ...] = (
     Need("elasticloadbalancing:DescribeTargetGroupAttributes", "Read", OPERATE, alb),
     Need("elasticloadbalancing:DescribeListeners", "Read", INIT, alb),
     Need("elasticloadbalancing:DescribeListeners", "Read", OPERATE, modifies_listener),
+    # adopted ALBs: an environment is the target group their listeners forward to
+    Need("elasticloadbalancing:DescribeListeners", "Read", OPERATE, adopts_albs),
     Need("elasticloadbalancing:DescribeRules", "Read", OPERATE, modifies_listener),
     Need("route53:ListHostedZonesByName", "Read", (*OPERATE, *INIT, *TEARDOWN)),
     Need("route53:GetChange", "Read", INIT),
@@ -265,6 +272,7 @@ NEEDS: tuple[Need, ...] = (
     Need("iam:TagRole", "OwnRole", INIT),
     Need("iam:PutRolePolicy", "OwnRole", INIT),
     Need("iam:CreateInstanceProfile", "OwnRole", INIT),
+    Need("iam:TagInstanceProfile", "OwnRole", INIT),
     Need("iam:AddRoleToInstanceProfile", "OwnRole", INIT),
     Need("iam:GetRolePolicy", "ReadRole", INIT),
     Need("iam:UpdateAssumeRolePolicy", "OwnRole", INIT),
@@ -292,6 +300,8 @@ NEEDS: tuple[Need, ...] = (
          classic),
     Need("elasticloadbalancing:DescribeTargetGroupAttributes", "Read", INIT, alb),
     Need("elasticloadbalancing:DescribeTags", "Read", INIT, alb),
+    # teardown: a load balancer or target group is bluegreen's when it carries the tag
+    Need("elasticloadbalancing:DescribeTags", "Read", TEARDOWN),
     Need("elasticloadbalancing:SetSecurityGroups", "OwnLoadBalancers", INIT, alb),
     Need("elasticloadbalancing:ModifyListener", "OwnLoadBalancers", INIT, alb),
     Need("elasticloadbalancing:ModifyTargetGroup", "OwnLoadBalancers", INIT, alb),
@@ -380,6 +390,10 @@ class Target:
     private_zone: str | None = None
     partition: str = "aws"
     vpc_id: str | None = None  # the site's VPC, when looked up (bake's temporary groups)
+    # adopted resources, when looked up: the instance profile's role (iam:PassRole)
+    # and the target groups the adopted ALBs forward to
+    passed_role: str | None = None
+    target_groups: tuple[str, ...] = ()
 
     def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
         region = self.region if regional else ""
@@ -443,6 +457,12 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
     table = t.arn("dynamodb", f"table/{n.lock_table}")
     role = t.arn("iam", f"role/{n.role}", regional=False)
     profile = t.arn("iam", f"instance-profile/{n.instance_profile}", regional=False)
+    # an adopted profile's role: as looked up, else any role (a note says so)
+    passed = (
+        role
+        if not n.adopted.instance_profile
+        else (t.passed_role or t.arn("iam", "role/*", regional=False))
+    )
     ec2 = [
         t.arn("ec2", f"{kind}/*")
         for kind in ("vpc", "subnet", "internet-gateway", "route-table", "security-group")
@@ -457,6 +477,14 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
         ]
     else:
         lbs = [t.arn("elasticloadbalancing", f"loadbalancer/{base}-production-*")]
+    adopted_tgs = [t.arn("elasticloadbalancing", f"targetgroup/{base}-tg-*/*")]
+    if n.adopted.load_balancers:  # exactly the adopted ones, and their target groups
+        kind = "app/" if s.load_balancer == "alb" else ""
+        lbs = [
+            t.arn("elasticloadbalancing", f"loadbalancer/{kind}{lb}" + ("/*" if kind else ""))
+            for lb in n.adopted.load_balancers
+        ]
+        adopted_tgs = list(t.target_groups) or [t.arn("elasticloadbalancing", "targetgroup/*/*")]
     either = (t.public_zone, t.private_zone)
     all_names = tuple(dict.fromkeys(n.live_fqdns + n.private_fqdns))
     leading = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": _leading_keys(n)}}
@@ -504,7 +532,7 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
             {"ArnLike": {"ec2:LaunchTemplate": lt}},
         ),
         "PassWebServerRole": (
-            [role],
+            [passed],
             {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
         ),
         "OwnLaunchConfigurations": ([lc], None),
@@ -576,7 +604,7 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
             {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}},
         ),
         "OwnLoadBalancers": (lbs, None),
-        "OwnTargetGroups": ([t.arn("elasticloadbalancing", f"targetgroup/{base}-tg-*/*")], None),
+        "OwnTargetGroups": (adopted_tgs, None),
         "OwnTable": ([table], None),
         # CreateHostedZone has no resource-level permission: AWS accepts only "*".
         "CreateZones": (["*"], None),
@@ -584,7 +612,12 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
         # Packer's build instance and its volume are created with the domain's tag
         # (run_tags, run_volume_tags): every later write on them needs it.
         "BakeLaunchTagged": ([t.arn("ec2", "instance/*")], _request_domain(t)),
-        "BakeLaunchInOwnSubnet": ([t.arn("ec2", "subnet/*")], _tagged(t)),
+        "BakeLaunchInOwnSubnet": (
+            [t.arn("ec2", f"subnet/{sn}") for sn in n.adopted.subnet_ids[:1]],
+            None,
+        )
+        if n.adopted.subnet_ids
+        else ([t.arn("ec2", "subnet/*")], _tagged(t)),
         # what RunInstances also names: the source image (public or the site's),
         # the network interface and root volume it creates, the security group
         # and key pair (the temporary ones below, scoped there)
@@ -626,7 +659,9 @@ def _statements(t: Target, s: Settings) -> dict[str, Scope]:
             _request_domain(t),
         ),
         "BakeTemporaryKeys": ([t.arn("ec2", "key-pair/packer_*")], None),
-        "BakeInOwnVpc": ([t.arn("ec2", "vpc/*")], _tagged(t)),
+        "BakeInOwnVpc": ([t.arn("ec2", f"vpc/{n.adopted.vpc_id}")], None)
+        if n.adopted.vpc_id
+        else ([t.arn("ec2", "vpc/*")], _tagged(t)),
         "BakeTemporaryGroups": (
             [t.arn("ec2", "security-group/*")],
             {"ArnEquals": {"ec2:Vpc": t.arn("ec2", f"vpc/{t.vpc_id or '*'}")}},
@@ -674,12 +709,37 @@ def _leading_keys(n: Names) -> list[str]:
 def needs(s: Settings, purpose: str) -> list[Need]:
     if purpose not in PURPOSES:
         raise ValueError(f"unknown purpose {purpose!r}")
-    return [x for x in NEEDS if purpose in x.purposes and x.when(s)]
+    return [
+        x
+        for x in NEEDS
+        if purpose in x.purposes and x.when(s) and not _adopted_away(s, purpose, x.statement)
+    ]
+
+
+def _adopted_away(s: Settings, purpose: str, statement: str) -> bool:
+    """init and teardown never write on what is adopted (``bluegreen.model.adoption``),
+    and bluegreen then has none of its own of that kind to make or delete."""
+    if purpose not in ("init", "teardown"):
+        return False
+    return (
+        (statement in ("OwnLoadBalancers", "OwnTargetGroups") and bool(s.load_balancers))
+        or (statement == "OwnRole" and bool(s.instance_profile))
+        or (
+            statement in ("CreateZones", "DeleteZones")
+            and bool(s.public_zone_id and s.private_zone_id)
+        )
+    )
 
 
 def build(s: Settings, purpose: str = "operate", target: Target | None = None) -> dict[str, Any]:
     """The policy document for ``purpose`` under settings ``s``."""
     t = target or Target(s.names(), s.region)
+    a = t.names.adopted  # adopted zones: their ids, whatever a lookup by name found
+    t = replace(
+        t,
+        public_zone=a.public_zone_id or t.public_zone,
+        private_zone=a.private_zone_id or t.private_zone,
+    )
     scopes = _statements(t, s)
     by_sid: dict[str, list[str]] = {}
     for need in needs(s, purpose):

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from bluegreen.errors import AwsError, StateError
+from bluegreen.model.adoption import pick_zones
 from bluegreen.model.naming import bare
 from bluegreen.site.classic import Target
 from bluegreen.site.outcome import Ctx
@@ -36,8 +37,7 @@ def _zone_id(z: dict[str, Any]) -> str:
 def zones(c: Ctx, vpc_id: str | None) -> tuple[str | None, str | None]:
     gw, n = c.gw, c.n
     found = gw.find_zones(n.zone_name)
-    public = [z for z in found if not z.get("Config", {}).get("PrivateZone")]
-    private = [z for z in found if z.get("Config", {}).get("PrivateZone")]
+    public, private = pick_zones(found, n.adopted)
     if len(public) > 1 or len(private) > 1:
         raise StateError(
             f"there are {len(public)} public and {len(private)} private hosted zones named "
@@ -49,7 +49,9 @@ def zones(c: Ctx, vpc_id: str | None) -> tuple[str | None, str | None]:
     # One CallerReference per intended zone: the site's VPC tells apart a zone
     # made again after a teardown from a retry of the same creation.
     incarnation = vpc_id or "new"
-    pub_what = f"public hosted zone {n.zone_name}"
+    pub_what = f"public hosted zone {n.zone_name}" + (
+        " (adopted)" if n.adopted.public_zone_id else ""
+    )
     if public:
         c.rec.ok(pub_what)
         pub_id: str | None = _zone_id(public[0])
@@ -59,7 +61,9 @@ def zones(c: Ctx, vpc_id: str | None) -> tuple[str | None, str | None]:
             lambda: gw.create_zone(n.zone_name, n.caller_reference("public", incarnation)),
         )
         pub_id = str(made).split("/")[-1] if made else None
-    priv_what = f"private hosted zone {n.zone_name} (bound to {n.vpc})"
+    priv_what = f"private hosted zone {n.zone_name} (bound to {vpc_id or n.vpc})" + (
+        " (adopted)" if n.adopted.private_zone_id else ""
+    )
     priv_id: str | None = None
     if private:
         priv_id = _zone_id(private[0])

@@ -114,7 +114,7 @@ def _profile(c: Ctx) -> None:
     profile = gw.instance_profile(n.instance_profile)
     new = profile is None
     if profile is None:
-        c.rec.create(what, lambda: gw.create_instance_profile(n.instance_profile))
+        c.rec.create(what, lambda: gw.create_instance_profile(n.instance_profile, c.tags))
         if c.rec.dry_run:
             return
         profile = {"Roles": []}

@@ -24,7 +24,7 @@ from bluegreen.aws import Gateway
 from bluegreen.errors import InputError, StateError
 from bluegreen.model.settings import Settings
 from bluegreen.observe import layout
-from bluegreen.site import alb, classic, dns, identity, network, security
+from bluegreen.site import adopted, alb, classic, dns, identity, network, security
 from bluegreen.site.identity import instance_policy
 from bluegreen.site.network import SUBNET_CIDRS, VPC_CIDR
 from bluegreen.site.outcome import Ctx, InitReport, Recorder
@@ -108,12 +108,19 @@ class Provisioner:
     def run(self) -> InitReport:
         kind, shared = self._kind()
         c = Ctx(self.gw, self.s, self.n, self.rec)
-        net = network.reconcile(c)
-        groups = security.reconcile(c, net.vpc_id, shared=shared)
-        identity.reconcile(c)
+        found = adopted.check(c, kind, shared)  # reads only: refuses before any change
+        net = adopted.network(c, found) if found.vpc_id else network.reconcile(c)
+        if found.balancers:
+            groups = adopted.instance_group(c, net.vpc_id, found)
+        else:
+            groups = security.reconcile(c, net.vpc_id, shared=shared)
+        if not self.n.adopted.instance_profile:
+            identity.reconcile(c)
         if self.s.key_pair:
             identity.key_pair(c)
-        if kind == "alb":
+        if found.balancers:
+            lbs = adopted.balancers(c, found)
+        elif kind == "alb":
             lbs = alb.reconcile(
                 c, net.vpc_id, net.subnets, groups.lb, shared=shared, access=groups.access
             )
@@ -123,7 +130,8 @@ class Provisioner:
         dns.table(c)
         pub, priv = dns.zones(c, net.vpc_id)
         dns.records(c, pub, priv, lbs, shared)
-        self._staging_access(kind, shared, net.vpc_id, groups.lb)
+        if not found.balancers:  # adopted ones: refused with staging_cidrs (site.adopted)
+            self._staging_access(kind, shared, net.vpc_id, groups.lb)
         return self.rec.report
 
     def _ensure(self, what: str, found: object, create: Callable[[], object]) -> object:

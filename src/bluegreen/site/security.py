@@ -113,6 +113,9 @@ def reconcile(c: Ctx, vpc_id: str | None, *, shared: bool = False) -> Groups:
         (n.lb_security_group, lb_what, f"bluegreen load balancers of {n.domain}"),
         (n.security_group, inst_what, f"bluegreen web servers of {n.domain}"),
     ):
+        if name == n.security_group and n.adopted.security_groups:
+            ids[name] = None  # the web servers' groups are adopted (site.adopted checked them)
+            continue
         g = found.get(name)
         if g is None:
             made = c.rec.create(

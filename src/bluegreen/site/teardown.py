@@ -29,9 +29,11 @@ from typing import Any
 from bluegreen.aws import Gateway
 from bluegreen.errors import AwsError
 from bluegreen.lifecycle import history, lock
-from bluegreen.model.naming import TAG_DOMAIN, Names
+from bluegreen.model.adoption import pick_zones
+from bluegreen.model.naming import TAG_DOMAIN, Names, bare
 from bluegreen.plan.executor import Plan
 from bluegreen.plan.steps import Context, DeleteGroup, Step, poll
+from bluegreen.site import ownership
 
 DEPENDENCY_TIMEOUT = 600.0  # ENIs of a deleted load balancer linger for minutes in AWS
 
@@ -283,10 +285,12 @@ def discover(gw: Gateway, names: Names) -> tuple[Plan, list[str]]:
     if lts:
         steps.append(DeleteLaunchTemplates(tuple(sorted(lts))))
 
+    adopted = names.adopted
     vpc = gw.find_vpc(TAG_DOMAIN, domain, names.vpc)
-    vpc_id = vpc["VpcId"] if vpc else None
+    vpc_id = vpc["VpcId"] if vpc and vpc["VpcId"] != adopted.vpc_id else None
     sgs = gw.security_groups_of(vpc_id) if vpc_id else []
-    sg_ids = {g["GroupId"] for g in sgs}
+    mine_in_adopted = ownership.groups_in_adopted_vpc(gw, names)
+    sg_ids = {g["GroupId"] for g in [*sgs, *mine_in_adopted]} | set(adopted.security_groups)
     lcs = {g["LaunchConfigurationName"] for g in groups if g.get("LaunchConfigurationName")}
     for lc in gw.all_launch_configurations() if sg_ids else []:
         # Launch configurations carry no tags: a configuration is the site's when
@@ -303,21 +307,28 @@ def discover(gw: Gateway, names: Names) -> tuple[Plan, list[str]]:
 
     # DNS: the alias records bluegreen made; the zones, when init made them and
     # nothing else lives in them.
-    classic = gw.classic_load_balancers(names.load_balancers)
-    albs = gw.albs(names.load_balancers)
+    classic, albs, kept_lbs = ownership.balancers(gw, names)
+    kept += kept_lbs
     ours = {f.lower() for f in (*names.live_fqdns, *names.staging_fqdns)}
-    for z in gw.find_zones(names.zone_name):
+    public, private_zones = pick_zones(gw.find_zones(names.zone_name), names.adopted)
+    targets = ownership.targets(gw, names) if adopted.any else set()
+    for z in [*public, *private_zones]:
         private = bool(z.get("Config", {}).get("PrivateZone"))
         label = "private" if private else "public"
         zid = z["Id"].split("/")[-1]
         records = [r for r in gw.all_records(zid) if r["Type"] not in ("SOA", "NS")]
         # The site's host names are bluegreen's by convention: their alias
         # records go even when the load balancer they point at is gone already.
+        # In an adopted zone, only those pointing at the site's load balancers.
         mine = [r for r in records if r["Name"].lower() in ours and "AliasTarget" in r]
+        if zid in (adopted.public_zone_id, adopted.private_zone_id):
+            mine = [r for r in mine if bare(r["AliasTarget"]["DNSName"]) in targets]
         foreign = [r for r in records if r not in mine]
         if mine:
             steps.append(DeleteRecords(zid, label, tuple(_key(r) for r in mine)))
-        if not _owned_zone(z, names, label):
+        if zid in (adopted.public_zone_id, adopted.private_zone_id):
+            kept.append(f"{label} hosted zone {names.zone_name} ({zid}): adopted")
+        elif not _owned_zone(z, names, label):
             kept.append(
                 f"{label} hosted zone {names.zone_name} ({zid}): bluegreen did not create it"
             )
@@ -332,11 +343,15 @@ def discover(gw: Gateway, names: Names) -> tuple[Plan, list[str]]:
     # Load balancers and target groups.
     steps += [DeleteLoadBalancer(lb["LoadBalancerName"]) for lb in classic]
     steps += [DeleteLoadBalancer(lb["LoadBalancerName"], lb["LoadBalancerArn"]) for lb in albs]
-    tgs = gw.target_groups([names.target_group(1), names.target_group(2)])
+    tgs, kept_tgs = ownership.target_groups(gw, names)
+    kept += kept_tgs
     steps += [DeleteTargetGroup(tg["TargetGroupName"], tg["TargetGroupArn"]) for tg in tgs]
 
-    if gw.key_pair_exists(names.key_pair):
+    key_tags = gw.key_pair_tags(names.key_pair)
+    if key_tags is not None and key_tags.get(TAG_DOMAIN) == domain:
         steps.append(DeleteKeyPair(names.key_pair))
+    elif key_tags is not None:
+        kept.append(f"key pair {names.key_pair}: not tagged {TAG_DOMAIN}={domain}")
 
     # Network, innermost first.
     if vpc_id:
@@ -361,10 +376,20 @@ def discover(gw: Gateway, names: Names) -> tuple[Plan, list[str]]:
         if igw:
             steps.append(DeleteNetworkThing("internet-gateway", igw, igw, vpc_id))
         steps.append(DeleteNetworkThing("vpc", vpc_id, names.vpc))
+    # An adopted VPC: only the security groups bluegreen made in it go.
+    steps += [
+        DeleteNetworkThing("security-group", g["GroupId"], g["GroupName"]) for g in mine_in_adopted
+    ]
+    if adopted.vpc_id:
+        kept.append(f"VPC {adopted.vpc_id} and subnets {', '.join(adopted.subnet_ids)}: adopted")
+    if adopted.security_groups:
+        kept.append(f"security groups {', '.join(adopted.security_groups)}: adopted")
 
-    if gw.instance_profile(names.instance_profile):
-        steps.append(DeleteInstanceProfile(names.instance_profile))
-    if gw.role(names.role):
+    profile, role, kept_identity = ownership.identity(gw, names)
+    kept += kept_identity
+    if profile:
+        steps.append(DeleteInstanceProfile(names.role))
+    if role:
         steps.append(DeleteRole(names.role))
 
     if gw.table_exists(names.lock_table) and gw.item_keys(names.lock_table, history.pk(names)):

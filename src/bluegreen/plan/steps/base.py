@@ -74,7 +74,10 @@ def client_token(*parts: str) -> str:
 def instance_group(ctx: Context, fallback: str, name: str, vpc_id: str) -> str:
     """The web servers' security group (docs/SECURITY.md): the group named
     ``name`` in the VPC, or ``fallback`` (the load balancer's group) on a site
-    still using one group for both, until ``bluegreen init`` moves it."""
+    still using one group for both, until ``bluegreen init`` moves it. Adopted
+    groups (``security_groups``) come as their ids, comma-separated."""
+    if name.startswith("sg-"):
+        return name
     if name and vpc_id:
         found = ctx.gw.find_security_group(vpc_id, name)
         if found is not None:

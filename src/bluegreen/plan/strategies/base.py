@@ -236,7 +236,7 @@ def deploy_new_group(
                 s.user_data,
                 rel.root_device,
                 rel.root_size,
-                instance_group=n.security_group,
+                instance_group=n.instance_groups,
                 vpc_id=staging.vpc_id,
             )
         )
@@ -256,7 +256,7 @@ def deploy_new_group(
                 rel.root_device,
                 rel.root_size,
                 token=client_token(rel.name, rel.ami, intent.nonce),
-                instance_group=n.security_group,
+                instance_group=n.instance_groups,
                 vpc_id=staging.vpc_id,
             )
         )
