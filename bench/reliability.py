@@ -6,6 +6,10 @@
         # some sections alone (input, lock, faults, init, crash_again, crash);
         # init's kinds: classic, alb, alb-lb (the lb strategy's single ALB),
         # adopted-classic, adopted-alb (infrastructure made beforehand, adopted)
+    .venv/bin/python bench/reliability.py --only init --fidelity
+        # init's sweeps on the emulator behind the AWS-fidelity layer (AWS's
+        # answers: client tokens, AlreadyExists, Local Zones, zone ids), its
+        # delays set to zero
 
 Starts its own moto server on 127.0.0.1 (stopped by pid) and prints:
 
@@ -31,6 +35,7 @@ The machinery is shared with the tests (``tests/chaos.py``, ``tests/conftest.py`
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import socket
@@ -40,7 +45,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +113,26 @@ def crashes(url: str) -> tuple[list[list[Any]], dict[str, Any]]:
 
 
 # -- init: lost responses and crashes ------------------------------------------------
-def _init_args(kind: str) -> Callable[[str], tuple[str, ...]]:
+@contextlib.contextmanager
+def layered() -> Iterator[tuple[str, Any]]:
+    """The emulator behind the AWS-fidelity layer, in this process (the layer's
+    answers, none of its delays: killed children run on clocks of their own)."""
+    import moto_fixed  # noqa: F401  (AWS's Route 53 change batches, as the tests use)
+    from bluegreen.emulator import server
+    from bluegreen.emulator.fidelity import Timings
+
+    emu = server.start(realistic=True)
+    emu.layer.timings = Timings().scaled(0)
+    try:
+        yield emu.url, emu.layer
+    finally:
+        emu.stop()
+
+
+def _init_args(kind: str, layer: Any = None) -> Callable[[str], tuple[str, ...]]:
     def prepare(url: str) -> tuple[str, ...]:
+        if layer is not None:  # the emulator was reset: the layer's memory too
+            layer.reset()
         if kind.startswith("adopted-"):  # infrastructure made beforehand, adopted by flags
             lb = kind.removeprefix("adopted-")
             ids = adopt_infra.build(url, lb)
@@ -130,19 +153,23 @@ def _run_init(*args: str, hooks: Sequence[Any] = ()) -> tuple[int, str]:
     return r.code, r.err
 
 
-def init_faults(url: str, kinds: Sequence[str]) -> tuple[list[list[Any]], dict[str, Any]]:
+def init_faults(
+    url: str, kinds: Sequence[str], layer: Any = None
+) -> tuple[list[list[Any]], dict[str, Any]]:
     """Every changing request of init with its response lost, and a SIGKILL
     before every AWS call of init, for each kind of site: plain re-runs must
-    leave exactly the state of an uninterrupted run."""
+    leave exactly the state of an uninterrupted run. ``layer``: the emulator
+    at ``url`` is behind the fidelity layer."""
     rows: list[list[Any]] = []
     data: dict[str, Any] = {}
+    on = " under the fidelity layer" if layer is not None else ""
     for kind in kinds:
-        lost = init_chaos.sweep_lost(url, _init_args(kind), _run_init)
-        killed = init_chaos.sweep_killed(url, _init_args(kind), _run_init)
+        lost = init_chaos.sweep_lost(url, _init_args(kind, layer), _run_init)
+        killed = init_chaos.sweep_killed(url, _init_args(kind, layer), _run_init)
         for label, res in (("lost response", lost), ("SIGKILL", killed)):
             rows.append(
                 [
-                    f"init ({kind}): {label}",
+                    f"init ({kind}){on}: {label}",
                     res.points,
                     res.converged,
                     res.reruns,
@@ -654,7 +681,15 @@ def main() -> int:
 
         if "init" in only:
             t = time.monotonic()
-            rows, data = init_faults(url, kinds)
+            if "--fidelity" in sys.argv:
+                with layered() as (layer_url, layer):
+                    os.environ["BLUEGREEN_ENDPOINT_URL"] = layer_url
+                    try:
+                        rows, data = init_faults(layer_url, kinds, layer)
+                    finally:
+                        os.environ["BLUEGREEN_ENDPOINT_URL"] = url
+            else:
+                rows, data = init_faults(url, kinds)
             save(
                 "reliability_init",
                 "init: each changing request's response lost, and SIGKILL before each AWS call",
