@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from bluegreen.clock import Clock, SystemClock
@@ -69,6 +69,7 @@ class BaseGateway:
         self._hooks = list(hooks)
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+        self._ahead: dict[str, Future[Any]] = {}
         if endpoint_url and not endpoint_credentials:
             # An emulator accepts any credentials; never let real ones go to it
             # unless asked to (an emulator enforcing IAM needs its own users').
@@ -118,6 +119,20 @@ class BaseGateway:
                     c.meta.events.register(event, handler)
                 self._clients[service] = c
             return c
+
+    def read_ahead(self, key: str, read: Callable[[], Any]) -> None:
+        """Start ``read`` now, in the background; ``taken_ahead(key)`` gives its
+        future once. For reads of configuration (ids, names) made while the
+        command waits on something else (its lock, its image)."""
+        pool = ThreadPoolExecutor(max_workers=1)
+        future = pool.submit(read)
+        pool.shutdown(wait=False)
+        with self._lock:
+            self._ahead[key] = future
+
+    def taken_ahead(self, key: str) -> Future[Any] | None:
+        with self._lock:
+            return self._ahead.pop(key, None)
 
     def add_hook(self, event: str, handler: Callable[..., Any]) -> None:
         """Register ``handler`` on every client, present and future."""

@@ -285,8 +285,27 @@ class Ec2Calls(BaseGateway):
 
     # -- security groups ----------------------------------------------------
     def find_security_group(self, vpc_id: str, name: str) -> dict[str, Any] | None:
+        ahead = self.taken_ahead(f"security-group:{name}")
+        if ahead is not None and ahead.exception() is None:
+            mine = [g for g in ahead.result() if g.get("VpcId") == vpc_id]
+            if len(mine) == 1:
+                return dict(mine[0])
         groups = self.security_groups_named(vpc_id, [name])
         return groups[0] if groups else None
+
+    def read_security_group_ahead(self, name: str) -> None:
+        """Start reading the security groups named ``name`` (in any VPC) now,
+        in the background: the next ``find_security_group`` of that name takes
+        the one in its VPC from the answer, or reads again (an error, or not
+        exactly one there). Group ids are configuration, not state."""
+        self.read_ahead(
+            f"security-group:{name}",
+            lambda: self.call(
+                "ec2",
+                "describe_security_groups",
+                Filters=[{"Name": "group-name", "Values": [name]}],
+            ).get("SecurityGroups", []),
+        )
 
     def security_groups_named(self, vpc_id: str, names: Sequence[str]) -> list[dict[str, Any]]:
         r = self.call(

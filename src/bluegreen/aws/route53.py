@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from bluegreen.aws.base import BaseGateway
@@ -18,10 +17,10 @@ class Route53Calls(BaseGateway):
     def find_zones(self, zone_name: str) -> list[dict[str, Any]]:
         """The hosted zones named exactly ``zone_name`` (public and private);
         the answer of ``read_zones_ahead`` when one is pending."""
-        with self._lock:
-            ahead = self._zones_ahead().pop(zone_name.lower(), None)
+        ahead = self.taken_ahead(f"zones:{zone_name.lower()}")
         if ahead is not None:
-            return ahead.result()
+            found: list[dict[str, Any]] = ahead.result()
+            return found
         return self._read_zones(zone_name)
 
     def read_zones_ahead(self, zone_name: str) -> None:
@@ -30,22 +29,11 @@ class Route53Calls(BaseGateway):
         The zones' ids are the site's configuration, not its state: a command
         reads them while it takes the domain's lock, and everything that
         depends on the state (records, balancers, groups) after."""
-        pool = ThreadPoolExecutor(max_workers=1)
-        future = pool.submit(self._read_zones, zone_name)
-        pool.shutdown(wait=False)
-        with self._lock:
-            self._zones_ahead()[zone_name.lower()] = future
+        self.read_ahead(f"zones:{zone_name.lower()}", lambda: self._read_zones(zone_name))
 
     def _read_zones(self, zone_name: str) -> list[dict[str, Any]]:
         r = self.call("route53", "list_hosted_zones_by_name", DNSName=zone_name, MaxItems="20")
         return [z for z in r.get("HostedZones", []) if z["Name"].lower() == zone_name.lower()]
-
-    def _zones_ahead(self) -> dict[str, Future[list[dict[str, Any]]]]:
-        found: dict[str, Future[list[dict[str, Any]]]] | None = getattr(self, "_ahead", None)
-        if found is None:
-            found = {}
-            self._ahead = found
-        return found
 
     def records_named(self, zone_id: str, fqdn: str, rtype: str = "A") -> list[dict[str, Any]]:
         """Every record set of ``fqdn`` and ``rtype`` (several when weighted).

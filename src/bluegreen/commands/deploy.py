@@ -29,6 +29,10 @@ def deploy(
         # The image is looked up while the lock is taken; an unknown one is
         # refused once the lock is held (and released: nothing changed).
         found = pool.submit(images.resolve, sess.gw, sess.names, ami=ami, version=version)
+        # and the instances' security group, which the launch template names
+        # (adopted groups are given as their ids: nothing to look up)
+        if not sess.names.security_group.startswith("sg-"):
+            sess.gw.read_security_group_ahead(sess.names.security_group)
 
         def start() -> dict[str, Any]:
             release = found.result()
