@@ -36,8 +36,11 @@ tools:
 	    && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq packer >/dev/null \
 	  || echo "warning: packer is missing and could not be installed: apt-get install packer"; }
 
+# Two workers (this machine has two cores), each with its own emulator on
+# loopback; PYTEST_ARGS="-n 0" runs in one process.
+PYTEST_ARGS ?= -n 2
 unit: $(STAMP) tools
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck unit
 
