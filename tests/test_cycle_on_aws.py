@@ -87,11 +87,14 @@ def test_cycle_from_init_survives_injected_faults(real: Real) -> None:
     faults = Faults(seed=1, rate=0.2)
     kinds = {"throttle", "5xx", "connect-timeout", "lost-response"}
     # Concurrent reads draw the faults in either order: when the cycle met
-    # fewer than the four kinds, a deploy and a clean more (at most eight times).
+    # fewer than the four kinds, a deploy and a clean more (at most eight
+    # times), losing the first answer of every write while no loss was drawn.
     more = [(("deploy", "--version", "v2"), ("clean", "--yes", "--force"))] * 8
     for commands in (CYCLE, *more):
         if commands is not CYCLE and kinds <= set(faults.injected):
             break
+        if commands is not CYCLE:  # no loss drawn yet: every write's first answer is lost
+            faults.lose_first_response = "lost-response" not in faults.injected
         for args in commands:
             r = real.run(*args, hooks=[faults.hook()])
             assert r.code == 0, f"{args}: exit {r.code}\n{r.err}"
