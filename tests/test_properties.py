@@ -23,6 +23,7 @@ from bluegreen.cli import main
 from bluegreen.errors import InputError
 from bluegreen.model import settings as config
 from bluegreen.model.naming import Names, normalise_domain, slug, validate_ami, validate_version
+from bluegreen.model.values import parse_duration
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -171,7 +172,7 @@ def _run_no_aws(argv: list[str]) -> tuple[int, list[str], str]:
 bad_domains = st.text(max_size=30).filter(lambda t: _invalid(normalise_domain, t))
 bad_amis = st.text(min_size=1, max_size=25).filter(lambda t: _invalid(validate_ami, t))
 bad_durations = st.text(min_size=1, max_size=8).filter(
-    lambda t: _invalid(lambda v: config.parse_duration(v, "timeout"), t)
+    lambda t: _invalid(lambda v: parse_duration(v, "timeout"), t)
 )
 
 
