@@ -112,3 +112,20 @@ def test_permanent_access_denied_names_the_action_and_the_next_run_continues(
     r = run("deploy", "--version", "v2")
     assert r.code == 0, r.err
     assert shape(aws) == deployed
+
+
+def test_every_gateway_call_is_written_once() -> None:
+    """A call defined in two of the gateway's mixins is decided by their order
+    (the later one never runs): each name has one definition."""
+    from bluegreen.aws import Gateway
+
+    seen: dict[str, str] = {}
+    twice: list[str] = []
+    for mixin in Gateway.__mro__[1:]:
+        for name, value in vars(mixin).items():
+            if callable(value) and not name.startswith("__"):
+                if name in seen:
+                    twice.append(f"{name}: {seen[name]} and {mixin.__name__}")
+                seen.setdefault(name, mixin.__name__)
+    assert twice == []
+    assert "security_groups_by_id" in seen and "call" in seen

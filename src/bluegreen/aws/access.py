@@ -12,11 +12,8 @@ from bluegreen.errors import AwsError
 
 
 class AccessCalls(BaseGateway):
-    # security_groups_named and revoke_ingress: in Ec2Calls (init uses them too)
-    def security_groups_by_id(self, ids: Sequence[str]) -> list[dict[str, Any]]:
-        r = self.call("ec2", "describe_security_groups", GroupIds=list(ids))
-        return list(r.get("SecurityGroups", []))
-
+    # security_groups_named and revoke_ingress: in NetworkCalls; security_groups_by_id
+    # in AdoptedCalls; delete_rule in ElbCalls (init uses them too)
     def set_balancer_security_groups(
         self, kind: str, name: str, arn: str | None, group_ids: Sequence[str]
     ) -> None:
@@ -75,9 +72,6 @@ class AccessCalls(BaseGateway):
             hosts = ", ".join(rule_hosts({"Conditions": conditions}))
             raise priority_taken(at[0], f"the rule refusing {hosts}") from None
         return str(r["Rules"][0]["RuleArn"])
-
-    def delete_rule(self, rule_arn: str) -> None:
-        self.call("elbv2", "delete_rule", RuleArn=rule_arn)
 
 
 def _response(action: dict[str, Any]) -> tuple[Any, ...]:

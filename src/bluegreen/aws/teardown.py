@@ -42,11 +42,6 @@ class TeardownCalls(BaseGateway):
         )
         return sorted(t["LaunchTemplateName"] for t in found)
 
-    def all_launch_configurations(self) -> list[dict[str, Any]]:
-        return list(
-            self.pages("autoscaling", "describe_launch_configurations", "LaunchConfigurations")
-        )
-
     def all_records(self, zone_id: str) -> list[dict[str, Any]]:
         # One large page: moto's pagination breaks once weighted records exist.
         out: list[dict[str, Any]] = []
