@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bluegreen.aws.base import BaseGateway
@@ -368,34 +368,21 @@ class ElbCalls(BaseGateway):
     def create_host_rule(
         self, listener_arn: str, hosts: Sequence[str], target_group_arn: str, priority: int
     ) -> str:
-        """A listener rule forwarding requests for ``hosts`` (wildcards allowed).
-        Priorities are unique per listener: a retry of a create AWS made answers
-        PriorityInUse
-        (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateRule.html),
-        and the rule at that priority is returned when it is that rule (its
-        hosts, forwarding to ``target_group_arn``); another rule there is refused."""
-        try:
-            r = self.call(
-                "elbv2",
-                "create_rule",
-                ListenerArn=listener_arn,
-                Priority=priority,
-                Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": list(hosts)}}],
-                Actions=[forward_action(((target_group_arn, 1),))],
-            )
-        except AwsError as e:
-            if e.code != "PriorityInUse":
-                raise
-            rule = next(
-                (x for x in self.rules(listener_arn) if x.get("Priority") == str(priority)), None
-            )
-            if rule is None:
-                raise
-            targets = {a for a, _ in forward_targets(rule.get("Actions", []))}
-            if set(hosts) <= set(rule_hosts(rule)) and targets == {target_group_arn}:
-                return str(rule["RuleArn"])
-            raise priority_taken(rule, f"the rule for {', '.join(hosts)}") from None
-        return str(r["Rules"][0]["RuleArn"])
+        """A listener rule forwarding requests for ``hosts`` (wildcards allowed);
+        a retry finds it (``create_rule_at``) by its hosts and target group."""
+        target = {target_group_arn}
+        return create_rule_at(
+            self,
+            listener_arn,
+            priority,
+            [{"Field": "host-header", "HostHeaderConfig": {"Values": list(hosts)}}],
+            [forward_action(((target_group_arn, 1),))],
+            same=lambda rule: (
+                set(hosts) <= set(rule_hosts(rule))
+                and {a for a, _ in forward_targets(rule.get("Actions", []))} == target
+            ),
+            wanted=f"the rule for {', '.join(hosts)}",
+        )
 
     def set_listener_forward(self, listener_arn: str, targets: Sequence[tuple[str, int]]) -> None:
         """Replace the listener's default action: one atomic change."""
@@ -470,6 +457,43 @@ def forward_targets(actions: Sequence[dict[str, Any]]) -> tuple[tuple[str, int],
         if a.get("TargetGroupArn"):
             return ((str(a["TargetGroupArn"]), 1),)
     return ()
+
+
+def create_rule_at(
+    gw: BaseGateway,
+    listener_arn: str,
+    priority: int,
+    conditions: Sequence[dict[str, Any]],
+    actions: Sequence[dict[str, Any]],
+    *,
+    same: Callable[[dict[str, Any]], bool],
+    wanted: str,
+) -> str:
+    """A listener rule at ``priority``. Priorities are unique per listener:
+    a retry of a create AWS made answers PriorityInUse
+    (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateRule.html),
+    and the rule at that priority is returned when ``same`` says it is this
+    one; another rule there is refused, naming it and ``wanted``."""
+    try:
+        r = gw.call(
+            "elbv2",
+            "create_rule",
+            ListenerArn=listener_arn,
+            Priority=priority,
+            Conditions=list(conditions),
+            Actions=list(actions),
+        )
+    except AwsError as e:
+        if e.code != "PriorityInUse":
+            raise
+        listed = gw.call("elbv2", "describe_rules", ListenerArn=listener_arn).get("Rules", [])
+        rule = next((x for x in listed if x.get("Priority") == str(priority)), None)
+        if rule is None:
+            raise
+        if same(rule):
+            return str(rule["RuleArn"])
+        raise priority_taken(rule, wanted) from None
+    return str(r["Rules"][0]["RuleArn"])
 
 
 def rule_hosts(rule: dict[str, Any]) -> list[str]:
