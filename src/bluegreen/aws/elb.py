@@ -99,10 +99,6 @@ class ElbCalls(BaseGateway):
             LoadBalancerPorts=list(ports),
         )
 
-    def classic_policies(self, name: str) -> list[dict[str, Any]]:
-        r = self.call("elb", "describe_load_balancer_policies", LoadBalancerName=name)
-        return list(r.get("PolicyDescriptions", []))
-
     def create_tls_policy(self, name: str, policy_name: str, reference: str) -> None:
         """An SSLNegotiationPolicyType policy referring to an ELB predefined
         security policy (https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/ssl-config-update.html)."""
@@ -157,29 +153,6 @@ class ElbCalls(BaseGateway):
                 raise
             return str(found[0]["DNSName"])
         return str(r["DNSName"])
-
-    def configure_classic(self, name: str, health_target: str, draining_timeout: int) -> None:
-        self.call(
-            "elb",
-            "configure_health_check",
-            LoadBalancerName=name,
-            HealthCheck={
-                "Target": health_target,
-                "Interval": 10,
-                "Timeout": 5,
-                "UnhealthyThreshold": 2,
-                "HealthyThreshold": 2,
-            },
-        )
-        self.call(
-            "elb",
-            "modify_load_balancer_attributes",
-            LoadBalancerName=name,
-            LoadBalancerAttributes={
-                "ConnectionDraining": {"Enabled": True, "Timeout": draining_timeout},
-                "CrossZoneLoadBalancing": {"Enabled": True},
-            },
-        )
 
     def delete_classic(self, name: str) -> None:
         self.call("elb", "delete_load_balancer", LoadBalancerName=name)
