@@ -148,14 +148,14 @@ class BaseGateway:
 
     # -- calls --------------------------------------------------------------
     def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import ClientError
 
         method = getattr(self.client(service), operation)
         try:
             result: dict[str, Any] = method(**params)
         except ClientError as e:
             raise translate(service, operation, e) from None
-        except BotoCoreError as e:
+        except _unanswered() as e:
             raise _transport_error(service, operation, e) from None
         return result
 
@@ -169,7 +169,7 @@ class BaseGateway:
         again. The lookup is repeated once after a pause, for EC2's eventual
         consistency (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html).
         Returns the create's response, or what ``find`` returned."""
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import ClientError
 
         method = getattr(self._once_client(service), operation)
         delay = 0.5
@@ -180,7 +180,7 @@ class BaseGateway:
             except ClientError as e:
                 if attempt == _MAX_ATTEMPTS or not _retryable(e):
                     raise translate(service, operation, e) from None
-            except BotoCoreError as e:
+            except _unanswered() as e:
                 if attempt == _MAX_ATTEMPTS:
                     raise _transport_error(service, operation, e) from None
             for pause in (delay, 2.0):
@@ -200,7 +200,7 @@ class BaseGateway:
 
     def pages(self, service: str, operation: str, key: str, **params: Any) -> Iterator[Any]:
         """Items under ``key`` from every page of a paginated operation."""
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import ClientError
 
         paginator = self.client(service).get_paginator(operation)
         try:
@@ -208,10 +208,8 @@ class BaseGateway:
                 yield from page.get(key, [])
         except ClientError as e:
             raise translate(service, operation, e) from None
-        except BotoCoreError as e:
-            raise AwsError(
-                f"{service}.{operation} failed: {e}", operation=f"{service}:{operation}"
-            ) from None
+        except _unanswered() as e:
+            raise _transport_error(service, operation, e) from None
 
     def parallel(self, *thunks: Callable[[], T]) -> list[T]:
         """Run independent read calls at once; results in order. Errors propagate."""
@@ -240,8 +238,18 @@ _RETRYABLE_CODES = {
 }
 
 
+def _unanswered() -> tuple[type[Exception], ...]:
+    """What botocore raises when no usable answer came: no connection, a
+    timeout, or a body it cannot parse (an HTML error page from a proxy;
+    ``ResponseParserError`` is not a ``BotoCoreError``)."""
+    from botocore.exceptions import BotoCoreError
+    from botocore.parsers import ResponseParserError
+
+    return (BotoCoreError, ResponseParserError)
+
+
 def _transport_error(service: str, operation: str, e: BaseException) -> AwsError:
-    """A call that got no answer from AWS (connection, timeout): AwsError."""
+    """A call that got no usable answer from AWS (``_unanswered``): AwsError."""
     return AwsError(
         f"{service}.{operation} failed: {e}",
         operation=f"{service}:{operation}",
