@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from bluegreen.aws.base import Hook
+from chaos import Faults
 from conftest import client, run
-from init_chaos import setup_shape, sweep_killed, sweep_lost
+from init_chaos import WRITES, setup_shape, sweep_killed, sweep_lost
 
 LB1, LB2 = "londontamed-com-production-1", "londontamed-com-production-2"
 LB_GROUP, WEB_GROUP = "londontamed-com-load-balancers", "londontamed-com-production"
@@ -31,8 +32,8 @@ def run_init(*args: str, hooks: list[Hook] | None = None) -> tuple[int, str]:
     return r.code, r.err
 
 
-def init_json(*args: str) -> dict[str, Any]:
-    r = run("--output", "json", "init", *args)
+def init_json(*args: str, hooks: list[Hook] | None = None) -> dict[str, Any]:
+    r = run("--output", "json", "init", *args, hooks=hooks or ())
     assert r.code == 0, r.err
     data: dict[str, Any] = r.json()
     return data
@@ -128,7 +129,10 @@ def test_hand_made_changes_are_repaired_and_reported(aws: str) -> None:
         LoadBalancerName=LB2,
         LoadBalancerAttributes={"ConnectionDraining": {"Enabled": False, "Timeout": 300}},
     )
-    data = init_json("--certificate-arn", arn)
+    # every repair's first answer is lost (AWS acted, the client retries)
+    lost = Faults(rate=0.0, lose_first_response=True, writes=WRITES)
+    data = init_json("--certificate-arn", arn, hooks=[lost.hook()])
+    assert lost.total >= 5, lost.by_operation
     assert data["created"] == []
     text = "\n".join(data["repaired"])
     assert f"security group {LB_GROUP}" in text and "added tcp/443 from 0.0.0.0/0" in text
