@@ -66,15 +66,6 @@ class AdoptedCalls(BaseGateway):
                 out[d[key]] = {t["Key"]: t["Value"] for t in d.get("Tags", [])}
         return out
 
-    def key_pair_tags(self, name: str) -> dict[str, str] | None:
-        """The tags of key pair ``name``; None when it does not exist."""
-        try:
-            r = self.call("ec2", "describe_key_pairs", KeyNames=[name])
-        except NotFound:
-            return None
-        pairs = r.get("KeyPairs", [])
-        return {t["Key"]: t["Value"] for t in pairs[0].get("Tags", [])} if pairs else None
-
     def target_groups_by_arn(self, arns: Sequence[str]) -> list[dict[str, Any]]:
         if not arns:
             return []
