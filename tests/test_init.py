@@ -59,14 +59,14 @@ def kind_args(kind: str) -> Callable[[str], tuple[str, ...]]:
 def test_lost_responses_of_init_converge(aws: str, kind: str) -> None:
     res = sweep_lost(aws, kind_args(kind), run_init, LOST_SAMPLE[kind])
     assert res.failures == [], res.failures[0]
-    assert res.points >= 3 and res.converged == res.points
+    assert res.converged == res.points == len(LOST_SAMPLE[kind])
 
 
 @pytest.mark.parametrize("kind", ["classic", "alb"])
 def test_init_killed_then_run_again_converges(aws: str, kind: str) -> None:
     res = sweep_killed(aws, kind_args(kind), run_init, KILL_SAMPLE[kind])
     assert res.failures == [], res.failures[0]
-    assert res.points >= 3 and res.converged == res.points
+    assert res.converged == res.points == len(KILL_SAMPLE[kind])
 
 
 # -- the three outcomes ------------------------------------------------------------
