@@ -222,6 +222,17 @@ class _Body:
         yield self.data
 
 
+def answer(operation: str, body: bytes) -> tuple[str, Callable[..., Any]]:
+    """A ``before-send`` hook on ``operation`` ("service.Operation") answering
+    HTTP 200 with ``body``: the server is not asked."""
+    from botocore.awsrequest import AWSResponse
+
+    def before_send(request: Any, **_: Any) -> Any:
+        return AWSResponse(request.url, 200, {}, _Body(body))
+
+    return (f"before-send.{operation}", before_send)
+
+
 def _error_response(request: Any, status: int, code: str, message: str, protocol: str) -> Any:
     from botocore.awsrequest import AWSResponse
 
