@@ -14,7 +14,7 @@ import pytest
 import adopt_infra
 from bluegreen.aws.base import Hook
 from chaos import aws as client
-from conftest import register_images, run
+from conftest import TWO_RELEASES, register_images, run
 from init_chaos import sweep_killed, sweep_lost
 
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-1111-2222-3333-444455556666"
@@ -69,10 +69,7 @@ def test_adopted_site_runs_the_whole_cycle_and_teardown_keeps_it(
 
     register_images(aws, "v1", "v2")
     for args in (
-        ("deploy", "--version", "v1"),
-        ("switch",),
-        ("deploy", "--version", "v2"),
-        ("switch",),
+        *TWO_RELEASES,
         ("rollback",),
         ("switch",),
         ("clean", "--yes"),

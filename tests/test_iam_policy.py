@@ -16,7 +16,7 @@ import policy_sim as sim
 from bluegreen.errors import InputError
 from bluegreen.model import settings as config
 from bluegreen.policy import iam_policy as policies
-from conftest import DOMAIN, register_images, run
+from conftest import DOMAIN, TWO_RELEASES, register_images, run
 
 COMBOS: list[dict[str, Any]] = [
     dict(strategy=st, load_balancer=lb, launch_configuration=lc, key_pair=kp)
@@ -328,10 +328,7 @@ def record(*args: str) -> list[sim.Call]:
 
 
 CYCLE = [
-    ("deploy", "--version", "v1"),
-    ("switch",),
-    ("deploy", "--version", "v2"),
-    ("switch",),
+    *TWO_RELEASES,
     ("rollback",),
     ("switch",),
     ("clean", "--yes"),
