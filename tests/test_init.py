@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from bluegreen.aws.base import Hook
+from chaos import LOCAL_ZONES, answer_with
 from conftest import client, run
 from init_chaos import setup_shape, sweep_killed, sweep_lost
 
@@ -188,21 +189,12 @@ def test_init_without_the_kind_keeps_the_sites_kind(aws: str) -> None:
 
 
 # -- AWS behaviours ----------------------------------------------------------------
-def _answer_with(operation: str, edit: Callable[[dict[str, Any]], None]) -> Hook:
-    """An ``after-call`` hook editing the parsed response of ``operation``."""
-
-    def after_call(parsed: dict[str, Any], **_: Any) -> None:
-        edit(parsed)
-
-    return (f"after-call.{operation}", after_call)
-
-
 def test_alias_zone_id_comes_from_the_load_balancer(aws: str) -> None:
     def add_zone(parsed: dict[str, Any]) -> None:
         for lb in parsed.get("LoadBalancerDescriptions", []):
             lb["CanonicalHostedZoneNameID"] = "ZFROMDESCRIPTION"
 
-    hook = _answer_with("elastic-load-balancing.DescribeLoadBalancers", add_zone)
+    hook = answer_with("elastic-load-balancing.DescribeLoadBalancers", add_zone)
     r = run("init", hooks=[hook])
     assert r.code == 0, r.err
     r53 = client(aws, "route53")
@@ -245,16 +237,9 @@ def test_subnets_go_in_ordinary_availability_zones_only(aws: str) -> None:
     def add_local_zones(parsed: dict[str, Any]) -> None:
         for z in parsed.get("AvailabilityZones", []):
             z.setdefault("ZoneType", "availability-zone")
-        parsed["AvailabilityZones"][:0] = [
-            {"ZoneName": "us-east-1-bos-1a", "ZoneType": "local-zone", "State": "available"},
-            {
-                "ZoneName": "us-east-1-wl1-bos-wlz-1",
-                "ZoneType": "wavelength-zone",
-                "State": "available",
-            },
-        ]
+        parsed["AvailabilityZones"][:0] = [dict(z) for z in LOCAL_ZONES]
 
-    hook = _answer_with("ec2.DescribeAvailabilityZones", add_local_zones)
+    hook = answer_with("ec2.DescribeAvailabilityZones", add_local_zones)
     r = run("init", hooks=[hook])
     assert r.code == 0, r.err
     azs = {
