@@ -234,7 +234,10 @@ def test_no_zone_id_anywhere_is_refused(aws: str) -> None:
 
 
 def test_subnets_go_in_ordinary_availability_zones_only(aws: str) -> None:
+    edited: list[int] = []  # init read the zones with the local ones listed first
+
     def add_local_zones(parsed: dict[str, Any]) -> None:
+        edited.append(len(parsed.get("AvailabilityZones", [])))
         for z in parsed.get("AvailabilityZones", []):
             z.setdefault("ZoneType", "availability-zone")
         parsed["AvailabilityZones"][:0] = [dict(z) for z in LOCAL_ZONES]
@@ -242,6 +245,7 @@ def test_subnets_go_in_ordinary_availability_zones_only(aws: str) -> None:
     hook = answer_with("ec2.DescribeAvailabilityZones", add_local_zones)
     r = run("init", hooks=[hook])
     assert r.code == 0, r.err
+    assert edited and all(edited), edited
     azs = {
         s["AvailabilityZone"]
         for s in client(aws, "ec2").describe_subnets()["Subnets"]
@@ -264,8 +268,10 @@ def test_instances_of_a_deploy_use_the_instances_group(aws: str) -> None:
         "LaunchTemplateVersions"
     ][0]["LaunchTemplateData"]
     assert data["SecurityGroupIds"] == [sg(aws, WEB_GROUP)["GroupId"]]
-    for lb in client(aws, "elb").describe_load_balancers()["LoadBalancerDescriptions"]:
-        assert lb["SecurityGroups"] == [sg(aws, LB_GROUP)["GroupId"]]
+    lbs = client(aws, "elb").describe_load_balancers()["LoadBalancerDescriptions"]
+    assert {lb["LoadBalancerName"]: lb["SecurityGroups"] for lb in lbs} == {
+        name: [sg(aws, LB_GROUP)["GroupId"]] for name in (LB1, LB2)
+    }
 
 
 def _old_site(url: str) -> None:
@@ -308,8 +314,10 @@ def test_an_old_site_moves_to_two_groups_without_downtime(aws: str) -> None:
     ec2, elb = client(aws, "ec2"), client(aws, "elb")
     web_id = sg(aws, WEB_GROUP)["GroupId"]
     broken: list[str] = []
+    checked: set[str] = set()  # the writes after which it was checked
 
     def reachable(**kwargs: Any) -> None:
+        checked.add(kwargs["event_name"].split(".")[-1])
         groups = {g["GroupId"]: g for g in ec2.describe_security_groups()["SecurityGroups"]}
         for lb in elb.describe_load_balancers()["LoadBalancerDescriptions"]:
             for port in (80, 3001):
@@ -340,14 +348,17 @@ def test_an_old_site_moves_to_two_groups_without_downtime(aws: str) -> None:
         for op in writes
     ]
     data = init_json_with(hooks)
-    assert broken == []
+    assert broken == [] and checked == set(writes), (broken, checked)
     text = "\n".join(data["repaired"])
     assert f"security group {WEB_GROUP}" in text and "removed tcp/80 from 0.0.0.0/0" in text
     assert any(c.startswith(f"security group {LB_GROUP}") for c in data["created"])
     # the end state is a new site's
     lb_id = sg(aws, LB_GROUP)["GroupId"]
-    for lb in elb.describe_load_balancers()["LoadBalancerDescriptions"]:
-        assert lb["SecurityGroups"] == [lb_id]
+    lbs = elb.describe_load_balancers()["LoadBalancerDescriptions"]
+    assert {lb["LoadBalancerName"]: lb["SecurityGroups"] for lb in lbs} == {
+        LB1: [lb_id],
+        LB2: [lb_id],
+    }
     rules = sg(aws, WEB_GROUP)["IpPermissions"]
     assert all(p["IpRanges"] == [] and p["Ipv6Ranges"] == [] for p in rules)
     assert sorted(p["FromPort"] for p in rules) == [80, 3001]
