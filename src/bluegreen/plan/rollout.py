@@ -281,8 +281,11 @@ class ReplaceInstances(Step):
 
     def _read(self, ctx: Context) -> _Members:
         gw = ctx.gw
-        raw_group = gw.groups_named([self.group])
-        health = balancer_health(ctx, self.kind, self.balancer, self.target_group_arn)
+        read: list[Any] = gw.parallel(
+            lambda: gw.groups_named([self.group]),
+            lambda: balancer_health(ctx, self.kind, self.balancer, self.target_group_arn),
+        )
+        raw_group, health = read
         if not raw_group:
             raise StateError(
                 f"autoscaling group {self.group} disappeared while replacing its instances",
