@@ -100,6 +100,16 @@ def point(aws: str, private: bool, fqdns: list[str], lb: str) -> None:
     )
 
 
+def test_nothing_there_each_missing_piece_named(aws: str) -> None:
+    found = problems()
+    assert found[:4] == [
+        "the public hosted zone londontamed.com. does not exist",
+        "the private hosted zone londontamed.com. does not exist",
+        f"load balancer {LB1} does not exist",
+        f"load balancer {LB2} does not exist",
+    ], found
+
+
 def test_live_records_split_between_load_balancers(
     both: dict[str, str], aws: str, unchanged: Unchanged
 ) -> None:
