@@ -222,6 +222,35 @@ class _Body:
         yield self.data
 
 
+def answer(operation: str, body: bytes) -> tuple[str, Callable[..., Any]]:
+    """A ``before-send`` hook on ``operation`` ("service.Operation") answering
+    HTTP 200 with ``body``: the server is not asked."""
+    from botocore.awsrequest import AWSResponse
+
+    def before_send(request: Any, **_: Any) -> Any:
+        return AWSResponse(request.url, 200, {}, _Body(body))
+
+    return (f"before-send.{operation}", before_send)
+
+
+def answer_with(
+    operation: str, edit: Callable[[dict[str, Any]], None]
+) -> tuple[str, Callable[..., Any]]:
+    """An ``after-call`` hook on ``operation`` editing its parsed response."""
+
+    def after_call(parsed: dict[str, Any], **_: Any) -> None:
+        edit(parsed)
+
+    return (f"after-call.{operation}", after_call)
+
+
+# Zones an account opted in to lists besides its ordinary availability zones.
+LOCAL_ZONES: list[dict[str, str]] = [
+    {"ZoneName": "us-east-1-bos-1a", "ZoneType": "local-zone", "State": "available"},
+    {"ZoneName": "us-east-1-wl1-bos-wlz-1", "ZoneType": "wavelength-zone", "State": "available"},
+]
+
+
 def _error_response(request: Any, status: int, code: str, message: str, protocol: str) -> Any:
     from botocore.awsrequest import AWSResponse
 

@@ -55,6 +55,7 @@ def test_deploy_right_after_init_waits_for_the_table(real: Real) -> None:
     assert "does not exist" not in r.err
     # A table that is missing is still reported missing ...
     ddb = client(real.url, "dynamodb")
+    made = ddb.describe_table(TableName="bluegreen")["Table"]  # the keys init chose
     ddb.delete_table(TableName="bluegreen")
     real.settle()
     r = real.run("switch")
@@ -63,14 +64,8 @@ def test_deploy_right_after_init_waits_for_the_table(real: Real) -> None:
     slow(real, table_creation=60.0)
     ddb.create_table(
         TableName="bluegreen",
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
+        AttributeDefinitions=made["AttributeDefinitions"],
+        KeySchema=made["KeySchema"],
         BillingMode="PAY_PER_REQUEST",
     )
     start = real.clock.now()

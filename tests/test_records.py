@@ -17,6 +17,7 @@ Unchanged = Callable[..., contextlib.AbstractContextManager[None]]
 LB1 = "londontamed-com-production-1"  # live in ``both``
 LB2 = "londontamed-com-production-2"  # staging in ``both``
 LIVE = [f"www.{DOMAIN}.", f"api.{DOMAIN}."]
+STAGING = [f"www-staging.{DOMAIN}.", f"api-staging.{DOMAIN}."]
 
 
 def zone_id(aws: str, private: bool) -> str:
@@ -63,6 +64,7 @@ def points(aws: str, lb: str) -> bool:
     other = LB2 if lb == LB1 else LB1
     return (
         sorted(pub) == sorted(live) == sorted(LIVE)
+        and sorted(staging) == sorted(STAGING)
         and all(lb in t for t in (*pub.values(), *live.values()))
         and all(other in t for t in staging.values())
     )
