@@ -450,15 +450,23 @@ def test_private_zone_holds_the_live_names_where_the_public_ones_point(aws: str)
 def test_result_is_json_with_three_lists(aws: str) -> None:
     data = init_json()
     assert set(data) >= {"created", "repaired", "unchanged", "domain", "dry_run"}
+    assert [type(data[k]) for k in ("created", "repaired", "unchanged")] == [list] * 3
     json.dumps(data)
 
 
 def test_teardown_removes_both_groups_and_runs_again(aws: str) -> None:
     assert run("init", "--admin-cidr", "203.0.113.0/24").code == 0
+
+    def groups() -> list[str]:
+        return sorted(
+            g["GroupName"]
+            for g in client(aws, "ec2").describe_security_groups(
+                Filters=[{"Name": "group-name", "Values": [LB_GROUP, WEB_GROUP]}]
+            )["SecurityGroups"]
+        )
+
+    assert groups() == sorted([LB_GROUP, WEB_GROUP])
     r = run("teardown", "--yes")
     assert r.code == 0, r.err
-    groups = client(aws, "ec2").describe_security_groups(
-        Filters=[{"Name": "group-name", "Values": [LB_GROUP, WEB_GROUP]}]
-    )["SecurityGroups"]
-    assert groups == []
+    assert groups() == []
     assert run("teardown", "--yes").code == 0

@@ -107,10 +107,6 @@ class DnsStrategy:
             },
         )
 
-    # Kept for the strategies that compose the dns strategy's steps.
-    def _point_live(self, site: Site, s: Settings, b: Balancer, why: str) -> SetAliases:
-        return point_public(site, s, b, why)
-
     def clean(self, site: Site, a: Assessment, s: Settings, intent: CleanIntent) -> Plan:
         live, staging = require_site(site, a, "clean", allow_orphans=intent.force)
         # The staging release is the way back: keep it while the live side is in doubt.

@@ -86,7 +86,13 @@ class WeightedStrategy:
         if a.weights and not site.public_observed:
             # A shift in progress resumes at the public zone's weight (a step
             # may have reached that zone only): the caller reads it and plans again.
-            raise StateError(f"{command}: a weighted shift in progress needs the public zone")
+            raise StateError(
+                f"{command}: a weighted shift in progress needs the public zone",
+                found="live weights "
+                + ", ".join(f"{b}={w}" for b, w in a.weights.items())
+                + " (the private zone only was read)",
+                fix=f"run `bluegreen {command}` again: it reads the public zone",
+            )
         if _interrupted_switch(site, a) is not None:
             return DnsStrategy().switch(site, a, s, rollback=rollback)
         if not a.weights:
