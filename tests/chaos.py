@@ -287,6 +287,7 @@ class Faults:
     rate: float = 0.2
     denied: frozenset[str] = frozenset()
     lose_first_response: bool = False  # of every request that changes something
+    writes: tuple[str, ...] = MUTATING_PREFIXES  # what lose_first_response counts as a change
     lose_responses: bool = True  # False: only faults where AWS never saw the request
     injected: Counter[str] = field(default_factory=Counter)
     requests: int = 0
@@ -313,7 +314,7 @@ class Faults:
             if f"{service}.{operation}" in self.denied:
                 self.injected["denied"] += 1
                 kind = "denied"
-            elif self.lose_first_response and first and operation.startswith(MUTATING_PREFIXES):
+            elif self.lose_first_response and first and operation.startswith(self.writes):
                 kind = "lost-response"
                 self.injected[kind] += 1
                 self.by_operation[f"{service}.{operation}"] += 1

@@ -191,12 +191,14 @@ def test_missing_ids_are_named_with_their_setting(
         load_balancers=["corp-blue", "corp-nowhere"],
         instance_profile="corp-missing",
         private_zone_id="Z0000000000000000000",
+        security_groups=["sg-0123456789abcdef0"],
     )
     with unchanged():
         r = run("init")
     assert r.code == 2
     for needle in (
         "vpc_id: vpc-0123456789abcdef0 does not exist in us-east-1",
+        "security_groups: sg-0123456789abcdef0 does not exist in us-east-1",
         "load_balancers: corp-nowhere does not exist",
         "instance_profile: corp-missing does not exist",
         "private_zone_id: Z0000000000000000000 does not exist",

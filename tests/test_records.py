@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import DOMAIN, client, records, run
+from test_drift import point  # a name's alias set by hand to a load balancer
 
 Unchanged = Callable[..., contextlib.AbstractContextManager[None]]
 LB1 = "londontamed-com-production-1"  # live in ``both``
@@ -40,21 +41,6 @@ def alias(aws: str, lb: str) -> dict[str, Any]:
         "DNSName": "dualstack." + dns,
         "EvaluateTargetHealth": True,
     }
-
-
-def upsert(aws: str, private: bool, fqdns: list[str], lb: str) -> None:
-    client(aws, "route53").change_resource_record_sets(
-        HostedZoneId=zone_id(aws, private),
-        ChangeBatch={
-            "Changes": [
-                {
-                    "Action": "UPSERT",
-                    "ResourceRecordSet": {"Name": f, "Type": "A", "AliasTarget": alias(aws, lb)},
-                }
-                for f in fqdns
-            ]
-        },
-    )
 
 
 def points(aws: str, lb: str) -> bool:
@@ -103,7 +89,7 @@ def test_a_switch_creates_private_live_names_that_are_missing(
 def test_private_live_names_elsewhere_are_a_split(
     both: dict[str, str], aws: str, unchanged: Unchanged
 ) -> None:
-    upsert(aws, True, [f"www.{DOMAIN}."], LB2)
+    point(aws, True, [f"www.{DOMAIN}."], LB2)
     problems = run("--output", "json", "status").json()["problems"]
     assert any("split between the public and the private zone" in p for p in problems)
     with unchanged():
@@ -128,7 +114,7 @@ def test_a_concurrent_writer_is_refused_not_overwritten(
             return
         done.append(1)
         if writer == "moves www":
-            upsert(aws, False, [f"www.{DOMAIN}."], LB2)
+            point(aws, False, [f"www.{DOMAIN}."], LB2)
         else:
             api = next(
                 r

@@ -109,6 +109,12 @@ class IamCalls(BaseGateway):
                 raise
 
     def remove_role_from_profile(self, name: str, role: str) -> None:
-        self.call(
-            "iam", "remove_role_from_instance_profile", InstanceProfileName=name, RoleName=role
-        )
+        """A retry of a remove AWS made answers NoSuchEntity: the role is out."""
+        try:
+            self.call(
+                "iam", "remove_role_from_instance_profile", InstanceProfileName=name, RoleName=role
+            )
+        except NotFound:
+            profile = self.instance_profile(name)
+            if profile is None or role in [r["RoleName"] for r in profile.get("Roles", [])]:
+                raise

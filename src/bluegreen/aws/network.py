@@ -85,15 +85,15 @@ class NetworkCalls(BaseGateway):
 
     def vpc_dns(self, vpc_id: str) -> dict[str, bool]:
         """enableDnsSupport and enableDnsHostnames of a VPC (a private hosted
-        zone needs both)."""
-        out = {}
-        for attr, key in (
-            ("enableDnsSupport", "EnableDnsSupport"),
-            ("enableDnsHostnames", "EnableDnsHostnames"),
-        ):
-            r = self.call("ec2", "describe_vpc_attribute", VpcId=vpc_id, Attribute=attr)
-            out[key] = bool(r.get(key, {}).get("Value"))
-        return out
+        zone needs both), read at once (one attribute a call)."""
+
+        def on(key: str) -> bool:  # EnableDnsSupport: attribute enableDnsSupport
+            attribute = key[0].lower() + key[1:]
+            r = self.call("ec2", "describe_vpc_attribute", VpcId=vpc_id, Attribute=attribute)
+            return bool(r.get(key, {}).get("Value"))
+
+        keys = ("EnableDnsSupport", "EnableDnsHostnames")
+        return dict(zip(keys, self.parallel(*[(lambda k=k: on(k)) for k in keys])))
 
     def set_vpc_dns(self, vpc_id: str, key: str) -> None:
         self.call("ec2", "modify_vpc_attribute", VpcId=vpc_id, **{key: {"Value": True}})

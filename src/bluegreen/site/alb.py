@@ -15,6 +15,7 @@ from bluegreen.aws.elb import (
     forward_action,
     forward_targets,
     redirect_to_https,
+    rule_hosts,
     target_group_health,
 )
 from bluegreen.site.classic import Target, zone_id
@@ -224,17 +225,7 @@ def _staging_rule(
     pattern = n.staging_host_pattern
     what = f"listener rule {lb_name}:{port} host {pattern} -> staging target group"
     rules = gw.rules(listener_arn) if listener else []
-    rule = next(
-        (
-            r
-            for r in rules
-            if any(
-                pattern in (x.get("HostHeaderConfig", {}).get("Values") or x.get("Values", []))
-                for x in r.get("Conditions", [])
-            )
-        ),
-        None,
-    )
+    rule = next((r for r in rules if pattern in rule_hosts(r)), None)
     if rule is not None:
         c.rec.ok(what)
         return
