@@ -243,14 +243,14 @@ def _run_steps(sess: Session, *steps: Step) -> list[str]:
 
 def _checks_after_switch(sess: Session, rel: Release) -> None:
     """The new release must be live and every instance of it healthy."""
-    site, a = snapshot(sess)
+    _, a = snapshot(sess)
     if a.live is None or a.live_group is None or not runs(a.live_group, rel):
         raise StateError(
             f"release: {rel.name} is not live after the switch",
             found=f"live: {a.live_group.name if a.live_group else 'nothing'}",
             fix="someone may have changed the site at the same time; run `bluegreen status`",
         )
-    require_serving(site, a.live, a.live_group, "release")
+    require_serving(a.live, a.live_group, "release")
 
 
 def runs(g: Group, rel: Release) -> bool:

@@ -311,9 +311,6 @@ class ReplaceInstances(Step):
         )
         return _Members(int(g["DesiredCapacity"]), ids, images, healthy & set(ids), health)
 
-    def _failed(self, ctx: Context) -> dict[str, Any] | None:
-        return ctx.gw.failed_launch(self.group)
-
     def _settle(
         self,
         ctx: Context,
@@ -337,7 +334,7 @@ class ReplaceInstances(Step):
             done = (gone is None or gone not in m.ids) and len(m.ids) >= m.desired
             done = done and len(ok) == len(new)
             if not done:
-                failed = self._failed(ctx)
+                failed = ctx.gw.failed_launch(self.group)
                 if failed is not None and failed.get("ActivityId") not in known:
                     raise launch_failed(self.group, failed, then="run the command again")
             return done, len(ok), max(len(new), 1), m.detail(ami)
@@ -354,7 +351,7 @@ class ReplaceInstances(Step):
     def _roll(self, ctx: Context, ami: str, label: str) -> int:
         start = self._read(ctx)
         # failures older than this roll (a put-back, an earlier release) are not its own
-        earlier = self._failed(ctx)
+        earlier = ctx.gw.failed_launch(self.group)
         known = frozenset({str(earlier.get("ActivityId"))} if earlier else ())
         total = len(start.old(ami))
         replaced = 0
