@@ -44,6 +44,8 @@ def reconcile(
     tgs = _target_groups(c, vpc_id)
     wanted = (n.load_balancer(1),) if shared else n.load_balancers
     found = {lb["LoadBalancerName"]: lb for lb in gw.albs(wanted)}
+    arns = [str(lb["LoadBalancerArn"]) for lb in found.values()]  # their listeners, at once
+    listeners = dict(zip(arns, gw.parallel(*[(lambda a=a: gw.listeners(a)) for a in arns])))
     out: dict[str, Target] = {}
     for i, name in enumerate(wanted, 1):
         what = f"application load balancer {name}"
@@ -75,7 +77,7 @@ def reconcile(
             lambda arn=arn, g=want_groups: gw.set_alb_security_groups(arn, g),  # type: ignore[misc]
             new=new,
         )
-        _listeners(c, name, arn, tgs, i, shared)
+        _listeners(c, name, arn, listeners.get(arn, []), tgs, i, shared)
     if shared and n.load_balancer(1) in out:
         out[n.load_balancer(2)] = out[n.load_balancer(1)]
     return out
@@ -136,12 +138,19 @@ def _target_groups(c: Ctx, vpc_id: str | None) -> dict[int, str | None]:
 
 
 def _listeners(
-    c: Ctx, lb_name: str, lb_arn: str, tgs: dict[int, str | None], i: int, shared: bool
+    c: Ctx,
+    lb_name: str,
+    lb_arn: str,
+    listeners: list[dict[str, Any]],
+    tgs: dict[int, str | None],
+    i: int,
+    shared: bool,
 ) -> None:
+    """``listeners``: the load balancer's, as described (none when it is new)."""
     gw, s = c.gw, c.s
     cert = s.certificate_arn
     redirect = bool(cert) and s.https_redirect
-    have = {int(ls["Port"]): ls for ls in gw.listeners(lb_arn)}
+    have = {int(ls["Port"]): ls for ls in listeners}
     own_tg = tgs[1] if shared else tgs[i]
     for port in (80, 443) if cert else (80,):
         https = port == 443
