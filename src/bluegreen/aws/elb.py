@@ -154,9 +154,6 @@ class ElbCalls(BaseGateway):
             return str(found[0]["DNSName"])
         return str(r["DNSName"])
 
-    def delete_classic(self, name: str) -> None:
-        self.call("elb", "delete_load_balancer", LoadBalancerName=name)
-
     # -- application load balancers (ELBv2) ---------------------------------
     def albs(self, names: Sequence[str]) -> list[dict[str, Any]]:
         try:

@@ -69,10 +69,6 @@ class TeardownCalls(BaseGateway):
         )
         return list(r.get("SecurityGroups", []))
 
-    def vpcs_tagged(self, key: str, value: str) -> list[dict[str, Any]]:
-        r = self.call("ec2", "describe_vpcs", Filters=[{"Name": f"tag:{key}", "Values": [value]}])
-        return list(r.get("Vpcs", []))
-
     def item_keys(self, table: str, pk: str) -> list[tuple[str, str]]:
         keys: list[tuple[str, str]] = []
         params: dict[str, Any] = {
