@@ -86,6 +86,36 @@ def sg(url: str, name: str) -> dict[str, Any]:
     return dict(g)
 
 
+def test_a_foreign_role_in_the_profile_is_removed_though_the_answer_was_lost(aws: str) -> None:
+    """The profile holds another role; the removal's answer is lost after IAM
+    acted, and the retry meets NoSuchEntity, as in AWS (the emulator answers
+    it with an HTTP 500): the role is out, and init goes on."""
+    from botocore.exceptions import ReadTimeoutError
+
+    from chaos import _error_response, _forward
+
+    assert run("init").code == 0
+    iam, profile = client(aws, "iam"), "londontamed-com-webserver"
+    iam.remove_role_from_instance_profile(InstanceProfileName=profile, RoleName=profile)
+    iam.create_role(RoleName="someone-else", AssumeRolePolicyDocument="{}")
+    iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName="someone-else")
+    sent: list[str] = []
+
+    def lose_then_refuse(request: Any, **_: Any) -> Any:
+        sent.append("retry" if sent else "first")
+        if len(sent) == 1:
+            _forward(request)
+            raise ReadTimeoutError(endpoint_url=request.url)
+        return _error_response(request, 404, "NoSuchEntity", "not in the profile", "query")
+
+    hook = ("before-send.iam.RemoveRoleFromInstanceProfile", lose_then_refuse)
+    data = init_json(hooks=[hook])
+    assert sent == ["first", "retry"]
+    assert any(f"{profile}): it held role someone-else" in x for x in data["repaired"]), data
+    held = iam.get_instance_profile(InstanceProfileName=profile)["InstanceProfile"]["Roles"]
+    assert [r["RoleName"] for r in held] == [profile]
+
+
 def test_hand_made_changes_are_repaired_and_reported(aws: str) -> None:
     arn = cert(aws)
     assert run("init", "--certificate-arn", arn).code == 0
