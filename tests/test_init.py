@@ -86,6 +86,34 @@ def sg(url: str, name: str) -> dict[str, Any]:
     return dict(g)
 
 
+def test_a_role_iam_does_not_know_yet_is_waited_for(aws: str) -> None:
+    """IAM is eventually consistent: right after CreateRole, PutRolePolicy and
+    AddRoleToInstanceProfile may answer NoSuchEntity. init waits (on the
+    clock) and tries again instead of failing its first run."""
+    from bluegreen.clock import FakeClock
+    from chaos import _error_response
+
+    unknown = {"PutRolePolicy": 2, "AddRoleToInstanceProfile": 2}  # answers still to refuse
+
+    def not_yet(request: Any, event_name: str, **_: Any) -> Any:
+        op = event_name.split(".")[-1]
+        if unknown.get(op, 0) <= 0:
+            return None
+        unknown[op] -= 1
+        return _error_response(request, 404, "NoSuchEntity", "cannot be found", "query")
+
+    clock = FakeClock()
+    start = clock.monotonic()
+    r = run("init", hooks=[("before-send.iam", not_yet)], clock=clock)
+    assert r.code == 0, r.err
+    assert unknown == {"PutRolePolicy": 0, "AddRoleToInstanceProfile": 0}
+    assert clock.monotonic() - start >= 2.0  # waited before each retry
+    iam, role = client(aws, "iam"), "londontamed-com-webserver"
+    held = iam.get_instance_profile(InstanceProfileName=role)["InstanceProfile"]["Roles"]
+    assert [x["RoleName"] for x in held] == [role]
+    assert iam.list_role_policies(RoleName=role)["PolicyNames"] == ["webserver"]
+
+
 def test_a_foreign_role_in_the_profile_is_removed_though_the_answer_was_lost(aws: str) -> None:
     """The profile holds another role; the removal's answer is lost after IAM
     acted, and the retry meets NoSuchEntity, as in AWS (the emulator answers
