@@ -256,10 +256,16 @@ def served(rules: list[dict[str, Any]], host: str, source: str) -> str:
 
 
 def test_shared_alb_staging_rule_takes_only_the_ranges(aws: str, tmp_path: Path) -> None:
+    """Both inits lose every write's first answer (AWS acted, the client
+    retries): the rules' creates, changes and deletes each meet their own retry."""
+    from chaos import Faults
+    from init_chaos import WRITES
+
+    lost = Faults(rate=0.0, lose_first_response=True, writes=WRITES)
     (tmp_path / "bluegreen.toml").write_text(
         f'load_balancer = "alb"\nstrategy = "lb"\nstaging_cidrs = ["{RANGE}"]\n'
     )
-    assert run("init").code == 0
+    assert run("init", hooks=[lost.hook()]).code == 0
     register_images(aws, "v1", "v2")
     for args in (*TWO_RELEASES,):
         assert run(*args).code == 0
@@ -271,10 +277,12 @@ def test_shared_alb_staging_rule_takes_only_the_ranges(aws: str, tmp_path: Path)
     assert status["staging_access"]["state"] == f"restricted to {RANGE}"
     # lifted: the condition goes, then the refusal
     (tmp_path / "bluegreen.toml").write_text('load_balancer = "alb"\nstrategy = "lb"\n')
-    assert run("init").code == 0
+    assert run("init", hooks=[lost.hook()]).code == 0
     for rules in _shared_rules(aws):
         assert served(rules, "www-staging.londontamed.com", OUTSIDE) == "staging"
         assert len([r for r in rules if not r["IsDefault"]]) == 1
+    ops = {k.split(".")[-1] for k in lost.by_operation}
+    assert {"CreateRule", "ModifyRule", "DeleteRule"} <= ops, ops
 
 
 def test_shared_alb_takes_at_most_four_ranges(

@@ -238,11 +238,7 @@ class NetworkCalls(BaseGateway):
         try:
             self.call("ec2", "associate_route_table", RouteTableId=route_table, SubnetId=subnet)
         except AwsError as e:
-            if e.code != "Resource.AlreadyAssociated":
-                raise
-            r = self.call("ec2", "describe_route_tables", RouteTableIds=[route_table])
-            assoc = r["RouteTables"][0].get("Associations", [])
-            if not any(a.get("SubnetId") == subnet for a in assoc):
+            if e.code != "Resource.AlreadyAssociated" or not self._holds(route_table, subnet):
                 raise
 
     def replace_route_table_association(
@@ -261,12 +257,14 @@ class NetworkCalls(BaseGateway):
                 RouteTableId=route_table,
             )
         except AwsError as e:
-            if e.code != "InvalidAssociationID.NotFound":
+            if e.code != "InvalidAssociationID.NotFound" or not self._holds(route_table, subnet):
                 raise
-            r = self.call("ec2", "describe_route_tables", RouteTableIds=[route_table])
-            assoc = r["RouteTables"][0].get("Associations", [])
-            if not any(a.get("SubnetId") == subnet for a in assoc):
-                raise
+
+    def _holds(self, route_table: str, subnet: str) -> bool:
+        """Whether ``subnet`` is associated with ``route_table`` (a retried
+        association's first attempt made it)."""
+        r = self.call("ec2", "describe_route_tables", RouteTableIds=[route_table])
+        return any(a.get("SubnetId") == subnet for a in r["RouteTables"][0].get("Associations", []))
 
     # -- security groups ----------------------------------------------------
     def find_security_group(self, vpc_id: str, name: str) -> dict[str, Any] | None:

@@ -87,6 +87,10 @@ def _target_groups(c: Ctx, vpc_id: str | None) -> dict[int, str | None]:
         tg["TargetGroupName"]: tg for tg in gw.target_groups([n.target_group(1), n.target_group(2)])
     }
     health = target_group_health(s.health_check_port, s.health_check_path)
+    arns = [str(tg["TargetGroupArn"]) for tg in found.values()]  # their attributes, at once
+    attributes = dict(
+        zip(arns, gw.parallel(*[(lambda a=a: gw.target_group_attributes(a)) for a in arns]))
+    )
     out: dict[int, str | None] = {}
     for i in (1, 2):
         name = n.target_group(i)
@@ -123,7 +127,7 @@ def _target_groups(c: Ctx, vpc_id: str | None) -> dict[int, str | None]:
                 "health check differed (" + ", ".join(f"{k} was {tg.get(k)}" for k in off) + ")"
             )
             fixes.append(lambda arn=arn: gw.set_target_group_health(arn, health))
-        delay = gw.target_group_attributes(arn).get("deregistration_delay.timeout_seconds")
+        delay = attributes[arn].get("deregistration_delay.timeout_seconds")
         if delay != str(DEREGISTRATION_DELAY):
             diffs.append(f"deregistration delay was {delay}s")
             fixes.append(lambda arn=arn: gw.set_deregistration_delay(arn, DEREGISTRATION_DELAY))
