@@ -81,9 +81,7 @@ def observe(
             )
         if shared:
             f_shared = pool.submit(_shared_alb, gw, names)
-        elif pre is not None:
-            f_balancers = pool.submit(lambda: pre)
-        else:
+        elif pre is None:
             f_balancers = pool.submit(_balancers, gw, names, load_balancer_kind, not moving)
         public_zone, private_zone, public, private, private_live, read_public = f_records.result()
         alb: Balancer | None = None
@@ -92,7 +90,7 @@ def observe(
         if shared:
             balancers, alb, routes = f_shared.result()
         else:
-            balancers, access = f_balancers.result()
+            balancers, access = pre if pre is not None else f_balancers.result()
             if moving:
                 balancers = _health_of_staging(gw, balancers, private)
         groups = f_groups.result()
