@@ -11,22 +11,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchlib import bluegreen, client, emulator, median, quick, save, table
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))
 
-
-def source_image(url: str) -> str:
-    r = client(url, "ec2").register_image(
-        Name="al2023-stand-in",
-        Architecture="x86_64",
-        RootDeviceName="/dev/xvda",
-        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
-        VirtualizationType="hvm",
-    )
-    return str(r["ImageId"])
+from benchlib import bluegreen, emulator, median, quick, save, table
+from test_bake import source_image
 
 
 def main() -> None:

@@ -7,7 +7,11 @@ then status, deploy v2, switch, rollback, clean, each counted.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
+
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))
 
 from benchlib import (
     COMMANDS_MEASURED,
@@ -20,6 +24,7 @@ from benchlib import (
     save,
     table,
 )
+from test_calls import Order  # the operations in the order the server receives them
 
 LATENCY = 0.050
 
@@ -29,17 +34,6 @@ TARGETS = {
     "switch": "<= 6 requests before the first Route 53 change; <= 8 reads",
     "rollback": "<= 6 requests before the first Route 53 change",
 }
-
-
-def sent_order() -> tuple[list[str], Any]:
-    """The operations in the order the server receives them (``before-send``:
-    one per HTTP request, the lock included)."""
-    sent: list[str] = []
-
-    def on_send(event_name: str, **_: Any) -> None:
-        sent.append(event_name.split(".", 2)[2])
-
-    return sent, ("before-send", on_send)
 
 
 def main() -> None:
@@ -60,10 +54,10 @@ def main() -> None:
         before_change: dict[str, int | None] = {}
         for label, args in COMMANDS:
             calls = Calls()
-            sent, hook = sent_order()
-            r = bluegreen(url, *args, hooks=[calls.hook(), hook])
+            order = Order()
+            r = bluegreen(url, *args, hooks=[calls.hook(), *order.hooks()])
             first = "ChangeResourceRecordSets"
-            before_change[label] = sent.index(first) if first in sent else None
+            before_change[label] = order.before_first(first) if first in order.sent else None
             k = calls.by_kind()
             r53w = calls.matching("route-53", "Change")
             rows.append(

@@ -10,17 +10,16 @@ where it started (v1 live, staging empty), so it is repeated and medians taken.
 
 from __future__ import annotations
 
-import string
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
+
+sys.path.append(str(Path(__file__).resolve().parent.parent / "tests"))
 
 from benchlib import (
     COMMANDS_MEASURED,
-    DOMAIN,
     Calls,
     bluegreen,
-    client,
     emulator,
     median,
     prepare_site,
@@ -28,8 +27,8 @@ from benchlib import (
     save,
     table,
 )
+from test_scale import N, fill_groups, fill_records
 
-N = 1000
 SEQUENCE = COMMANDS_MEASURED
 
 
@@ -45,72 +44,6 @@ def run_sequence(url: str, repeats: int) -> dict[str, dict[str, Any]]:
     return {label: {"seconds": median(seconds[label]), **calls[label]} for label, _ in SEQUENCE}
 
 
-def fill_groups(url: str, n: int) -> None:
-    """Unrelated groups, templates and configurations, created concurrently
-    (set-up, not measured)."""
-    ec2 = client(url, "ec2")
-    asg = client(url, "autoscaling")
-    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.0.0/20", AvailabilityZone="us-east-1a")[
-        "Subnet"
-    ]["SubnetId"]
-    ami = ec2.register_image(Name="unrelated", RootDeviceName="/dev/xvda")["ImageId"]
-
-    def one(i: int) -> None:
-        e = client(url, "ec2") if i % 50 == 0 else ec2
-        a = client(url, "autoscaling") if i % 50 == 0 else asg
-        e.create_launch_template(
-            LaunchTemplateName=f"other-lt-{i:04d}",
-            LaunchTemplateData={"ImageId": ami, "InstanceType": "t3.micro"},
-        )
-        a.create_launch_configuration(
-            LaunchConfigurationName=f"other-lc-{i:04d}", ImageId=ami, InstanceType="t3.micro"
-        )
-        source: dict[str, Any] = (
-            {"LaunchTemplate": {"LaunchTemplateName": f"other-lt-{i:04d}", "Version": "$Latest"}}
-            if i % 2
-            else {"LaunchConfigurationName": f"other-lc-{i:04d}"}
-        )
-        a.create_auto_scaling_group(
-            AutoScalingGroupName=f"other-asg-{i:04d}",
-            MinSize=0,
-            MaxSize=1,
-            DesiredCapacity=0,
-            VPCZoneIdentifier=subnet,
-            Tags=[{"Key": "team", "Value": f"team-{i % 7}", "PropagateAtLaunch": True}],
-            **source,
-        )
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(one, range(n)))
-
-
-def fill_records(url: str, n: int) -> None:
-    """``n`` unrelated A records in each of the site's zones, in one batch each."""
-    from bluegreen.model.naming import Names
-
-    names = Names.for_domain(DOMAIN)
-    r53 = client(url, "route53")
-    zones = r53.list_hosted_zones_by_name(DNSName=names.zone_name)["HostedZones"]
-    letters = string.ascii_lowercase
-    for z in zones:
-        if z["Name"] != names.zone_name:
-            continue
-        changes = [
-            {
-                "Action": "CREATE",
-                "ResourceRecordSet": {
-                    "Name": f"{letters[i % 26]}{i:04d}.{names.zone_name}",
-                    "Type": "A",
-                    "TTL": 300,
-                    "ResourceRecords": [{"Value": f"10.8.{i // 250}.{i % 250 + 1}"}],
-                },
-            }
-            for i in range(n)
-        ]
-        r53.change_resource_record_sets(HostedZoneId=z["Id"], ChangeBatch={"Changes": changes})
-
-
 def main() -> None:
     repeats = 1 if quick() else 5
     n = 200 if quick() else N
@@ -124,7 +57,7 @@ def main() -> None:
         fill_groups(url, n)
         groups = run_sequence(url, repeats)
         print("groups: done; adding records", file=sys.stderr)
-        fill_records(url, n)
+        fill_records(url, n, "a")
         full = run_sequence(url, repeats)
     rows = []
     for label, _ in SEQUENCE:
@@ -160,8 +93,9 @@ def main() -> None:
     )
     text += (
         f"\n\nA: the site alone. B: plus {n:,} unrelated autoscaling groups (desired 0), "
-        f"{n:,} launch templates and {n:,} launch configurations. C: B plus {n:,} unrelated "
-        "A records in each of the site's two zones, named a0000..z0999 (most sort between the "
+        f"{n:,} launch templates and {n:,} launch configurations (some tagged with another "
+        f"domain). C: B plus {n:,} unrelated A records in each of the site's two zones, "
+        "named aa0000, ba0001 and so on over the alphabet (most sort between the "
         "site's api and www). r/w/bk = reads/writes/bookkeeping (lock and history). Seconds "
         f"are medians of {repeats} runs. Target: call growth <= 10%.\n\nCalls in C:\n\n"
         + "\n".join(f"- {label}: {full[label]['detail']}" for label, _ in SEQUENCE)

@@ -596,6 +596,27 @@ def _option(name: str) -> list[str] | None:
     return None
 
 
+def _sums(rows: Sequence[Sequence[Any]], tried: int, correct: int) -> tuple[int, int]:
+    """The columns ``tried`` and ``correct`` of a section's table, summed."""
+    return sum(r[tried] for r in rows), sum(r[correct] for r in rows)
+
+
+def _section(
+    summary: list[list[Any]],
+    started: float,
+    name: str,
+    title: str,
+    text: str,
+    data: Any,
+    *lines: tuple[str, int, int],
+) -> None:
+    """Keep a section's table in bench/results/NAME and its lines (what, tried,
+    correct) in the summary, with the time since ``started``."""
+    save(name, title, text, data)
+    took = f"{time.monotonic() - started:.0f}s"
+    summary.extend([what, tried, correct, took] for what, tried, correct in lines)
+
+
 def main() -> int:
     q = quick()
     only = _option("only") or list(SECTIONS)
@@ -616,68 +637,35 @@ def main() -> int:
         if "input" in only:
             t = time.monotonic()
             rows, data = bad_input()
-            save(
-                "reliability_input",
-                "Bad input: rejected before any AWS call",
-                table(["input", "exit", "AWS calls", "rejected"], rows),
-                data,
-            )
-            summary.append(
-                [
-                    "bad inputs rejected before any AWS call",
-                    data["tried"],
-                    data["rejected_before_aws"],
-                    f"{time.monotonic() - t:.0f}s",
-                ]
-            )
+            _section(
+                summary, t, "reliability_input", "Bad input: rejected before any AWS call",
+                table(["input", "exit", "AWS calls", "rejected"], rows), data,
+                ("bad inputs rejected before any AWS call", data["tried"],
+                 data["rejected_before_aws"]),
+            )  # fmt: skip
 
         if "lock" in only:
             t = time.monotonic()
             rows, data = concurrency(url, races=3 if q else 10)
-            save(
-                "reliability_lock",
-                "Concurrent commands",
-                table(["situation", "tried", "handled correctly"], rows),
-                data,
-            )
-            summary.append(
-                [
-                    "concurrent commands refused or serialised correctly",
-                    sum(r[1] for r in rows),
-                    sum(r[2] for r in rows),
-                    f"{time.monotonic() - t:.0f}s",
-                ]
-            )
+            _section(
+                summary, t, "reliability_lock", "Concurrent commands",
+                table(["situation", "tried", "handled correctly"], rows), data,
+                ("concurrent commands refused or serialised correctly", *_sums(rows, 1, 2)),
+            )  # fmt: skip
 
         if "faults" in only:
             t = time.monotonic()
             rows, data = faults(url, seeds=(1, 2) if q else (1, 2, 3, 4, 5))
-            save(
-                "reliability_faults",
+            _section(
+                summary, t, "reliability_faults",
                 "API faults in release cycles (deploy, switch, clean)",
-                table(
-                    [
-                        "cycle",
-                        "requests",
-                        "faults injected",
-                        "survived",
-                        "same final state",
-                        "time",
-                    ],
-                    rows,
-                )
+                table(["cycle", "requests", "faults injected", "survived", "same final state",
+                       "time"], rows)
                 + "\n\nfaults by kind: "
                 + ", ".join(f"{k} {n}" for k, n in sorted(data["by_kind"].items())),
                 data,
-            )
-            summary.append(
-                [
-                    "faults injected / survived",
-                    sum(r[2] for r in rows),
-                    sum(r[3] for r in rows),
-                    f"{time.monotonic() - t:.0f}s",
-                ]
-            )
+                ("faults injected / survived", *_sums(rows, 2, 3)),
+            )  # fmt: skip
 
         if "init" in only:
             t = time.monotonic()
@@ -690,62 +678,42 @@ def main() -> int:
                         os.environ["BLUEGREEN_ENDPOINT_URL"] = url
             else:
                 rows, data = init_faults(url, kinds)
-            save(
-                "reliability_init",
+            _section(
+                summary, t, "reliability_init",
                 "init: each changing request's response lost, and SIGKILL before each AWS call",
                 table(["what", "points", "converged", "plain re-runs", "first failure"], rows),
                 data,
-            )
-            summary.append(
-                [
-                    "init lost responses and kill points converged",
-                    sum(r[1] for r in rows),
-                    sum(r[2] for r in rows),
-                    f"{time.monotonic() - t:.0f}s",
-                ]
-            )
+                ("init lost responses and kill points converged", *_sums(rows, 1, 2)),
+            )  # fmt: skip
 
         if "crash_again" in only:
             t = time.monotonic()
             rows, data = crashes_again(url, q)
-            save(
-                "reliability_crash_again",
+            _section(
+                summary, t, "reliability_crash_again",
                 "Kills of re-runs: a command killed, the run that takes over killed too, "
                 "then a plain run",
                 table(["command", "kills", "chains", "tried", "converged", "first failure"], rows),
                 data,
-            )
-            for depth in ("double", "triple"):
-                mine = [r for r in rows if r[1] == depth]
-                summary.append(
-                    [
-                        f"{depth} kills converged",
-                        sum(r[3] for r in mine),
-                        sum(r[4] for r in mine),
-                        f"{time.monotonic() - t:.0f}s",
-                    ]
-                )
+                *[
+                    (f"{depth} kills converged", *_sums([r for r in rows if r[1] == depth], 3, 4))
+                    for depth in ("double", "triple")
+                ],
+            )  # fmt: skip
 
         if "crash" in only:
             t = time.monotonic()
             rows, data = crashes(url)
-            save(
-                "reliability_crash",
+            _section(
+                summary, t, "reliability_crash",
                 "Crash points: SIGKILL before the k-th AWS call, then the same command again",
                 table(
                     ["command", "AWS calls", "kill points tried", "converged", "first failure"],
                     rows,
                 ),
                 data,
-            )
-            summary.append(
-                [
-                    "crash points converged",
-                    sum(r[2] for r in rows),
-                    sum(r[3] for r in rows),
-                    f"{time.monotonic() - t:.0f}s",
-                ]
-            )
+                ("crash points converged", *_sums(rows, 2, 3)),
+            )  # fmt: skip
 
     text = (
         table(["what", "tried", "correct", "time"], summary)

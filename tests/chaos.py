@@ -222,6 +222,35 @@ class _Body:
         yield self.data
 
 
+def answer(operation: str, body: bytes) -> tuple[str, Callable[..., Any]]:
+    """A ``before-send`` hook on ``operation`` ("service.Operation") answering
+    HTTP 200 with ``body``: the server is not asked."""
+    from botocore.awsrequest import AWSResponse
+
+    def before_send(request: Any, **_: Any) -> Any:
+        return AWSResponse(request.url, 200, {}, _Body(body))
+
+    return (f"before-send.{operation}", before_send)
+
+
+def answer_with(
+    operation: str, edit: Callable[[dict[str, Any]], None]
+) -> tuple[str, Callable[..., Any]]:
+    """An ``after-call`` hook on ``operation`` editing its parsed response."""
+
+    def after_call(parsed: dict[str, Any], **_: Any) -> None:
+        edit(parsed)
+
+    return (f"after-call.{operation}", after_call)
+
+
+# Zones an account opted in to lists besides its ordinary availability zones.
+LOCAL_ZONES: list[dict[str, str]] = [
+    {"ZoneName": "us-east-1-bos-1a", "ZoneType": "local-zone", "State": "available"},
+    {"ZoneName": "us-east-1-wl1-bos-wlz-1", "ZoneType": "wavelength-zone", "State": "available"},
+]
+
+
 def _error_response(request: Any, status: int, code: str, message: str, protocol: str) -> Any:
     from botocore.awsrequest import AWSResponse
 
@@ -258,6 +287,7 @@ class Faults:
     rate: float = 0.2
     denied: frozenset[str] = frozenset()
     lose_first_response: bool = False  # of every request that changes something
+    writes: tuple[str, ...] = MUTATING_PREFIXES  # what lose_first_response counts as a change
     lose_responses: bool = True  # False: only faults where AWS never saw the request
     injected: Counter[str] = field(default_factory=Counter)
     requests: int = 0
@@ -284,7 +314,7 @@ class Faults:
             if f"{service}.{operation}" in self.denied:
                 self.injected["denied"] += 1
                 kind = "denied"
-            elif self.lose_first_response and first and operation.startswith(MUTATING_PREFIXES):
+            elif self.lose_first_response and first and operation.startswith(self.writes):
                 kind = "lost-response"
                 self.injected[kind] += 1
                 self.by_operation[f"{service}.{operation}"] += 1

@@ -36,6 +36,13 @@ from bluegreen.ui import Reporter
 
 DOMAIN = "londontamed.com"
 REGION = "us-east-1"
+# v1 released, then v2: v2 live, v1 on staging
+TWO_RELEASES: tuple[tuple[str, ...], ...] = (
+    ("deploy", "--version", "v1"),
+    ("switch",),
+    ("deploy", "--version", "v2"),
+    ("switch",),
+)
 
 # The emulator behind the AWS-fidelity layer: fixtures ``layered_emulator`` and ``real``.
 pytest_plugins = ["layered"]

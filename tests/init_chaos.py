@@ -336,37 +336,47 @@ def baseline(url: str, prepare: Prepare) -> tuple[dict[str, Any], list[str]]:
     return _acm_free(setup_shape(url)), calls
 
 
+def _judge(res: Sweep, where: str, code: int, err: str, want: dict[str, Any], url: str) -> None:
+    """Count one point: converged if init ended with exit 0 in the state of an
+    uninterrupted run, else a failure saying what differed."""
+    if code != 0:
+        res.failures.append(f"{where}: init still fails: {err}")
+        return
+    got = _acm_free(setup_shape(url))
+    if got != want:
+        res.failures.append(f"{where}: the state differs:\n{diff(got, want)}")
+    else:
+        res.converged += 1
+
+
 def sweep_lost(
     url: str, prepare: Prepare, run_init: RunInit, points: Sequence[int] | None = None
 ) -> Sweep:
     """Lose the response of each changing request of init in turn (or of
     ``points``, 1-based), then re-run init plainly until it succeeds (at most
-    twice); compare with an uninterrupted run."""
+    twice); compare with an uninterrupted run. A point whose response was never
+    lost (init made fewer changing requests) is a failure: it proved nothing."""
     want, calls = baseline(url, prepare)
     writes = [c for c in calls if c.split(".")[-1].startswith(WRITES)]
     res = Sweep()
     for n in points or range(1, len(writes) + 1):
-        if n > len(writes):
-            continue
         _reset(url)
         args = prepare(url)
         hook, lost = lose_write(n)
-        code, _ = run_init(*args, hooks=[hook])
+        code, err = run_init(*args, hooks=[hook])
         res.points += 1
-        reruns, err = 0, ""
+        if not lost:
+            res.failures.append(f"write {n}: init made only {len(writes)} changing requests")
+            continue
+        reruns = 0
         while code != 0 and reruns < 2:
             reruns += 1
             code, err = run_init(*args)
         res.reruns += reruns
-        got = _acm_free(setup_shape(url))
-        where = f"response of write {n} ({lost[0] if lost else '?'}) lost"
-        res.operations.append(lost[0] if lost else "?")
-        if code != 0:
-            res.failures.append(f"{where}: init still fails after {reruns} re-runs: {err}")
-        elif got != want:
-            res.failures.append(f"{where}: the state differs:\n{diff(got, want)}")
-        else:
-            res.converged += 1
+        res.operations.append(lost[0])
+        _judge(
+            res, f"response of write {n} ({lost[0]}) lost, {reruns} re-runs", code, err, want, url
+        )
     return res
 
 
@@ -374,23 +384,18 @@ def sweep_killed(
     url: str, prepare: Prepare, run_init: RunInit, points: Sequence[int] | None = None
 ) -> Sweep:
     """Kill init with SIGKILL before each of its AWS calls in turn (or before
-    ``points``), then re-run it once; compare with an uninterrupted run."""
+    ``points``), then re-run it once; compare with an uninterrupted run. A point
+    init never reached (it finished first) is a failure: it proved nothing."""
     want, calls = baseline(url, prepare)
     res = Sweep()
     for k in points or range(1, len(calls) + 1):
         _reset(url)
         args = prepare(url)
-        killed = run_killed(["--domain", DOMAIN, "init", *args], k)
-        if not killed:
-            continue
         res.points += 1
+        if not run_killed(["--domain", DOMAIN, "init", *args], k):
+            res.failures.append(f"call {k}: init finished after {len(calls)} calls, never killed")
+            continue
         res.reruns += 1
         code, err = run_init(*args)
-        got = _acm_free(setup_shape(url))
-        if code != 0:
-            res.failures.append(f"killed before call {k}: the re-run failed: {err}")
-        elif got != want:
-            res.failures.append(f"killed before call {k}: the state differs:\n{diff(got, want)}")
-        else:
-            res.converged += 1
+        _judge(res, f"killed before call {k}, then re-run", code, err, want, url)
     return res

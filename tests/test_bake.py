@@ -448,35 +448,18 @@ def test_machine_readable_lines() -> None:
 def test_template_for_aws_uses_ssh_and_shell_provisioners(tmp_path: Path) -> None:
     script = tmp_path / "app.sh"
     script.write_text("#!/bin/sh\necho {{ not a template }}\n")
-    spec = bake_plan.BakeSpec(
-        role="release",
-        version="v1",
-        image_name="londontamed-com-v1",
-        source_ami="ami-0123456789abcdef0",
-        region="eu-west-1",
-        vpc_id="vpc-1",
-        subnet_id="subnet-1",
-        instance_type="t3.small",
-        scripts=(script,),
-        bake_id="abc",
-        built_at="2026-11-26T08:00:00Z",
-        endpoint_url=None,
-        profile="prod",
-        tags={"bluegreen:domain": DOMAIN, "bluegreen:version": "v1"},
-    )
-    t = template.template(spec, None)
+    s = spec(scripts=(script,), profile="prod")
+    t = template.template(s, None)
     b = t["builders"][0]
     assert b["communicator"] == "ssh" and b["ssh_username"] == "ec2-user"
     assert b["profile"] == "prod"
     assert "temporary_security_group_source_cidrs" not in b
-    narrow = template.template(
-        bake_plan.BakeSpec(**{**spec.__dict__, "ssh_from": ("203.0.113.0/24",)}), None
-    )
+    narrow = template.template(dataclasses.replace(s, ssh_from=("203.0.113.0/24",)), None)
     assert narrow["builders"][0]["temporary_security_group_source_cidrs"] == ["203.0.113.0/24"]
     assert "custom_endpoint_ec2" not in b and "user_data_file" not in b
     assert t["provisioners"][0]["scripts"] == [str(script)]
     emu = template.template(
-        bake_plan.BakeSpec(**{**spec.__dict__, "endpoint_url": "http://127.0.0.1:1"}),
+        dataclasses.replace(s, endpoint_url="http://127.0.0.1:1"),
         tmp_path / "ud",
     )
     eb = emu["builders"][0]

@@ -82,6 +82,21 @@ def test_status_calls(live_v1: dict[str, str]) -> None:
     assert calls("dynamodb") == 2
 
 
+# What a switch (rollback) sends before its first change of the live names:
+# the lock, the zones, the private zone's page, both balancers, the health of
+# the one taking the live names, the site's groups (sorted: some go in parallel).
+BEFORE_TRAFFIC_MOVES = sorted(
+    [
+        "PutItem",
+        "ListHostedZonesByName",
+        "ListResourceRecordSets",
+        "DescribeLoadBalancers",
+        "DescribeInstanceHealth",
+        "DescribeAutoScalingGroups",
+    ]
+)
+
+
 @pytest.mark.parametrize("command", ["switch", "rollback"])
 def test_traffic_moves_after_six_requests(both: dict[str, str], command: str) -> None:
     """The lock, the zones, the private zone's page, both balancers, the
@@ -91,16 +106,7 @@ def test_traffic_moves_after_six_requests(both: dict[str, str], command: str) ->
     r = run(command, hooks=[*order.hooks(), *calls.hooks()])
     assert r.code == 0, r.err
     assert order.before_first("ChangeResourceRecordSets") == 6  # the target: at most 6
-    assert sorted(order.sent[:6]) == sorted(
-        [
-            "PutItem",
-            "ListHostedZonesByName",
-            "ListResourceRecordSets",
-            "DescribeLoadBalancers",
-            "DescribeInstanceHealth",
-            "DescribeAutoScalingGroups",
-        ]
-    )
+    assert sorted(order.sent[:6]) == BEFORE_TRAFFIC_MOVES
     # the lock before anything of the site's state is read: only the zones'
     # ids (configuration) are read while it is taken
     lock_at = order.sent.index("PutItem")

@@ -19,6 +19,7 @@ import pytest
 
 from bluegreen.cli import Runtime, cli
 from bluegreen.cli.flags import FLAGS, GLOBAL
+from chaos import answer
 from conftest import DOMAIN, _free_port, run
 from test_input import NoAws, Unchanged
 
@@ -242,18 +243,13 @@ def test_release_refuses_checks_its_strategy_would_skip(
 # -- the Route 53 INSYNC wait -------------------------------------------------------------
 def _pending_changes() -> tuple[str, Any]:
     """GetChange answers PENDING, whatever the change: Route 53 slow to propagate."""
-    from botocore.awsrequest import AWSResponse
-
-    class Raw:
-        def stream(self) -> Iterator[bytes]:
-            yield (
-                b'<?xml version="1.0" encoding="UTF-8"?>\n<GetChangeResponse xmlns="https://'
-                b'route53.amazonaws.com/doc/2013-04-01/"><ChangeInfo><Id>/change/C1</Id>'
-                b"<Status>PENDING</Status><SubmittedAt>2026-11-30T00:00:00Z</SubmittedAt>"
-                b"</ChangeInfo></GetChangeResponse>"
-            )
-
-    return ("before-send.route53.GetChange", lambda **_: AWSResponse("x", 200, {}, Raw()))
+    return answer(
+        "route53.GetChange",
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<GetChangeResponse xmlns="https://'
+        b'route53.amazonaws.com/doc/2013-04-01/"><ChangeInfo><Id>/change/C1</Id>'
+        b"<Status>PENDING</Status><SubmittedAt>2026-11-30T00:00:00Z</SubmittedAt>"
+        b"</ChangeInfo></GetChangeResponse>",
+    )
 
 
 def test_dns_timeout_flag_bounds_the_insync_wait_and_shows_progress(

@@ -12,15 +12,12 @@ import pytest
 
 from bluegreen.emulator.fidelity import Timings
 from chaos import Faults
-from conftest import client
+from conftest import TWO_RELEASES, client
 from layered import DOMAIN, Real, images
 
 STRATEGIES = ["dns", "lb", "rolling", "weighted"]
 CYCLE = (
-    ("deploy", "--version", "v1"),
-    ("switch",),
-    ("deploy", "--version", "v2"),
-    ("switch",),
+    *TWO_RELEASES,
     ("rollback",),
     ("clean", "--yes", "--force"),
 )

@@ -100,6 +100,35 @@ def point(aws: str, private: bool, fqdns: list[str], lb: str) -> None:
     )
 
 
+def test_nothing_there_each_missing_piece_named(aws: str) -> None:
+    found = problems()
+    assert found[:4] == [
+        "the public hosted zone londontamed.com. does not exist",
+        "the private hosted zone londontamed.com. does not exist",
+        f"load balancer {LB1} does not exist",
+        f"load balancer {LB2} does not exist",
+    ], found
+
+
+def test_a_second_public_zone_refused_by_status_and_init(
+    live_v1: dict[str, str], aws: str, unchanged: Unchanged
+) -> None:
+    extra = (
+        client(aws, "route53")
+        .create_hosted_zone(Name=f"{DOMAIN}.", CallerReference="a-second-public-zone")[
+            "HostedZone"
+        ]["Id"]
+        .split("/")[-1]
+    )
+    with unchanged():
+        for args, then in ((("status",), False), (("init",), True)):
+            r = run(*args)
+            assert r.code == 3, (args, r.code, r.err)
+            assert "2 public and 1 private hosted zones" in r.err, r.err
+            assert extra in r.err, r.err  # found: the zones' ids
+            assert ("then run `bluegreen init` again" in r.err) == then, r.err
+
+
 def test_live_records_split_between_load_balancers(
     both: dict[str, str], aws: str, unchanged: Unchanged
 ) -> None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from bluegreen.clock import FakeClock
 from chaos import Faults, shape
 from conftest import run
@@ -112,3 +114,46 @@ def test_permanent_access_denied_names_the_action_and_the_next_run_continues(
     r = run("deploy", "--version", "v2")
     assert r.code == 0, r.err
     assert shape(aws) == deployed
+
+
+def test_every_gateway_call_is_written_once() -> None:
+    """A call defined in two of the gateway's mixins is decided by their order
+    (the later one never runs): each name has one definition."""
+    from bluegreen.aws import Gateway
+
+    seen: dict[str, str] = {}
+    twice: list[str] = []
+    for mixin in Gateway.__mro__[1:]:
+        for name, value in vars(mixin).items():
+            if callable(value) and not name.startswith("__"):
+                if name in seen:
+                    twice.append(f"{name}: {seen[name]} and {mixin.__name__}")
+                seen.setdefault(name, mixin.__name__)
+    assert twice == []
+    assert "security_groups_by_id" in seen and "call" in seen
+
+
+def test_an_answer_that_is_not_aws_s_is_an_aws_error(aws: str) -> None:
+    """An HTML error page (a proxy's) where AWS's XML was expected: botocore
+    cannot parse it, and the caller gets the gateway's error, not botocore's."""
+    from botocore.awsrequest import AWSResponse
+
+    from bluegreen.aws import Gateway
+    from bluegreen.errors import AwsError
+
+    class Body:
+        def stream(self, **_: Any) -> Any:
+            yield b"<!doctype html><title>500 Internal Server Error</title>"
+
+    def html(request: Any, **_: Any) -> Any:
+        return AWSResponse(request.url, 500, {"Content-Type": "text/html"}, Body())
+
+    gw = Gateway(
+        region="us-east-1",
+        endpoint_url=aws,
+        clock=FakeClock(),
+        hooks=[("before-send.iam.GetInstanceProfile", html)],
+    )
+    with pytest.raises(AwsError) as caught:
+        gw.instance_profile("nowhere")
+    assert caught.value.operation == "iam:get_instance_profile" and caught.value.fix

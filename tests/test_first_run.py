@@ -5,17 +5,12 @@ answers."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 import json
-import os
-import signal
 
-from bluegreen.cli import main
-from bluegreen.clock import FakeClock
 from bluegreen.emulator.fidelity.duplicates import ClientTokens
 from bluegreen.plan.steps import client_token
+from chaos import run_killed
 from conftest import DOMAIN, client
 from layered import Real, images
 
@@ -55,6 +50,7 @@ def test_deploy_right_after_init_waits_for_the_table(real: Real) -> None:
     assert "does not exist" not in r.err
     # A table that is missing is still reported missing ...
     ddb = client(real.url, "dynamodb")
+    made = ddb.describe_table(TableName="bluegreen")["Table"]  # the keys init chose
     ddb.delete_table(TableName="bluegreen")
     real.settle()
     r = real.run("switch")
@@ -63,14 +59,8 @@ def test_deploy_right_after_init_waits_for_the_table(real: Real) -> None:
     slow(real, table_creation=60.0)
     ddb.create_table(
         TableName="bluegreen",
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
+        AttributeDefinitions=made["AttributeDefinitions"],
+        KeySchema=made["KeySchema"],
         BillingMode="PAY_PER_REQUEST",
     )
     start = real.clock.now()
@@ -139,27 +129,10 @@ def test_a_resumed_deploy_keeps_its_client_token(real: Real) -> None:
     sends the token the killed one would have sent (a fresh deploy, another)."""
     init(real)
     images(real, "v1")
-    pid = os.fork()
-    if pid == 0:  # the child: killed just before CreateLaunchTemplate
-        code = 70
-        try:
-
-            def kill(event_name: str, **_: object) -> None:
-                if event_name.endswith(".CreateLaunchTemplate"):
-                    os.kill(os.getpid(), signal.SIGKILL)
-
-            sink = io.StringIO()
-            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-                code = main(
-                    ["--domain", DOMAIN, "deploy", "--version", "v1"],
-                    hooks=[("before-call", kill)],
-                    clock=FakeClock(),
-                    standalone=False,
-                )
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(pid, 0)
-    assert os.WIFSIGNALED(status)
+    # the child: killed just before CreateLaunchTemplate
+    assert run_killed(
+        ["--domain", DOMAIN, "deploy", "--version", "v1"], ("CreateLaunchTemplate", 1)
+    )
     real.settle()
     item = client(real.url, "dynamodb").get_item(
         TableName="bluegreen", Key={"pk": {"S": f"site#{DOMAIN}"}, "sk": {"S": "lock"}}

@@ -39,7 +39,7 @@ from bluegreen import api
 from bluegreen.images import catalog as images
 from bluegreen.model import settings as config
 from bluegreen.policy import iam_policy as policies
-from conftest import Result, start_emulator
+from conftest import TWO_RELEASES, Result, start_emulator
 from conftest import run as run_cli
 
 ADMIN_POLICY = {
@@ -266,10 +266,7 @@ FULL_RUNS = [
 SAMPLE = [("dns", "classic", "key_pair"), ("lb", "alb", "launch_configuration")]
 RUNS = FULL_RUNS if os.environ.get("BLUEGREEN_POLICY_SWEEP") == "1" else SAMPLE
 RUN_CYCLE: list[tuple[str, ...]] = [
-    ("deploy", "--version", "v1"),
-    ("switch",),
-    ("deploy", "--version", "v2"),
-    ("switch",),
+    *TWO_RELEASES,
     ("rollback",),
     ("clean", "--yes"),
     ("status",),
@@ -433,10 +430,7 @@ def _remove_each(
 
 
 CYCLE: list[tuple[str, ...]] = [
-    ("deploy", "--version", "v1"),
-    ("switch",),
-    ("deploy", "--version", "v2"),
-    ("switch",),
+    *TWO_RELEASES,
     ("clean", "--yes"),
 ]
 

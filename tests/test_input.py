@@ -94,6 +94,7 @@ def test_bad_arguments_are_refused_before_any_aws_call(
             assert r.code == 2, (args, r.code, r.err)
             assert spy.calls == [], args
             assert words in r.err, (args, r.err)
+            assert "to fix: " in r.err or "Usage:" in r.err, (args, r.err)
         for text, words in BAD_FILES:
             (tmp_path / "bluegreen.toml").write_text(text)
             for args in (
@@ -107,6 +108,7 @@ def test_bad_arguments_are_refused_before_any_aws_call(
                 assert r.code == 2, (text, args, r.err)
                 assert spy.calls == [], (text, args)
                 assert words in r.err and "bluegreen.toml" in r.err, (text, r.err)
+                assert "to fix: " in r.err, (text, r.err)  # every refusal says what to do
 
 
 WRONG_TYPE = {  # a value of another type for each kind of setting

@@ -18,6 +18,7 @@ import pytest
 from bluegreen.cli import cli
 from bluegreen.cli.flags import FLAGS, GLOBAL, SettingOption, command_names
 from bluegreen.model import settings as config
+from chaos import answer
 from conftest import run
 
 
@@ -55,19 +56,14 @@ def test_failed_command_is_recorded(live_v1: dict[str, str]) -> None:
 
 
 def _unhealthy_hook() -> tuple[str, Any]:
-    """Every instance reads as OutOfService in the classic load balancer."""
-    from botocore.awsrequest import AWSResponse
-
-    class Raw:
-        def stream(self) -> Iterator[bytes]:
-            yield (
-                b'<DescribeInstanceHealthResponse xmlns="http://elasticloadbalancing.amazonaws'
-                b'.com/doc/2012-06-01/"><DescribeInstanceHealthResult><InstanceStates/>'
-                b"</DescribeInstanceHealthResult><ResponseMetadata><RequestId>1</RequestId>"
-                b"</ResponseMetadata></DescribeInstanceHealthResponse>"
-            )
-
-    return ("before-send.elb.DescribeInstanceHealth", lambda **_: AWSResponse("x", 200, {}, Raw()))
+    """The classic load balancer lists no instance at all: none is ever healthy."""
+    return answer(
+        "elb.DescribeInstanceHealth",
+        b'<DescribeInstanceHealthResponse xmlns="http://elasticloadbalancing.amazonaws'
+        b'.com/doc/2012-06-01/"><DescribeInstanceHealthResult><InstanceStates/>'
+        b"</DescribeInstanceHealthResult><ResponseMetadata><RequestId>1</RequestId>"
+        b"</ResponseMetadata></DescribeInstanceHealthResponse>",
+    )
 
 
 def test_status_says_when_and_by_whom_the_live_release_went_live(both: dict[str, str]) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bluegreen.aws.base import Hook
-from chaos import _forward
+from chaos import LOCAL_ZONES, _forward, answer_with
 from conftest import client, run
 from layered import Real
 
@@ -39,15 +39,6 @@ def lose(operation: str, *, body: str = "", times: int = 1) -> tuple[Hook, list[
         raise ReadTimeoutError(endpoint_url=request.url)
 
     return ("before-send", before_send), lost
-
-
-def answer_with(operation: str, edit: Callable[[dict[str, Any]], None]) -> Hook:
-    """An ``after-call`` hook editing the parsed response of ``operation``."""
-
-    def after_call(parsed: dict[str, Any], **_: Any) -> None:
-        edit(parsed)
-
-    return (f"after-call.{operation}", after_call)
 
 
 # -- hosted zones: a caller reference is never accepted again ---------------------------
@@ -265,14 +256,7 @@ def test_subnet_moved_back_to_its_route_table_after_a_lost_response(aws: str) ->
 # -- a region without an ordinary availability zone -----------------------------------------
 def test_no_ordinary_zone_is_refused_naming_the_zones_listed(aws: str) -> None:
     def only_local_zones(parsed: dict[str, Any]) -> None:
-        parsed["AvailabilityZones"] = [
-            {"ZoneName": "us-east-1-bos-1a", "ZoneType": "local-zone", "State": "available"},
-            {
-                "ZoneName": "us-east-1-wl1-bos-wlz-1",
-                "ZoneType": "wavelength-zone",
-                "State": "available",
-            },
-        ]
+        parsed["AvailabilityZones"] = [dict(z) for z in LOCAL_ZONES]
 
     hook = answer_with("ec2.DescribeAvailabilityZones", only_local_zones)
     r = run("init", hooks=[hook])

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conftest import client, records, run
+from conftest import client, records, register_images, run
 from observer import Observer
 
 Unchanged = Callable[..., contextlib.AbstractContextManager[None]]
@@ -224,6 +224,44 @@ def test_interrupted_deploy_is_finished_by_running_it_again(
     assert set(images(aws, LB2).values()) == {v2}
     assert group(aws, LB2)["LaunchTemplate"]["Version"] == "2"  # no third version
     assert tags(aws, LB2)["bluegreen:previous-version"] == "v1"
+
+
+def stop_after_release_tags() -> list[tuple[str, Callable[..., None]]]:
+    """Hooks that stop a deploy right after it tags a group with its release
+    (the tags PinLaunch writes before the ones it removes)."""
+    tagging: list[bool] = []
+
+    def before(params: dict[str, Any], **_: Any) -> None:
+        tagging.append(any(t["Key"] == "bluegreen:ami" for t in params.get("Tags", [])))
+
+    def after(**_: Any) -> None:
+        if tagging and tagging[-1]:
+            raise KeyboardInterrupt
+
+    return [
+        ("before-parameter-build.autoscaling.CreateOrUpdateTags", before),
+        ("after-call.autoscaling.CreateOrUpdateTags", after),
+    ]
+
+
+def test_deploy_stopped_after_its_tags_leaves_no_stale_version(
+    rolling_live_v1: dict[str, str], aws: str
+) -> None:
+    """Whatever point a deploy stops at, the next run leaves the group's
+    version tags those of the release it runs and of the one before."""
+    unversioned = register_images(aws, "v9")["v9"]
+    client(aws, "ec2").delete_tags(Resources=[unversioned], Tags=[{"Key": "bluegreen:version"}])
+    for args, version, previous in (
+        (("deploy", "--ami", unversioned), None, "v1"),  # v1 -> a release without version
+        (("deploy", "--version", "v2"), "v2", None),  # and from it to v2
+    ):
+        r = run(*args, hooks=stop_after_release_tags())
+        assert r.code == 130, r.err
+        r = run(*args)
+        assert r.code == 0, r.err
+        t = tags(aws, LB2)
+        assert t.get("bluegreen:version") == version, t
+        assert t.get("bluegreen:previous-version") == previous, t
 
 
 def test_deploy_dry_run_changes_nothing(

@@ -14,6 +14,7 @@ import pytest
 from bluegreen.clock import FakeClock
 from conftest import client, records, run
 from observer import Observer
+from test_calls import BEFORE_TRAFFIC_MOVES
 
 Unchanged = Callable[..., contextlib.AbstractContextManager[None]]
 LB1 = "londontamed-com-production-1"
@@ -310,16 +311,7 @@ def test_a_shift_moves_after_six_requests_without_reading_the_public_zone(
     ops = [op for op, _ in sent]
     first = ops.index("ChangeResourceRecordSets")
     assert first == 6
-    assert sorted(ops[:first]) == sorted(
-        [
-            "PutItem",
-            "ListHostedZonesByName",
-            "ListResourceRecordSets",
-            "DescribeLoadBalancers",
-            "DescribeInstanceHealth",
-            "DescribeAutoScalingGroups",
-        ]
-    )
+    assert sorted(ops[:first]) == BEFORE_TRAFFIC_MOVES
     zones = {
         z["Id"].split("/")[-1]: z["Config"]["PrivateZone"]
         for z in client(aws, "route53").list_hosted_zones()["HostedZones"]

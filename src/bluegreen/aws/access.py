@@ -7,16 +7,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from bluegreen.aws.base import BaseGateway
-from bluegreen.aws.elb import priority_taken, rule_hosts
-from bluegreen.errors import AwsError
+from bluegreen.aws.elb import create_rule_at, rule_hosts
 
 
 class AccessCalls(BaseGateway):
-    # security_groups_named and revoke_ingress: in Ec2Calls (init uses them too)
-    def security_groups_by_id(self, ids: Sequence[str]) -> list[dict[str, Any]]:
-        r = self.call("ec2", "describe_security_groups", GroupIds=list(ids))
-        return list(r.get("SecurityGroups", []))
-
+    # security_groups_named and revoke_ingress: in NetworkCalls; security_groups_by_id
+    # in AdoptedCalls; delete_rule in ElbCalls (init uses them too)
     def set_balancer_security_groups(
         self, kind: str, name: str, arn: str | None, group_ids: Sequence[str]
     ) -> None:
@@ -47,37 +43,22 @@ class AccessCalls(BaseGateway):
         conditions: Sequence[dict[str, Any]],
         actions: Sequence[dict[str, Any]],
     ) -> str:
-        """A fixed-response rule for hosts (the staging refusal). Priorities are
-        unique per listener: a retry of a create AWS made answers PriorityInUse
-        (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateRule.html),
-        and the rule at that priority is returned when it is that rule (the same
-        hosts, the same fixed response); another rule there is refused."""
-        try:
-            r = self.call(
-                "elbv2",
-                "create_rule",
-                ListenerArn=listener_arn,
-                Priority=priority,
-                Conditions=list(conditions),
-                Actions=list(actions),
-            )
-        except AwsError as e:
-            if e.code != "PriorityInUse":
-                raise
-            listed = self.call("elbv2", "describe_rules", ListenerArn=listener_arn)
-            at = [x for x in listed.get("Rules", []) if x.get("Priority") == str(priority)]
-            if not at:
-                raise
-            if sorted(rule_hosts(at[0])) == sorted(rule_hosts({"Conditions": conditions})) and [
-                _response(a) for a in at[0].get("Actions", [])
-            ] == [_response(a) for a in actions]:
-                return str(at[0]["RuleArn"])
-            hosts = ", ".join(rule_hosts({"Conditions": conditions}))
-            raise priority_taken(at[0], f"the rule refusing {hosts}") from None
-        return str(r["Rules"][0]["RuleArn"])
-
-    def delete_rule(self, rule_arn: str) -> None:
-        self.call("elbv2", "delete_rule", RuleArn=rule_arn)
+        """A fixed-response rule for hosts (the staging refusal); a retry finds
+        it (``create_rule_at``) by the same hosts and the same fixed response."""
+        hosts = rule_hosts({"Conditions": conditions})
+        return create_rule_at(
+            self,
+            listener_arn,
+            priority,
+            conditions,
+            actions,
+            same=lambda rule: (
+                sorted(rule_hosts(rule)) == sorted(hosts)
+                and [_response(a) for a in rule.get("Actions", [])]
+                == [_response(a) for a in actions]
+            ),
+            wanted=f"the rule refusing {', '.join(hosts)}",
+        )
 
 
 def _response(action: dict[str, Any]) -> tuple[Any, ...]:

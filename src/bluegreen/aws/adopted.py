@@ -47,33 +47,24 @@ class AdoptedCalls(BaseGateway):
         return {**r["HostedZone"], "VPCs": [v["VPCId"] for v in r.get("VPCs", [])]}
 
     def classic_tags(self, names: Sequence[str]) -> dict[str, dict[str, str]]:
-        """Load balancer name -> its tags (classic; at most 20 names a call)."""
-        out: dict[str, dict[str, str]] = {}
-        names = list(names)
-        for i in range(0, len(names), 20):
-            r = self.call("elb", "describe_tags", LoadBalancerNames=names[i : i + 20])
-            for d in r.get("TagDescriptions", []):
-                out[d["LoadBalancerName"]] = {t["Key"]: t["Value"] for t in d.get("Tags", [])}
-        return out
+        """Load balancer name -> its tags (classic)."""
+        return self._tags("elb", "LoadBalancerNames", "LoadBalancerName", names)
 
     def elbv2_tags(self, arns: Sequence[str]) -> dict[str, dict[str, str]]:
-        """ARN -> its tags (application load balancers and target groups; 20 a call)."""
-        out: dict[str, dict[str, str]] = {}
-        arns = list(arns)
-        for i in range(0, len(arns), 20):
-            r = self.call("elbv2", "describe_tags", ResourceArns=arns[i : i + 20])
-            for d in r.get("TagDescriptions", []):
-                out[d["ResourceArn"]] = {t["Key"]: t["Value"] for t in d.get("Tags", [])}
-        return out
+        """ARN -> its tags (application load balancers and target groups)."""
+        return self._tags("elbv2", "ResourceArns", "ResourceArn", arns)
 
-    def key_pair_tags(self, name: str) -> dict[str, str] | None:
-        """The tags of key pair ``name``; None when it does not exist."""
-        try:
-            r = self.call("ec2", "describe_key_pairs", KeyNames=[name])
-        except NotFound:
-            return None
-        pairs = r.get("KeyPairs", [])
-        return {t["Key"]: t["Value"] for t in pairs[0].get("Tags", [])} if pairs else None
+    def _tags(
+        self, service: str, param: str, key: str, ids: Sequence[str]
+    ) -> dict[str, dict[str, str]]:
+        """DescribeTags of both load balancing APIs: at most 20 resources a call."""
+        out: dict[str, dict[str, str]] = {}
+        ids = list(ids)
+        for i in range(0, len(ids), 20):
+            r = self.call(service, "describe_tags", **{param: ids[i : i + 20]})
+            for d in r.get("TagDescriptions", []):
+                out[d[key]] = {t["Key"]: t["Value"] for t in d.get("Tags", [])}
+        return out
 
     def target_groups_by_arn(self, arns: Sequence[str]) -> list[dict[str, Any]]:
         if not arns:

@@ -107,17 +107,22 @@ class BaseGateway:
         made = self._clients.get(service)
         if made is not None:  # made already: no wait on a client being made meanwhile
             return made
+        return self._client(service, service, self._config)
+
+    def _client(self, key: str, service: str, config: Any) -> Any:
+        """The client kept under ``key``, made once: ``config``, the endpoint,
+        retries sleeping on the clock, the hooks."""
         with self._lock:
-            c = self._clients.get(service)
+            c = self._clients.get(key)
             if c is None:
-                kwargs: dict[str, Any] = {"config": self._config}
+                kwargs: dict[str, Any] = {"config": config}
                 if self.endpoint_url:
                     kwargs["endpoint_url"] = self.endpoint_url
                 c = self._session.client(service, **kwargs)
                 _sleep_through_clock(c, self.clock)
                 for event, handler in self._hooks:
                     c.meta.events.register(event, handler)
-                self._clients[service] = c
+                self._clients[key] = c
             return c
 
     def read_ahead(self, key: str, read: Callable[[], Any]) -> None:
@@ -143,21 +148,15 @@ class BaseGateway:
 
     # -- calls --------------------------------------------------------------
     def call(self, service: str, operation: str, **params: Any) -> dict[str, Any]:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import ClientError
 
         method = getattr(self.client(service), operation)
         try:
             result: dict[str, Any] = method(**params)
         except ClientError as e:
             raise translate(service, operation, e) from None
-        except BotoCoreError as e:
-            raise AwsError(
-                f"{service}.{operation} failed: {e}",
-                operation=f"{service}:{operation}",
-                code=type(e).__name__,
-                fix="check the network, the endpoint URL and the region, then run the "
-                "command again: every bluegreen command resumes where it stopped",
-            ) from None
+        except _unanswered() as e:
+            raise _transport_error(service, operation, e) from None
         return result
 
     def call_once(
@@ -170,7 +169,7 @@ class BaseGateway:
         again. The lookup is repeated once after a pause, for EC2's eventual
         consistency (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html).
         Returns the create's response, or what ``find`` returned."""
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import ClientError
 
         method = getattr(self._once_client(service), operation)
         delay = 0.5
@@ -181,15 +180,9 @@ class BaseGateway:
             except ClientError as e:
                 if attempt == _MAX_ATTEMPTS or not _retryable(e):
                     raise translate(service, operation, e) from None
-            except BotoCoreError as e:
+            except _unanswered() as e:
                 if attempt == _MAX_ATTEMPTS:
-                    raise AwsError(
-                        f"{service}.{operation} failed: {e}",
-                        operation=f"{service}:{operation}",
-                        code=type(e).__name__,
-                        fix="check the network, the endpoint URL and the region, then run "
-                        "the command again: every bluegreen command resumes where it stopped",
-                    ) from None
+                    raise _transport_error(service, operation, e) from None
             for pause in (delay, 2.0):
                 self.clock.sleep(pause)
                 found = find()
@@ -202,26 +195,12 @@ class BaseGateway:
         """A client of ``service`` that never retries by itself (``call_once``)."""
         from botocore.config import Config
 
-        key = f"{service}#once"
-        with self._lock:
-            c = self._clients.get(key)
-            if c is None:
-                kwargs: dict[str, Any] = {
-                    "config": self._config.merge(
-                        Config(retries={"mode": "standard", "total_max_attempts": 1})
-                    )
-                }
-                if self.endpoint_url:
-                    kwargs["endpoint_url"] = self.endpoint_url
-                c = self._session.client(service, **kwargs)
-                for event, handler in self._hooks:
-                    c.meta.events.register(event, handler)
-                self._clients[key] = c
-            return c
+        once = Config(retries={"mode": "standard", "total_max_attempts": 1})
+        return self._client(f"{service}#once", service, self._config.merge(once))
 
     def pages(self, service: str, operation: str, key: str, **params: Any) -> Iterator[Any]:
         """Items under ``key`` from every page of a paginated operation."""
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import ClientError
 
         paginator = self.client(service).get_paginator(operation)
         try:
@@ -229,10 +208,8 @@ class BaseGateway:
                 yield from page.get(key, [])
         except ClientError as e:
             raise translate(service, operation, e) from None
-        except BotoCoreError as e:
-            raise AwsError(
-                f"{service}.{operation} failed: {e}", operation=f"{service}:{operation}"
-            ) from None
+        except _unanswered() as e:
+            raise _transport_error(service, operation, e) from None
 
     def parallel(self, *thunks: Callable[[], T]) -> list[T]:
         """Run independent read calls at once; results in order. Errors propagate."""
@@ -259,6 +236,27 @@ _RETRYABLE_CODES = {
     "ServiceUnavailable",
     "SlowDown",
 }
+
+
+def _unanswered() -> tuple[type[Exception], ...]:
+    """What botocore raises when no usable answer came: no connection, a
+    timeout, or a body it cannot parse (an HTML error page from a proxy;
+    ``ResponseParserError`` is not a ``BotoCoreError``)."""
+    from botocore.exceptions import BotoCoreError
+    from botocore.parsers import ResponseParserError
+
+    return (BotoCoreError, ResponseParserError)
+
+
+def _transport_error(service: str, operation: str, e: BaseException) -> AwsError:
+    """A call that got no usable answer from AWS (``_unanswered``): AwsError."""
+    return AwsError(
+        f"{service}.{operation} failed: {e}",
+        operation=f"{service}:{operation}",
+        code=type(e).__name__,
+        fix="check the network, the endpoint URL and the region, then run the "
+        "command again: every bluegreen command resumes where it stopped",
+    )
 
 
 def _retryable(e: Any) -> bool:

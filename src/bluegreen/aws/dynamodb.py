@@ -18,15 +18,7 @@ class ConditionFailed(Exception):
 
 class DynamoCalls(BaseGateway):
     def table_exists(self, table: str) -> bool:
-        try:
-            self.call("dynamodb", "describe_table", TableName=table)
-        except NotFound:
-            return False
-        except AwsError as e:
-            if e.code != "ResourceNotFoundException":
-                raise
-            return False
-        return True
+        return self.table_status(table) is not None
 
     def table_status(self, table: str) -> str | None:
         """CREATING, ACTIVE, UPDATING, DELETING, ...; None when there is no such table."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bluegreen.aws.base import BaseGateway
@@ -99,10 +99,6 @@ class ElbCalls(BaseGateway):
             LoadBalancerPorts=list(ports),
         )
 
-    def classic_policies(self, name: str) -> list[dict[str, Any]]:
-        r = self.call("elb", "describe_load_balancer_policies", LoadBalancerName=name)
-        return list(r.get("PolicyDescriptions", []))
-
     def create_tls_policy(self, name: str, policy_name: str, reference: str) -> None:
         """An SSLNegotiationPolicyType policy referring to an ELB predefined
         security policy (https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/ssl-config-update.html)."""
@@ -157,32 +153,6 @@ class ElbCalls(BaseGateway):
                 raise
             return str(found[0]["DNSName"])
         return str(r["DNSName"])
-
-    def configure_classic(self, name: str, health_target: str, draining_timeout: int) -> None:
-        self.call(
-            "elb",
-            "configure_health_check",
-            LoadBalancerName=name,
-            HealthCheck={
-                "Target": health_target,
-                "Interval": 10,
-                "Timeout": 5,
-                "UnhealthyThreshold": 2,
-                "HealthyThreshold": 2,
-            },
-        )
-        self.call(
-            "elb",
-            "modify_load_balancer_attributes",
-            LoadBalancerName=name,
-            LoadBalancerAttributes={
-                "ConnectionDraining": {"Enabled": True, "Timeout": draining_timeout},
-                "CrossZoneLoadBalancing": {"Enabled": True},
-            },
-        )
-
-    def delete_classic(self, name: str) -> None:
-        self.call("elb", "delete_load_balancer", LoadBalancerName=name)
 
     # -- application load balancers (ELBv2) ---------------------------------
     def albs(self, names: Sequence[str]) -> list[dict[str, Any]]:
@@ -368,34 +338,21 @@ class ElbCalls(BaseGateway):
     def create_host_rule(
         self, listener_arn: str, hosts: Sequence[str], target_group_arn: str, priority: int
     ) -> str:
-        """A listener rule forwarding requests for ``hosts`` (wildcards allowed).
-        Priorities are unique per listener: a retry of a create AWS made answers
-        PriorityInUse
-        (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateRule.html),
-        and the rule at that priority is returned when it is that rule (its
-        hosts, forwarding to ``target_group_arn``); another rule there is refused."""
-        try:
-            r = self.call(
-                "elbv2",
-                "create_rule",
-                ListenerArn=listener_arn,
-                Priority=priority,
-                Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": list(hosts)}}],
-                Actions=[forward_action(((target_group_arn, 1),))],
-            )
-        except AwsError as e:
-            if e.code != "PriorityInUse":
-                raise
-            rule = next(
-                (x for x in self.rules(listener_arn) if x.get("Priority") == str(priority)), None
-            )
-            if rule is None:
-                raise
-            targets = {a for a, _ in forward_targets(rule.get("Actions", []))}
-            if set(hosts) <= set(rule_hosts(rule)) and targets == {target_group_arn}:
-                return str(rule["RuleArn"])
-            raise priority_taken(rule, f"the rule for {', '.join(hosts)}") from None
-        return str(r["Rules"][0]["RuleArn"])
+        """A listener rule forwarding requests for ``hosts`` (wildcards allowed);
+        a retry finds it (``create_rule_at``) by its hosts and target group."""
+        target = {target_group_arn}
+        return create_rule_at(
+            self,
+            listener_arn,
+            priority,
+            [{"Field": "host-header", "HostHeaderConfig": {"Values": list(hosts)}}],
+            [forward_action(((target_group_arn, 1),))],
+            same=lambda rule: (
+                set(hosts) <= set(rule_hosts(rule))
+                and {a for a, _ in forward_targets(rule.get("Actions", []))} == target
+            ),
+            wanted=f"the rule for {', '.join(hosts)}",
+        )
 
     def set_listener_forward(self, listener_arn: str, targets: Sequence[tuple[str, int]]) -> None:
         """Replace the listener's default action: one atomic change."""
@@ -470,6 +427,43 @@ def forward_targets(actions: Sequence[dict[str, Any]]) -> tuple[tuple[str, int],
         if a.get("TargetGroupArn"):
             return ((str(a["TargetGroupArn"]), 1),)
     return ()
+
+
+def create_rule_at(
+    gw: BaseGateway,
+    listener_arn: str,
+    priority: int,
+    conditions: Sequence[dict[str, Any]],
+    actions: Sequence[dict[str, Any]],
+    *,
+    same: Callable[[dict[str, Any]], bool],
+    wanted: str,
+) -> str:
+    """A listener rule at ``priority``. Priorities are unique per listener:
+    a retry of a create AWS made answers PriorityInUse
+    (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateRule.html),
+    and the rule at that priority is returned when ``same`` says it is this
+    one; another rule there is refused, naming it and ``wanted``."""
+    try:
+        r = gw.call(
+            "elbv2",
+            "create_rule",
+            ListenerArn=listener_arn,
+            Priority=priority,
+            Conditions=list(conditions),
+            Actions=list(actions),
+        )
+    except AwsError as e:
+        if e.code != "PriorityInUse":
+            raise
+        listed = gw.call("elbv2", "describe_rules", ListenerArn=listener_arn).get("Rules", [])
+        rule = next((x for x in listed if x.get("Priority") == str(priority)), None)
+        if rule is None:
+            raise
+        if same(rule):
+            return str(rule["RuleArn"])
+        raise priority_taken(rule, wanted) from None
+    return str(r["Rules"][0]["RuleArn"])
 
 
 def rule_hosts(rule: dict[str, Any]) -> list[str]:

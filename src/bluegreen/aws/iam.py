@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from bluegreen.aws.base import BaseGateway
 from bluegreen.errors import AwsError, NotFound
+
+IAM_PROPAGATION = 60.0  # seconds a new role or profile may stay unknown to IAM itself
+T = TypeVar("T")
 
 EC2_TRUST = {
     "Version": "2012-10-17",
@@ -54,13 +58,31 @@ class IamCalls(BaseGateway):
             return None
 
     def put_role_policy(self, role: str, policy_name: str, document: dict[str, Any]) -> None:
-        self.call(
-            "iam",
-            "put_role_policy",
-            RoleName=role,
-            PolicyName=policy_name,
-            PolicyDocument=json.dumps(document),
+        self._once_known(
+            lambda: self.call(
+                "iam",
+                "put_role_policy",
+                RoleName=role,
+                PolicyName=policy_name,
+                PolicyDocument=json.dumps(document),
+            )
         )
+
+    def _once_known(self, change: Callable[[], T]) -> T:
+        """Run ``change``; while IAM answers NoSuchEntity (a role or profile
+        created moments ago has not reached every IAM server: IAM is eventually
+        consistent,
+        https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency),
+        try again with a growing pause, for up to ``IAM_PROPAGATION`` seconds."""
+        start, delay = self.clock.monotonic(), 1.0
+        while True:
+            try:
+                return change()
+            except NotFound:
+                if self.clock.monotonic() - start >= IAM_PROPAGATION:
+                    raise
+            self.clock.sleep(delay)
+            delay = min(delay * 2, 8.0)
 
     def role_policies(self, role: str) -> tuple[list[str], list[str]]:
         """(inline policy names, attached managed policy ARNs)."""
@@ -96,10 +118,13 @@ class IamCalls(BaseGateway):
 
     def add_role_to_profile(self, name: str, role: str) -> None:
         """A profile holds one role: a retry of an add AWS made answers
-        LimitExceeded; converged when the role is the one asked for."""
+        LimitExceeded; converged when the role is the one asked for. A role or
+        profile made moments ago may be unknown yet (``_once_known``)."""
         try:
-            self.call(
-                "iam", "add_role_to_instance_profile", InstanceProfileName=name, RoleName=role
+            self._once_known(
+                lambda: self.call(
+                    "iam", "add_role_to_instance_profile", InstanceProfileName=name, RoleName=role
+                )
             )
         except AwsError as e:
             if e.code not in ("LimitExceeded", "EntityAlreadyExists"):
@@ -109,6 +134,12 @@ class IamCalls(BaseGateway):
                 raise
 
     def remove_role_from_profile(self, name: str, role: str) -> None:
-        self.call(
-            "iam", "remove_role_from_instance_profile", InstanceProfileName=name, RoleName=role
-        )
+        """A retry of a remove AWS made answers NoSuchEntity: the role is out."""
+        try:
+            self.call(
+                "iam", "remove_role_from_instance_profile", InstanceProfileName=name, RoleName=role
+            )
+        except NotFound:
+            profile = self.instance_profile(name)
+            if profile is None or role in [r["RoleName"] for r in profile.get("Roles", [])]:
+                raise

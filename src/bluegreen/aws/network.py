@@ -85,15 +85,15 @@ class NetworkCalls(BaseGateway):
 
     def vpc_dns(self, vpc_id: str) -> dict[str, bool]:
         """enableDnsSupport and enableDnsHostnames of a VPC (a private hosted
-        zone needs both)."""
-        out = {}
-        for attr, key in (
-            ("enableDnsSupport", "EnableDnsSupport"),
-            ("enableDnsHostnames", "EnableDnsHostnames"),
-        ):
-            r = self.call("ec2", "describe_vpc_attribute", VpcId=vpc_id, Attribute=attr)
-            out[key] = bool(r.get(key, {}).get("Value"))
-        return out
+        zone needs both), read at once (one attribute a call)."""
+
+        def on(key: str) -> bool:  # EnableDnsSupport: attribute enableDnsSupport
+            attribute = key[0].lower() + key[1:]
+            r = self.call("ec2", "describe_vpc_attribute", VpcId=vpc_id, Attribute=attribute)
+            return bool(r.get(key, {}).get("Value"))
+
+        keys = ("EnableDnsSupport", "EnableDnsHostnames")
+        return dict(zip(keys, self.parallel(*[(lambda k=k: on(k)) for k in keys])))
 
     def set_vpc_dns(self, vpc_id: str, key: str) -> None:
         self.call("ec2", "modify_vpc_attribute", VpcId=vpc_id, **{key: {"Value": True}})
@@ -238,11 +238,7 @@ class NetworkCalls(BaseGateway):
         try:
             self.call("ec2", "associate_route_table", RouteTableId=route_table, SubnetId=subnet)
         except AwsError as e:
-            if e.code != "Resource.AlreadyAssociated":
-                raise
-            r = self.call("ec2", "describe_route_tables", RouteTableIds=[route_table])
-            assoc = r["RouteTables"][0].get("Associations", [])
-            if not any(a.get("SubnetId") == subnet for a in assoc):
+            if e.code != "Resource.AlreadyAssociated" or not self._holds(route_table, subnet):
                 raise
 
     def replace_route_table_association(
@@ -261,12 +257,14 @@ class NetworkCalls(BaseGateway):
                 RouteTableId=route_table,
             )
         except AwsError as e:
-            if e.code != "InvalidAssociationID.NotFound":
+            if e.code != "InvalidAssociationID.NotFound" or not self._holds(route_table, subnet):
                 raise
-            r = self.call("ec2", "describe_route_tables", RouteTableIds=[route_table])
-            assoc = r["RouteTables"][0].get("Associations", [])
-            if not any(a.get("SubnetId") == subnet for a in assoc):
-                raise
+
+    def _holds(self, route_table: str, subnet: str) -> bool:
+        """Whether ``subnet`` is associated with ``route_table`` (a retried
+        association's first attempt made it)."""
+        r = self.call("ec2", "describe_route_tables", RouteTableIds=[route_table])
+        return any(a.get("SubnetId") == subnet for a in r["RouteTables"][0].get("Associations", []))
 
     # -- security groups ----------------------------------------------------
     def find_security_group(self, vpc_id: str, name: str) -> dict[str, Any] | None:

@@ -215,9 +215,6 @@ class Route53Calls(BaseGateway):
             if e.code != "ConflictingDomainExists" or vpc_id not in self.zone_vpcs(zone_id):
                 raise
 
-    def delete_zone(self, zone_id: str) -> None:
-        self.call("route53", "delete_hosted_zone", Id=zone_id)
-
     def zone_vpcs(self, zone_id: str) -> list[str]:
         r = self.call("route53", "get_hosted_zone", Id=zone_id)
         return [v["VPCId"] for v in r.get("VPCs", [])]

@@ -15,10 +15,17 @@ def _gone(e: AwsError) -> bool:
     text = f"{e.code} {e.message}".lower()
     return (
         isinstance(e, NotFound)
+        or e.code.startswith("NoSuch")  # Route 53: NoSuchHostedZone
         or "notfound" in text
         or "not found" in text
         or ("does not exist" in text)
     )
+
+
+def _record_id(record: dict[str, Any]) -> tuple[str, str, str]:
+    """What names a record set in its zone: name, type, set identifier."""
+    name = str(record["Name"]).lower().rstrip(".")
+    return name, str(record["Type"]), str(record.get("SetIdentifier", ""))
 
 
 class TeardownCalls(BaseGateway):
@@ -42,11 +49,6 @@ class TeardownCalls(BaseGateway):
         )
         return sorted(t["LaunchTemplateName"] for t in found)
 
-    def all_launch_configurations(self) -> list[dict[str, Any]]:
-        return list(
-            self.pages("autoscaling", "describe_launch_configurations", "LaunchConfigurations")
-        )
-
     def all_records(self, zone_id: str) -> list[dict[str, Any]]:
         # One large page: moto's pagination breaks once weighted records exist.
         out: list[dict[str, Any]] = []
@@ -66,10 +68,6 @@ class TeardownCalls(BaseGateway):
             "ec2", "describe_security_groups", Filters=[{"Name": "vpc-id", "Values": [vpc_id]}]
         )
         return list(r.get("SecurityGroups", []))
-
-    def vpcs_tagged(self, key: str, value: str) -> list[dict[str, Any]]:
-        r = self.call("ec2", "describe_vpcs", Filters=[{"Name": f"tag:{key}", "Values": [value]}])
-        return list(r.get("Vpcs", []))
 
     def item_keys(self, table: str, pk: str) -> list[tuple[str, str]]:
         keys: list[tuple[str, str]] = []
@@ -166,6 +164,20 @@ class TeardownCalls(BaseGateway):
         return self._delete("ec2", "delete_vpc", VpcId=vpc_id)
 
     def delete_record_sets(self, zone_id: str, records: Sequence[dict[str, Any]]) -> None:
+        """Delete ``records`` in one batch. A retry of a batch AWS applied (its
+        response lost) is refused with InvalidChangeBatch, "... but it was not
+        found"; a batch is all or nothing
+        (https://docs.aws.amazon.com/Route53/latest/APIReference/API_ChangeResourceRecordSets.html),
+        so the records still there, if any, are deleted again."""
+        try:
+            self._delete_records(zone_id, records)
+        except AwsError as e:
+            if e.code != "InvalidChangeBatch" or "not found" not in e.message:
+                raise
+            present = {_record_id(r) for r in self.all_records(zone_id)}
+            self._delete_records(zone_id, [r for r in records if _record_id(r) in present])
+
+    def _delete_records(self, zone_id: str, records: Sequence[dict[str, Any]]) -> None:
         if records:
             changes = [{"Action": "DELETE", "ResourceRecordSet": r} for r in records]
             self.call(

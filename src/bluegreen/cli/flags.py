@@ -263,7 +263,9 @@ def _read(path: str, flag: str) -> str:
         with open(path, encoding="utf-8") as f:
             return f.read()
     except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{flag}: cannot read {path}: {e}") from None
+        raise InputError(
+            f"{flag}: cannot read {path}: {e}", fix=f"pass {flag} a readable UTF-8 text file"
+        ) from None
 
 
 def setting_options(command: str) -> list[click.Option]:

@@ -174,7 +174,10 @@ def iam_policy(
     from bluegreen.policy import iam_policy as policies
 
     if account_id is not None and not re.fullmatch(r"\d{12}", account_id):
-        raise InputError(f"--account-id: {account_id!r} is not a 12-digit AWS account id")
+        raise InputError(
+            f"--account-id: {account_id!r} is not a 12-digit AWS account id",
+            fix="pass the account's id as shown by `aws sts get-caller-identity`, e.g. 123456789012",
+        )
     policy = iam_policy(
         rt.settings(),
         purpose,

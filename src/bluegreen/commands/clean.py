@@ -13,6 +13,7 @@ from bluegreen.lifecycle import lock, run
 from bluegreen.lifecycle.session import Session, snapshot
 from bluegreen.model.naming import TAG_DOMAIN, TAG_OUT_OF_TRAFFIC
 from bluegreen.observe.checks import Assessment
+from bluegreen.plan.access import draining_timeout
 from bluegreen.plan.executor import Plan
 from bluegreen.plan.steps import DeleteLaunchConfiguration, DeleteLaunchTemplate, Step
 from bluegreen.plan.strategies import CleanIntent, get
@@ -107,11 +108,4 @@ def _draining_timeout(sess: Session, a: Assessment, force: bool) -> float:
     g, b = a.staging_group, a.staging
     if force or g is None or b is None or TAG_OUT_OF_TRAFFIC not in g.tags:
         return 0.0
-    if sess.settings.drain is not None:
-        return sess.settings.drain
-    if b.kind == "alb" and b.target_group_arn:
-        value = sess.gw.target_group_attribute(
-            b.target_group_arn, "deregistration_delay.timeout_seconds"
-        )
-        return float(value) if value else 300.0
-    return float(sess.gw.classic_draining_timeout(b.name))
+    return draining_timeout(sess.gw, sess.settings, b)

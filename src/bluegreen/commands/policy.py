@@ -62,7 +62,3 @@ def iam_policy(
         r.info("note: the adopted instance profile's role is a wildcard in iam:PassRole")
     target = policies.Target(names, region, account, zones[0], zones[1], vpc_id=vpc_id, **adopted)
     return policies.build(settings, purpose, target)
-
-
-def _private(zone: dict[str, Any]) -> bool:
-    return bool(zone.get("Config", {}).get("PrivateZone"))

@@ -23,7 +23,7 @@ the new release live and says so.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, NoReturn
 
 from bluegreen.clock import iso
 from bluegreen.commands.clean import in_use_elsewhere, plan_clean
@@ -107,8 +107,9 @@ def release(
                     "created": created,
                 }
             )
-        started = float(intent.get("started", started))
-        resuming = (intent, bool(first))
+        books = _Books(
+            sess, rel, before, float(intent.get("started", started)), (intent, bool(first))
+        )
         switching = _Switch(sess, rel)
 
         def undo_deploy() -> list[str]:
@@ -147,23 +148,9 @@ def release(
             results = run_phases(phases, rolling_back)
         except PhaseFailed as f:
             if f.undone is None:
-                _clean_failed(sess, rel, before, started, f, resuming)
-            _finish_release(sess, rel, before, started, f, resuming)
-            raise AssertionError("unreachable") from f  # pragma: no cover
-        entry = records.entry(
-            sess,
-            "release",
-            before,
-            started,
-            "succeeded",
-            None,
-            _summary(rel, results),
-            release=rel.name,
-            version=rel.version,
-            ami=rel.ami,
-            cleaned=clean_after is not None,
-        )
-        records.save_as_first(sess, entry, *resuming)
+                _clean_failed(books, f)
+            _finish_release(books, f)
+        entry = books.save("succeeded", None, results, cleaned=clean_after is not None)
         sess.reporter.info(f"release {label} is live")
         return {
             "command": "release",
@@ -256,14 +243,14 @@ def _run_steps(sess: Session, *steps: Step) -> list[str]:
 
 def _checks_after_switch(sess: Session, rel: Release) -> None:
     """The new release must be live and every instance of it healthy."""
-    site, a = snapshot(sess)
+    _, a = snapshot(sess)
     if a.live is None or a.live_group is None or not runs(a.live_group, rel):
         raise StateError(
             f"release: {rel.name} is not live after the switch",
             found=f"live: {a.live_group.name if a.live_group else 'nothing'}",
             fix="someone may have changed the site at the same time; run `bluegreen status`",
         )
-    require_serving(site, a.live, a.live_group, "release")
+    require_serving(a.live, a.live_group, "release")
 
 
 def runs(g: Group, rel: Release) -> bool:
@@ -277,44 +264,47 @@ def _summary(rel: Release, phases: list[dict[str, Any]]) -> str:
     return f"release {rel.version or rel.ami} ({rel.ami}): {', '.join(done) or 'nothing done'}"
 
 
-def _record_failure(
-    sess: Session,
-    rel: Release,
-    before: Assessment,
-    started: float,
-    f: PhaseFailed,
-    resuming: tuple[dict[str, Any], bool],
-    outcome: str,
-    **extra: Any,
-) -> None:
-    item = records.entry(
-        sess,
-        "release",
-        before,
-        started,
-        outcome,
-        f.error,
-        _summary(rel, f.results),
-        phase=f.phase,
-        release=rel.name,
-        version=rel.version,
-        ami=rel.ami,
-        **extra,
-    )
-    records.save_as_first(sess, item, *resuming)
+@dataclasses.dataclass(frozen=True)
+class _Books:
+    """The release's one history record, saved under its lock's intent when it
+    succeeds or fails (``resuming``: that intent, and whether this run resumed
+    a killed one)."""
+
+    sess: Session
+    rel: Release
+    before: Assessment
+    started: float
+    resuming: tuple[dict[str, Any], bool]
+
+    def save(
+        self,
+        outcome: str,
+        error: BaseException | None,
+        phases: list[dict[str, Any]],
+        **extra: Any,
+    ) -> dict[str, Any]:
+        rel = self.rel
+        entry = records.entry(
+            self.sess,
+            "release",
+            self.before,
+            self.started,
+            outcome,
+            error,
+            _summary(rel, phases),
+            release=rel.name,
+            version=rel.version,
+            ami=rel.ami,
+            **extra,
+        )
+        records.save_as_first(self.sess, entry, *self.resuming)
+        return entry
 
 
-def _clean_failed(
-    sess: Session,
-    rel: Release,
-    before: Assessment,
-    started: float,
-    f: PhaseFailed,
-    resuming: tuple[dict[str, Any], bool],
-) -> None:
+def _clean_failed(books: _Books, f: PhaseFailed) -> NoReturn:
     """Past the point of no return: the release is live; say so and record it."""
-    e = f.error
-    _record_failure(sess, rel, before, started, f, resuming, "failed")
+    e, rel = f.error, books.rel
+    books.save("failed", e, f.results, phase=f.phase)
     if isinstance(e, BluegreenError):
         e.fix = (
             f"{rel.version or rel.ami} is live; only the clean of the previous release failed. "
@@ -323,20 +313,13 @@ def _clean_failed(
     raise e
 
 
-def _finish_release(
-    sess: Session,
-    rel: Release,
-    before: Assessment,
-    started: float,
-    f: PhaseFailed,
-    resuming: tuple[dict[str, Any], bool],
-) -> None:
+def _finish_release(books: _Books, f: PhaseFailed) -> NoReturn:
     """Record the failed release and raise what tells the operator where it stands."""
-    error, undone, phase = f.error, f.undone, f.phase
+    error, undone, phase, rel = f.error, f.undone, f.phase, books.rel
     ok = not isinstance(undone, BaseException)
     outcome = "rolled back" if ok else "rollback failed"
     undo = undone if ok else f"failed: {getattr(undone, 'message', undone)}"
-    _record_failure(sess, rel, before, started, f, resuming, outcome, undo=undo)
+    books.save(outcome, error, f.results, phase=phase, undo=undo)
     what = getattr(error, "message", None) or type(error).__name__
     if isinstance(undone, BaseException):
         raise RollbackFailed(

@@ -36,9 +36,11 @@ def _env(site: Site, b: Balancer | None, g: Group | None) -> dict[str, Any] | No
 
 
 def status(sess: Session) -> dict[str, Any]:
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        f_lock = pool.submit(lock.read, sess.gw, sess.names)  # while observing
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        # while observing: the lock, the site's launch templates, its history
+        f_lock = pool.submit(lock.read, sess.gw, sess.names)
         f_templates = pool.submit(sess.gw.launch_templates_tagged, TAG_DOMAIN, sess.names.domain)
+        f_recent = pool.submit(_recent, sess)
         site, a = snapshot(sess)
     problems = list(a.problems)
     held = None
@@ -61,7 +63,7 @@ def status(sess: Session) -> dict[str, Any]:
         }
         if info.stale(now):
             problems.append(f"a stale lock is held: {info.describe(now)}")
-    recent = _recent(sess)
+    recent = f_recent.result()
     since = _made_live(recent, a)
     if info is None:  # else the holder may be creating them right now
         problems += _leftovers(sess, site, f_templates, recent)

@@ -9,8 +9,9 @@ reads its version from the same tag when present.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from bluegreen.aws import Gateway
@@ -243,32 +244,34 @@ def in_use(gw: Gateway, image_ids: Sequence[str]) -> dict[str, str]:
     operator, may launch any version, not only $Default or $Latest), every launch
     configuration, and every instance that is not terminated. Calls: the launch
     templates (one per 200) and launch configurations (one per 50), then per 100
-    images one filtered read of each template's versions (concurrently; AWS applies
-    the image filter, so pages stay small) and one filtered read of instances.
+    images one filtered read of each template's versions and one filtered read of
+    instances, all concurrently (AWS applies the image filter, so pages stay small).
     Any failed read raises: prune never deletes on a partial picture.
     """
     ids = list(image_ids)
     if not ids:
         return {}
     used: dict[str, str] = {}
-    templates = gw.all_launch_templates()
-    for lc in gw.all_launch_configurations():
+    listed: list[Any] = gw.parallel(gw.all_launch_templates, gw.all_launch_configurations)
+    templates, configurations = listed
+    for lc in configurations:
         if lc.get("ImageId") in ids:
             used.setdefault(
                 str(lc["ImageId"]), f"launch configuration {lc['LaunchConfigurationName']}"
             )
     for start in range(0, len(ids), 100):  # EC2 takes at most 200 values per filter
         chunk = ids[start : start + 100]
-        found = gw.parallel(
-            *[
-                (lambda t=t, c=chunk: gw.template_versions_using(str(t["LaunchTemplateId"]), c))
-                for t in templates
-            ]
-        )
-        for t, versions in zip(templates, found):
+        # each template's versions, and the instances, all at once
+        reads: list[Callable[[], Any]] = [
+            partial(gw.template_versions_using, str(t["LaunchTemplateId"]), chunk)
+            for t in templates
+        ]
+        reads.append(partial(gw.instances_using, chunk))
+        *per_template, instances_of = gw.parallel(*reads)
+        for t, versions in zip(templates, per_template):
             for number, image in sorted(versions):
                 used.setdefault(image, f"launch template {t['LaunchTemplateName']} v{number}")
-        for image, instances in gw.instances_using(chunk).items():
+        for image, instances in instances_of.items():
             used.setdefault(image, f"instance {', '.join(sorted(instances))}")
     return used
 

@@ -52,7 +52,7 @@ def run(
     ):
         plan, before = planner()
         try:
-            return execute(sess, plan, before, sess.lock)
+            return execute(sess, plan, before)
         except RecordsChanged as e:
             if explain_refusal is not None:
                 explain_refusal()
@@ -144,7 +144,7 @@ def result(plan: Plan, outcome: str, outcomes: list[str]) -> dict[str, Any]:
         "steps": plan.describe(),
         "outcomes": outcomes,
         "notes": list(plan.notes),
-        **{k: v for k, v in plan.facts.items()},
+        **plan.facts,
     }
 
 
@@ -166,10 +166,10 @@ def execute_phase(sess: Session, plan: Plan) -> dict[str, Any]:
     return result(plan, "dry run" if sess.dry_run else "succeeded", [o for _, o in executor.done])
 
 
-def execute(
-    sess: Session, plan: Plan, before: Assessment, lk: lock.DomainLock | None
-) -> dict[str, Any]:
-    """Confirm, record the intent in the lock, execute (or print), record history."""
+def execute(sess: Session, plan: Plan, before: Assessment) -> dict[str, Any]:
+    """Confirm, record the intent in the lock (the session's, held by ``locked``),
+    execute (or print), record history."""
+    lk = sess.lock
     _announce(sess, plan)
     # The intent of an interrupted run of this command that this one resumes.
     first = lk.resumes(plan.command, records.target(plan)) if lk and not sess.dry_run else {}

@@ -31,7 +31,6 @@ TAG_DOMAIN = "bluegreen:domain"
 TAG_VERSION = "bluegreen:version"
 TAG_AMI = "bluegreen:ami"
 TAG_ROLE = "bluegreen:role"
-TAG_STRATEGY = "bluegreen:strategy"
 # Safety state kept on the autoscaling groups themselves (docs/SAFETY.md):
 TAG_PINNED_MIN = "bluegreen:pinned-min"  # the live group's own min size, while a deploy pins it
 TAG_OUT_OF_TRAFFIC = "bluegreen:out-of-traffic-since"  # when the live names left this group

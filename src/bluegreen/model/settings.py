@@ -207,7 +207,10 @@ def read_file(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as e:
         raise InputError(f"{path} is not valid TOML: {e}", fix="fix the syntax") from None
     except OSError as e:
-        raise InputError(f"cannot read {path}: {e.strerror}") from None
+        raise InputError(
+            f"cannot read {path}: {e.strerror}",
+            fix="check the path and its permissions (--config names another file)",
+        ) from None
     out: dict[str, Any] = {}
     for key, value in data.items():
         k = key.replace("-", "_")

@@ -53,7 +53,10 @@ def as_region(v: object, key: str) -> str:
 
 def as_str(v: object, key: str) -> str:
     if not isinstance(v, str) or not v:
-        raise InputError(f"{key}: expected a non-empty string, got {v!r}")
+        raise InputError(
+            f"{key}: expected a non-empty string, got {v!r}",
+            fix=f'give {key} a value in quotes, e.g. {key} = "..."',
+        )
     return v
 
 
@@ -66,17 +69,18 @@ def as_bool(v: object, key: str) -> bool:
         return v
     if isinstance(v, str) and v.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
         return v.lower() in ("1", "true", "yes", "on")
-    raise InputError(f"{key}: expected true or false, got {v!r}")
+    raise InputError(f"{key}: expected true or false, got {v!r}", fix="use true or false")
 
 
 def as_int_in(lo: int, hi: int) -> Callable[[object, str], int]:
     def check(v: object, key: str) -> int:
+        whole = f"use a whole number from {lo} to {hi}"
         if isinstance(v, bool):
-            raise InputError(f"{key}: expected a whole number, got {v!r}")
+            raise InputError(f"{key}: expected a whole number, got {v!r}", fix=whole)
         try:
             n = int(str(v)) if not isinstance(v, int) else v
         except ValueError:
-            raise InputError(f"{key}: expected a whole number, got {v!r}") from None
+            raise InputError(f"{key}: expected a whole number, got {v!r}", fix=whole) from None
         if not lo <= n <= hi:
             raise InputError(f"{key}: {n} is out of range", fix=f"use a number from {lo} to {hi}")
         return n
@@ -92,7 +96,10 @@ def as_opt_int(lo: int, hi: int) -> Callable[[object, str], int | None]:
 def as_choice(options: tuple[str, ...]) -> Callable[[object, str], str]:
     def check(v: object, key: str) -> str:
         if v not in options:
-            raise InputError(f"{key}: {v!r} is not one of {', '.join(options)}")
+            raise InputError(
+                f"{key}: {v!r} is not one of {', '.join(options)}",
+                fix=f"use one of {', '.join(options)}",
+            )
         return str(v)
 
     return check
@@ -102,7 +109,10 @@ def as_str_list(v: object, key: str) -> tuple[str, ...]:
     if isinstance(v, str):
         v = [v]
     if not isinstance(v, (list, tuple)) or not all(isinstance(x, str) for x in v):
-        raise InputError(f"{key}: expected a list of strings, got {v!r}")
+        raise InputError(
+            f"{key}: expected a list of strings, got {v!r}",
+            fix=f'use a list such as {key} = ["a", "b"] (or one string)',
+        )
     return tuple(v)
 
 
@@ -223,7 +233,9 @@ def as_cert(v: object, key: str) -> str | None:
 def as_url(v: object, key: str) -> str | None:
     s = as_opt_str(v, key)
     if s is not None and not re.match(r"^https?://[^\s/]+", s):
-        raise InputError(f"{key}: {s!r} is not an http(s) URL")
+        raise InputError(
+            f"{key}: {s!r} is not an http(s) URL", fix="use a URL such as https://example.com/hook"
+        )
     return s
 
 
@@ -257,7 +269,9 @@ def as_steps(v: object, key: str) -> tuple[int, ...]:
     elif isinstance(v, (list, tuple)):
         parts = list(v)
     else:
-        raise InputError(f"{key}: expected a list of percentages, got {v!r}")
+        raise InputError(
+            f"{key}: expected a list of percentages, got {v!r}", fix="use for example 10,50,100"
+        )
     pct = tuple(as_int_in(1, 100)(p.strip() if isinstance(p, str) else p, key) for p in parts)
     if not pct or list(pct) != sorted(set(pct)) or pct[-1] != 100:
         raise InputError(

@@ -81,9 +81,7 @@ def observe(
             )
         if shared:
             f_shared = pool.submit(_shared_alb, gw, names)
-        elif pre is not None:
-            f_balancers = pool.submit(lambda: pre)
-        else:
+        elif pre is None:
             f_balancers = pool.submit(_balancers, gw, names, load_balancer_kind, not moving)
         public_zone, private_zone, public, private, private_live, read_public = f_records.result()
         alb: Balancer | None = None
@@ -92,7 +90,7 @@ def observe(
         if shared:
             balancers, alb, routes = f_shared.result()
         else:
-            balancers, access = f_balancers.result()
+            balancers, access = pre if pre is not None else f_balancers.result()
             if moving:
                 balancers = _health_of_staging(gw, balancers, private)
         groups = f_groups.result()
@@ -122,18 +120,9 @@ def _zones_and_records(
     Without ``read_public`` the public zone is read only when the private zone
     lacks a live name (a site set up before the private zone held them); else
     the public records returned are the private live ones."""
-    zones = gw.find_zones(names.zone_name)
-    public, private = pick_zones(zones, names.adopted)
-    if len(public) > 1 or len(private) > 1:
-        raise StateError(
-            f"there are {len(public)} public and {len(private)} private hosted zones "
-            f"named {names.zone_name}",
-            found=", ".join(z["Id"] for z in zones),
-            fix="keep one public and one private zone for the domain and delete the others "
-            "(after moving any records you need)",
-        )
-    pz = _zone(public[0]) if public else None
-    sz = _zone(private[0]) if private else None
+    public, private = site_zones(gw, names)
+    pz = _zone(public) if public else None
+    sz = _zone(private) if private else None
     live, staging = names.live_fqdns, names.staging_fqdns
     reads: list[Callable[[], list[list[dict[str, Any]]]]] = []
     if pz and (read_public or not sz):
@@ -152,6 +141,25 @@ def _zones_and_records(
         return pz, sz, priv_live if pz else (), priv, priv_live, False
     pub = tuple(_alias(r) for records in pub_pages for r in records)
     return pz, sz, pub, priv, priv_live, True
+
+
+def site_zones(
+    gw: Gateway, names: Names, then: str = ""
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The site's public and private hosted zone as described (None: there is
+    none); refuses when there are several of a kind. ``then``: what to run
+    after deleting the extra ones."""
+    zones = gw.find_zones(names.zone_name)
+    public, private = pick_zones(zones, names.adopted)
+    if len(public) > 1 or len(private) > 1:
+        raise StateError(
+            f"there are {len(public)} public and {len(private)} private hosted zones "
+            f"named {names.zone_name}",
+            found=", ".join(str(z["Id"]).split("/")[-1] for z in zones),
+            fix="keep one public and one private zone for the domain and delete the others "
+            f"(after moving any records you need){then}",
+        )
+    return (public[0] if public else None), (private[0] if private else None)
 
 
 def _zone(z: dict[str, Any]) -> Zone:

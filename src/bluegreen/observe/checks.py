@@ -51,15 +51,20 @@ def _single(targets: dict[str, set[str]]) -> str | None:
     return None
 
 
+def _missing_zones(site: Site) -> list[str]:
+    zone = site.names.zone_name
+    return [
+        f"the {label} hosted zone {zone} does not exist"
+        for label, found in (("public", site.public_zone), ("private", site.private_zone))
+        if found is None
+    ]
+
+
 def assess(site: Site) -> Assessment:
     if site.layout == "shared":
         return _with_groups(site, *_shared_roles(site))
     n = site.names
-    problems: list[str] = []
-    if site.public_zone is None:
-        problems.append(f"the public hosted zone {n.zone_name} does not exist")
-    if site.private_zone is None:
-        problems.append(f"the private hosted zone {n.zone_name} does not exist")
+    problems = _missing_zones(site)
     for lb in n.load_balancers:
         if site.balancer(lb) is None:
             problems.append(f"load balancer {lb} does not exist")
@@ -210,11 +215,7 @@ def _shared_roles(
     their staging rule what is staging. Every live and staging name must be an
     alias of that one load balancer."""
     n = site.names
-    problems: list[str] = []
-    if site.public_zone is None:
-        problems.append(f"the public hosted zone {n.zone_name} does not exist")
-    if site.private_zone is None:
-        problems.append(f"the private hosted zone {n.zone_name} does not exist")
+    problems = _missing_zones(site)
     alb = site.shared
     if alb is None:
         problems.append(f"load balancer {n.load_balancer(1)} does not exist")

@@ -35,12 +35,16 @@ Both load balancers are internet-facing, so without a limit anyone who sends
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bluegreen.clock import iso, parse_iso
 from bluegreen.model import Access, Balancer, Group, Site
 from bluegreen.model.naming import TAG_OUT_OF_TRAFFIC, Names
 from bluegreen.plan.steps import Context, Step
+
+if TYPE_CHECKING:
+    from bluegreen.aws import Gateway
+    from bluegreen.model.settings import Settings
 
 WEB_PORTS = (80, 443)
 ANYWHERE = ("0.0.0.0/0", "::/0")
@@ -147,7 +151,7 @@ class RestrictBalancer(Step):
         return f"security groups {', '.join(self.groups)}"
 
 
-def draining_timeout(gw: Any, s: Any, b: Balancer) -> float:
+def draining_timeout(gw: Gateway, s: Settings, b: Balancer) -> float:
     """``drain`` when set, else the balancer's connection-draining timeout
     (classic) or its target group's deregistration delay (ALB)."""
     if s.drain is not None:

@@ -203,6 +203,11 @@ class PinLaunch(Step):
         wanted = launch_key(*target)
         tagged = ""
         if g.ami != self.ami:
+            if not g.version and TAG_PREVIOUS_VERSION in g.tags:
+                # the release before this one has no version: the tag names the
+                # one before it. Removed before the tags below, which a re-run
+                # would skip (AWS cannot add and remove tags in one call).
+                ctx.gw.untag_group(self.group, [TAG_PREVIOUS_VERSION])
             # Tags first, in one call: if the process dies before the group is
             # repointed, a re-run sees the new tags and keeps these previous-*.
             tags = {TAG_PREVIOUS_LAUNCH: current, TAG_AMI: self.ami}
@@ -213,11 +218,11 @@ class PinLaunch(Step):
             if self.version:
                 tags[TAG_VERSION] = self.version
             ctx.gw.tag_group(self.group, tags)
-            drop = [TAG_VERSION] if not self.version and g.version else []
-            if not g.version and TAG_PREVIOUS_VERSION in g.tags:
-                drop.append(TAG_PREVIOUS_VERSION)
-            ctx.gw.untag_group(self.group, drop)
             tagged = f"; previous release {g.version or g.ami} recorded"
+        if not self.version and g.version:
+            # a release without version: the group's says the previous one's.
+            # Also on a re-run that finds the tags above already written.
+            ctx.gw.untag_group(self.group, [TAG_VERSION])
         if current == wanted:
             return f"already on {wanted}{tagged}"
         ctx.gw.set_group_launch(self.group, template=target[0], configuration=target[1])
@@ -281,8 +286,11 @@ class ReplaceInstances(Step):
 
     def _read(self, ctx: Context) -> _Members:
         gw = ctx.gw
-        raw_group = gw.groups_named([self.group])
-        health = balancer_health(ctx, self.kind, self.balancer, self.target_group_arn)
+        read: list[Any] = gw.parallel(
+            lambda: gw.groups_named([self.group]),
+            lambda: balancer_health(ctx, self.kind, self.balancer, self.target_group_arn),
+        )
+        raw_group, health = read
         if not raw_group:
             raise StateError(
                 f"autoscaling group {self.group} disappeared while replacing its instances",
@@ -302,9 +310,6 @@ class ReplaceInstances(Step):
             if i["LifecycleState"] == "InService" and health.get(i["InstanceId"]) == HEALTHY
         )
         return _Members(int(g["DesiredCapacity"]), ids, images, healthy & set(ids), health)
-
-    def _failed(self, ctx: Context) -> dict[str, Any] | None:
-        return ctx.gw.failed_launch(self.group)
 
     def _settle(
         self,
@@ -329,7 +334,7 @@ class ReplaceInstances(Step):
             done = (gone is None or gone not in m.ids) and len(m.ids) >= m.desired
             done = done and len(ok) == len(new)
             if not done:
-                failed = self._failed(ctx)
+                failed = ctx.gw.failed_launch(self.group)
                 if failed is not None and failed.get("ActivityId") not in known:
                     raise launch_failed(self.group, failed, then="run the command again")
             return done, len(ok), max(len(new), 1), m.detail(ami)
@@ -346,7 +351,7 @@ class ReplaceInstances(Step):
     def _roll(self, ctx: Context, ami: str, label: str) -> int:
         start = self._read(ctx)
         # failures older than this roll (a put-back, an earlier release) are not its own
-        earlier = self._failed(ctx)
+        earlier = ctx.gw.failed_launch(self.group)
         known = frozenset({str(earlier.get("ActivityId"))} if earlier else ())
         total = len(start.old(ami))
         replaced = 0

@@ -30,8 +30,8 @@ from collections.abc import Callable
 from typing import Any
 
 from bluegreen.aws import Gateway
-from bluegreen.aws.elb import forward_targets
-from bluegreen.errors import AwsError, InputError
+from bluegreen.aws.elb import forward_targets, rule_hosts
+from bluegreen.errors import InputError
 from bluegreen.model import Access, Balancer, Site
 from bluegreen.model.naming import Names
 from bluegreen.model.settings import Settings
@@ -96,17 +96,13 @@ class AccessSetup:
             g = found.get(name)
 
             def make(name: str = name, cidrs: tuple[str, ...] = cidrs, why: str = why) -> str:
-                try:
-                    gid = gw.create_security_group(
-                        str(vpc_id),
-                        name,
-                        f"bluegreen {why} on the web ports, for {n.domain}",
-                        {**tags, "Name": name},
-                    )
-                except AwsError as e:  # a retry after a lost response: AWS made it
-                    if e.code != "InvalidGroup.Duplicate":
-                        raise
-                    gid = str(gw.security_groups_named(str(vpc_id), [name])[0]["GroupId"])
+                # a retry after a lost response finds the group (create_security_group)
+                gid = gw.create_security_group(
+                    str(vpc_id),
+                    name,
+                    f"bluegreen {why} on the web ports, for {n.domain}",
+                    {**tags, "Name": name},
+                )
                 gw.authorize_ingress(gid, access.web_rules(cidrs, why))  # duplicates are fine
                 return gid
 
@@ -265,7 +261,7 @@ class AccessSetup:
         gw, n, want = self.gw, self.n, self.s.staging_cidrs
         pattern = n.staging_host_pattern
         rules = [r for r in gw.rules(listener_arn) if not r.get("IsDefault")]
-        mine = [r for r in rules if pattern in _hosts(r)]
+        mine = [r for r in rules if pattern in rule_hosts(r)]
         rule = next((r for r in mine if forward_targets(r.get("Actions", []))), None)
         refusal = next((r for r in mine if _refuses(r)), None)
         if rule is None:
@@ -321,15 +317,6 @@ def instance_port_from_self(group_id: str) -> list[dict[str, Any]]:
             "ToPort": 80,
             "UserIdGroupPairs": [{"GroupId": group_id, "Description": "load balancers"}],
         }
-    ]
-
-
-def _hosts(rule: dict[str, Any]) -> list[str]:
-    return [
-        v
-        for c in rule.get("Conditions", [])
-        if c.get("Field") == "host-header"
-        for v in (c.get("HostHeaderConfig", {}).get("Values") or c.get("Values", []))
     ]
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from bluegreen.errors import InputError
 from bluegreen.model.naming import bare
+from bluegreen.site import ownership
 from bluegreen.site.adopted_lbs import Found, Problem, check_balancers, read_balancers
 from bluegreen.site.network import Network
 from bluegreen.site.outcome import Ctx
@@ -296,9 +297,7 @@ def _zones(
     out: list[Problem] = []
     targets = {bare(lb["DNSName"]) for _k, lb in lbs.values()}
     if zones and not n.adopted.load_balancers:
-        own = [n.own_load_balancer(1), n.own_load_balancer(2)]
-        mine = gw.classic_load_balancers(own) + gw.albs(own)
-        targets |= {bare(lb["DNSName"]) for lb in mine}
+        targets |= ownership.targets(gw, n)  # bluegreen's own load balancers
     for key, z in zones.items():
         zid = getattr(n.adopted, key)
         private = key == "private_zone_id"
@@ -338,9 +337,11 @@ def _zones(
                 )
             )
         fqdns = n.private_fqdns if private else n.live_fqdns
-        for fqdn, a_recs, cnames in zip(
-            fqdns, gw.records_for(zid, fqdns), gw.records_for(zid, fqdns, "CNAME")
-        ):
+        a_records, cname_records = gw.parallel(
+            lambda zid=zid, fqdns=fqdns: gw.records_for(zid, fqdns),
+            lambda zid=zid, fqdns=fqdns: gw.records_for(zid, fqdns, "CNAME"),
+        )
+        for fqdn, a_recs, cnames in zip(fqdns, a_records, cname_records):
             foreign = [
                 r
                 for r in a_recs

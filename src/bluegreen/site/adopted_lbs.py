@@ -11,9 +11,7 @@ from typing import Any
 from bluegreen.aws.adopted import forwarded_target_groups
 from bluegreen.site.classic import Target, zone_id
 from bluegreen.site.outcome import Ctx
-from bluegreen.site.security import (
-    INSTANCE_PORT,
-)
+from bluegreen.site.security import INSTANCE_PORT
 
 Problem = tuple[str, str]  # what was found, what to do
 
@@ -60,6 +58,9 @@ def check_balancers(
     groups: list[str] = []
     subnets: list[str] = []
     tgs: dict[str, str] = {}
+    # each ALB's listeners, then its target group: the ALBs read at once
+    albs = [n for n in a.load_balancers if n in lbs and lbs[n][0] == "alb"]
+    alb_checks = dict(zip(albs, gw.parallel(*[(lambda n=n: _alb(c, n, lbs[n][1])) for n in albs])))
     for name in a.load_balancers:
         if name not in lbs:
             problems.append(
@@ -85,7 +86,7 @@ def check_balancers(
             problems += _classic(c, name, lb)
             target: Target = (f"dualstack.{lb['DNSName']}", zone_id(lb, gw.region))
         else:
-            found, tg = _alb(c, name, lb)
+            found, tg = alb_checks[name]
             problems += found
             if tg:
                 if tg in tgs.values():

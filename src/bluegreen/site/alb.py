@@ -15,6 +15,7 @@ from bluegreen.aws.elb import (
     forward_action,
     forward_targets,
     redirect_to_https,
+    rule_hosts,
     target_group_health,
 )
 from bluegreen.site.classic import Target, zone_id
@@ -43,6 +44,8 @@ def reconcile(
     tgs = _target_groups(c, vpc_id)
     wanted = (n.load_balancer(1),) if shared else n.load_balancers
     found = {lb["LoadBalancerName"]: lb for lb in gw.albs(wanted)}
+    arns = [str(lb["LoadBalancerArn"]) for lb in found.values()]  # their listeners, at once
+    listeners = dict(zip(arns, gw.parallel(*[(lambda a=a: gw.listeners(a)) for a in arns])))
     out: dict[str, Target] = {}
     for i, name in enumerate(wanted, 1):
         what = f"application load balancer {name}"
@@ -74,7 +77,7 @@ def reconcile(
             lambda arn=arn, g=want_groups: gw.set_alb_security_groups(arn, g),  # type: ignore[misc]
             new=new,
         )
-        _listeners(c, name, arn, tgs, i, shared)
+        _listeners(c, name, arn, listeners.get(arn, []), tgs, i, shared)
     if shared and n.load_balancer(1) in out:
         out[n.load_balancer(2)] = out[n.load_balancer(1)]
     return out
@@ -86,6 +89,10 @@ def _target_groups(c: Ctx, vpc_id: str | None) -> dict[int, str | None]:
         tg["TargetGroupName"]: tg for tg in gw.target_groups([n.target_group(1), n.target_group(2)])
     }
     health = target_group_health(s.health_check_port, s.health_check_path)
+    arns = [str(tg["TargetGroupArn"]) for tg in found.values()]  # their attributes, at once
+    attributes = dict(
+        zip(arns, gw.parallel(*[(lambda a=a: gw.target_group_attributes(a)) for a in arns]))
+    )
     out: dict[int, str | None] = {}
     for i in (1, 2):
         name = n.target_group(i)
@@ -122,7 +129,7 @@ def _target_groups(c: Ctx, vpc_id: str | None) -> dict[int, str | None]:
                 "health check differed (" + ", ".join(f"{k} was {tg.get(k)}" for k in off) + ")"
             )
             fixes.append(lambda arn=arn: gw.set_target_group_health(arn, health))
-        delay = gw.target_group_attributes(arn).get("deregistration_delay.timeout_seconds")
+        delay = attributes[arn].get("deregistration_delay.timeout_seconds")
         if delay != str(DEREGISTRATION_DELAY):
             diffs.append(f"deregistration delay was {delay}s")
             fixes.append(lambda arn=arn: gw.set_deregistration_delay(arn, DEREGISTRATION_DELAY))
@@ -131,12 +138,19 @@ def _target_groups(c: Ctx, vpc_id: str | None) -> dict[int, str | None]:
 
 
 def _listeners(
-    c: Ctx, lb_name: str, lb_arn: str, tgs: dict[int, str | None], i: int, shared: bool
+    c: Ctx,
+    lb_name: str,
+    lb_arn: str,
+    listeners: list[dict[str, Any]],
+    tgs: dict[int, str | None],
+    i: int,
+    shared: bool,
 ) -> None:
+    """``listeners``: the load balancer's, as described (none when it is new)."""
     gw, s = c.gw, c.s
     cert = s.certificate_arn
     redirect = bool(cert) and s.https_redirect
-    have = {int(ls["Port"]): ls for ls in gw.listeners(lb_arn)}
+    have = {int(ls["Port"]): ls for ls in listeners}
     own_tg = tgs[1] if shared else tgs[i]
     for port in (80, 443) if cert else (80,):
         https = port == 443
@@ -224,17 +238,7 @@ def _staging_rule(
     pattern = n.staging_host_pattern
     what = f"listener rule {lb_name}:{port} host {pattern} -> staging target group"
     rules = gw.rules(listener_arn) if listener else []
-    rule = next(
-        (
-            r
-            for r in rules
-            if any(
-                pattern in (x.get("HostHeaderConfig", {}).get("Values") or x.get("Values", []))
-                for x in r.get("Conditions", [])
-            )
-        ),
-        None,
-    )
+    rule = next((r for r in rules if pattern in rule_hosts(r)), None)
     if rule is not None:
         c.rec.ok(what)
         return

@@ -82,6 +82,9 @@ def reconcile(
 ) -> dict[str, Target]:
     gw, n, s = c.gw, c.n, c.s
     found = {lb["LoadBalancerName"]: lb for lb in gw.classic_load_balancers(n.load_balancers)}
+    attributes = dict(  # draining and cross-zone of those that exist, at once
+        zip(found, gw.parallel(*[(lambda x=x: gw.classic_attributes(x)) for x in found]))
+    )
     want = listeners(s)
     out: dict[str, Target] = {}
     for name in n.load_balancers:
@@ -106,7 +109,7 @@ def reconcile(
                 continue
             lb = gw.classic_load_balancers([name])[0]
         out[name] = (f"dualstack.{lb['DNSName']}", zone_id(lb, gw.region))
-        _settings(c, lb, want, lb_group, new, set(access))
+        _settings(c, lb, want, lb_group, new, attributes.get(name, {}), set(access))
     return out
 
 
@@ -116,8 +119,10 @@ def _settings(
     want: list[dict[str, Any]],
     lb_group: str | None,
     new: bool,
+    attrs: dict[str, Any],
     access: set[str],
 ) -> None:
+    """``attrs``: the load balancer's attributes (none read when it is ``new``)."""
     gw, s = c.gw, c.s
     name = str(lb["LoadBalancerName"])
     diffs: list[str] = []
@@ -157,7 +162,6 @@ def _settings(
     if any(have_hc.get(k) != v for k, v in hc.items()):
         diffs.append(f"health check was {have_hc.get('Target')} every {have_hc.get('Interval')}s")
         fixes.append(lambda: gw.set_classic_health_check(name, hc))
-    attrs = gw.classic_attributes(name) if not new else {}
     cd = attrs.get("ConnectionDraining", {})
     cz = attrs.get("CrossZoneLoadBalancing", {})
     if (

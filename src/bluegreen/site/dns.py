@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bluegreen.errors import AwsError, StateError
-from bluegreen.model.adoption import pick_zones
+from bluegreen.errors import AwsError
 from bluegreen.model.naming import bare
+from bluegreen.observe import site_zones
 from bluegreen.site.classic import Target
 from bluegreen.site.outcome import Ctx
 
@@ -36,16 +36,7 @@ def _zone_id(z: dict[str, Any]) -> str:
 
 def zones(c: Ctx, vpc_id: str | None) -> tuple[str | None, str | None]:
     gw, n = c.gw, c.n
-    found = gw.find_zones(n.zone_name)
-    public, private = pick_zones(found, n.adopted)
-    if len(public) > 1 or len(private) > 1:
-        raise StateError(
-            f"there are {len(public)} public and {len(private)} private hosted zones named "
-            f"{n.zone_name}",
-            found=", ".join(_zone_id(z) for z in found),
-            fix="keep one public and one private zone for the domain and delete the others "
-            "(after moving any records you need), then run `bluegreen init` again",
-        )
+    public, private = site_zones(gw, n, then=", then run `bluegreen init` again")
     # One CallerReference per intended zone: the site's VPC tells apart a zone
     # made again after a teardown from a retry of the same creation.
     incarnation = vpc_id or "new"
@@ -54,7 +45,7 @@ def zones(c: Ctx, vpc_id: str | None) -> tuple[str | None, str | None]:
     )
     if public:
         c.rec.ok(pub_what)
-        pub_id: str | None = _zone_id(public[0])
+        pub_id: str | None = _zone_id(public)
     else:
         made = c.rec.create(
             pub_what,
@@ -66,7 +57,7 @@ def zones(c: Ctx, vpc_id: str | None) -> tuple[str | None, str | None]:
     )
     priv_id: str | None = None
     if private:
-        priv_id = _zone_id(private[0])
+        priv_id = _zone_id(private)
         bound = gw.zone_vpcs(priv_id) if vpc_id else []
         zid, vpc = priv_id, vpc_id
         c.rec.check(

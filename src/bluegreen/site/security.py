@@ -144,21 +144,19 @@ def reconcile(c: Ctx, vpc_id: str | None, *, shared: bool = False) -> Groups:
         if name == n.security_group and extra:
             out.extra = extra  # removed by ``finish``, after the load balancers moved
             extra = []
-        if not missing and not extra and not (name == n.security_group and out.extra):
-            c.rec.check(what, [], lambda: None, new=new)
-            continue
         diffs = [f"added {describe(r, labels)}" for r in missing]
         diffs += [f"removed {describe(r, labels)}" for r in extra]
-        if diffs:
-            c.rec.check(
-                what,
-                diffs,
-                lambda gid=gid, missing=missing, extra=extra: (  # type: ignore[misc]
-                    gw.authorize_ingress(gid, permissions(missing)),
-                    gw.revoke_ingress(gid, permissions(extra)),
-                ),
-                new=new,
-            )
+        if not diffs and name == n.security_group and out.extra:
+            continue  # what differs is removed, and reported, by ``finish``
+        c.rec.check(
+            what,
+            diffs,
+            lambda gid=gid, missing=missing, extra=extra: (  # type: ignore[misc]
+                gw.authorize_ingress(gid, permissions(missing)),
+                gw.revoke_ingress(gid, permissions(extra)),
+            ),
+            new=new,
+        )
     return out
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bluegreen.aws import Gateway
+from bluegreen.aws.ec2 import has_tags
 from bluegreen.errors import AwsError
 from bluegreen.lifecycle import history, lock
 from bluegreen.model.adoption import pick_zones
@@ -347,10 +348,10 @@ def discover(gw: Gateway, names: Names) -> tuple[Plan, list[str]]:
     kept += kept_tgs
     steps += [DeleteTargetGroup(tg["TargetGroupName"], tg["TargetGroupArn"]) for tg in tgs]
 
-    key_tags = gw.key_pair_tags(names.key_pair)
-    if key_tags is not None and key_tags.get(TAG_DOMAIN) == domain:
+    pair = gw.key_pair(names.key_pair)
+    if pair is not None and has_tags(pair.get("Tags"), {TAG_DOMAIN: domain}):
         steps.append(DeleteKeyPair(names.key_pair))
-    elif key_tags is not None:
+    elif pair is not None:
         kept.append(f"key pair {names.key_pair}: not tagged {TAG_DOMAIN}={domain}")
 
     # Network, innermost first.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -181,18 +180,18 @@ class WaitHealthy(Step):
 
     def apply(self, ctx: Context) -> str:
         def check() -> tuple[bool, float, float, str]:
-            with ThreadPoolExecutor(max_workers=3) as pool:
-                f_groups = pool.submit(ctx.gw.groups_named, [self.group])
-                f_failed = pool.submit(ctx.gw.failed_launch, self.group)
-                health = balancer_health(ctx, self.kind, self.balancer, self.target_group_arn)
-                groups = f_groups.result()
-                failed = f_failed.result()
+            read: list[Any] = ctx.gw.parallel(
+                lambda: ctx.gw.groups_named([self.group]),
+                lambda: ctx.gw.failed_launch(self.group),
+                lambda: balancer_health(ctx, self.kind, self.balancer, self.target_group_arn),
+            )
+            groups, failed, health = read
             if not groups:
                 raise StateError(
                     f"autoscaling group {self.group} disappeared while waiting for it",
                     fix="run `bluegreen status` to see what changed, then deploy again",
                 )
-            members = [i for i in groups[0].get("Instances", [])]
+            members = groups[0].get("Instances", [])
             ok = [
                 i["InstanceId"]
                 for i in members

@@ -168,9 +168,7 @@ def groups_behind_one(site: Site, b: Balancer, command: str) -> Group | None:
     return gs[0] if gs else None
 
 
-def deploy_new_group(
-    site: Site, a: Assessment, s: Settings, intent: DeployIntent, *, strategy: str
-) -> Plan:
+def deploy_new_group(site: Site, a: Assessment, s: Settings, intent: DeployIntent) -> Plan:
     """Create the release's launch template and ASG behind the staging load balancer."""
     live, staging = require_site(site, a, "deploy")
     n = site.names
@@ -317,7 +315,7 @@ def alias_to(b: Balancer) -> AliasTarget:
     return AliasTarget(dns_name=dns, zone_id=b.zone_id)
 
 
-def require_serving(site: Site, b: Balancer, g: Group | None, command: str) -> Group:
+def require_serving(b: Balancer, g: Group | None, command: str) -> Group:
     """The traffic guard: ``b`` may take traffic only with a group whose every
     instance is InService and healthy in it."""
     if g is None:
@@ -398,7 +396,7 @@ def with_pin_repairs(site: Site, plan: Plan) -> Plan:
 
 
 def restore_capacity(
-    site: Site, s: Settings, b: Balancer, target: Group, current: Group | None
+    s: Settings, b: Balancer, target: Group, current: Group | None
 ) -> tuple[Step, ...]:
     """Before traffic returns to ``target`` (a group that was live before):
     scale it to at least the desired capacity it had when it was live (tag

@@ -46,7 +46,7 @@ class DnsStrategy:
     name = "dns"
 
     def deploy(self, site: Site, a: Assessment, s: Settings, intent: DeployIntent) -> Plan:
-        return deploy_new_group(site, a, s, intent, strategy=self.name)
+        return deploy_new_group(site, a, s, intent)
 
     def switch(self, site: Site, a: Assessment, s: Settings, *, rollback: bool = False) -> Plan:
         command = "rollback" if rollback else "switch"
@@ -73,13 +73,13 @@ class DnsStrategy:
         old_live = groups_behind_one(site, live, command)
         if rollback:
             _require_rollback(staging, new_live, old_live)
-        group = require_serving(site, staging, new_live, command)
+        group = require_serving(staging, new_live, command)
         forward = (
             point_public(site, s, staging, command),
             point_private(site, s, staging, live, command),
         )
         steps: tuple[Step, ...] = (
-            *restore_capacity(site, s, staging, group, old_live),
+            *restore_capacity(s, staging, group, old_live),
             *gate(site, s, staging, group, "staging", after_switch=False),
             # staging_cidrs: everyone may reach it before the live names move there
             *open_before_traffic(site, staging),
@@ -106,10 +106,6 @@ class DnsStrategy:
                 "previous_version": old_live.version if old_live else None,
             },
         )
-
-    # Kept for the strategies that compose the dns strategy's steps.
-    def _point_live(self, site: Site, s: Settings, b: Balancer, why: str) -> SetAliases:
-        return point_public(site, s, b, why)
 
     def clean(self, site: Site, a: Assessment, s: Settings, intent: CleanIntent) -> Plan:
         live, staging = require_site(site, a, "clean", allow_orphans=intent.force)

@@ -67,7 +67,7 @@ class LbStrategy:
     # -- deploy and clean: as dns, once no switch is half done ----------------
     def deploy(self, site: Site, a: Assessment, s: Settings, intent: DeployIntent) -> Plan:
         _refuse_if_interrupted(site, a, "deploy")
-        return deploy_new_group(site, a, s, intent, strategy=self.name)
+        return deploy_new_group(site, a, s, intent)
 
     def clean(self, site: Site, a: Assessment, s: Settings, intent: CleanIntent) -> Plan:
         _refuse_if_interrupted(site, a, "clean")
@@ -165,7 +165,7 @@ def _switch_groups(site: Site, a: Assessment, s: Settings, rollback: bool) -> Pl
         old = groups_behind_one(site, live, command)
         if rollback:
             _require_rollback(staging, new, old)
-        new = require_serving(site, staging, new, command)
+        new = require_serving(staging, new, command)
     steps = [
         *gate(site, s, staging, new, "staging", after_switch=False),
         *_moves(s, live, staging, new, old),
@@ -230,7 +230,7 @@ def _switch_listeners(site: Site, a: Assessment, s: Settings, rollback: bool) ->
         notes = (f"finishing an interrupted switch towards {target.name}",)
         new_group = groups_behind_one(site, target, command)
         old_group = groups_behind_one(site, other, command)
-        require_serving(site, target, new_group, command)
+        require_serving(target, new_group, command)
     else:
         if a.live is None or a.staging is None:
             raise StateError(
@@ -243,9 +243,9 @@ def _switch_listeners(site: Site, a: Assessment, s: Settings, rollback: bool) ->
         old_group = groups_behind_one(site, other, command)
         if rollback:
             _require_rollback(target, new_group, old_group)
-        require_serving(site, target, new_group, command)
+        require_serving(target, new_group, command)
     assert new_group is not None
-    moves = _forwards(site, target, other, command)
+    moves = _forwards(site, target, other)
     live_moves = len(site.routes)  # the listeners' default actions come first
     steps = [
         *(() if notes else gate(site, s, target, new_group, "staging", after_switch=False)),
@@ -260,7 +260,7 @@ def _switch_listeners(site: Site, a: Assessment, s: Settings, rollback: bool) ->
         summary=f"forward the live names of {alb.name} to {target.name} "
         f"({_label(new_group)}) and the staging names to {other.name} ({_label(old_group)})",
         on_failure=(
-            *(back := _forwards(site, other, target, command + " undo"))[:live_moves],
+            *(back := _forwards(site, other, target))[:live_moves],
             *mark_out_of_traffic(new_group),
             *back[live_moves:],
         ),
@@ -276,7 +276,7 @@ def _switch_listeners(site: Site, a: Assessment, s: Settings, rollback: bool) ->
     )
 
 
-def _forwards(site: Site, live: Balancer, staging: Balancer, why: str) -> list[Step]:
+def _forwards(site: Site, live: Balancer, staging: Balancer) -> list[Step]:
     """Every listener's default action to ``live``, then every staging rule to
     ``staging``: the live names move first, each listener atomically."""
     assert site.shared and live.target_group_arn and staging.target_group_arn

@@ -134,7 +134,7 @@ class RollingStrategy:
         if g is None:
             # The first deploy: the staging group, named after its balancer.
             fixed = replace(intent, release=replace(rel, name=env_group_name(staging)))
-            plan = deploy_new_group(site, a, s, fixed, strategy=self.name)
+            plan = deploy_new_group(site, a, s, fixed)
             return replace(plan, notes=(*plan.notes, "rolling: creating the staging group"))
         if g.attached_to(live):
             raise StateError(
@@ -193,8 +193,8 @@ class RollingStrategy:
         live, staging = require_site(site, a, command)
         lg = groups_behind_one(site, live, command)
         if rollback:
-            return self._rollback(site, s, live, lg)
-        sg = require_serving(site, staging, groups_behind_one(site, staging, command), command)
+            return self._rollback(s, live, lg)
+        sg = require_serving(staging, groups_behind_one(site, staging, command), command)
         if not sg.ami:
             raise StateError(
                 f"switch: {sg.name} carries no {TAG_AMI} tag: cannot tell its release",
@@ -211,7 +211,7 @@ class RollingStrategy:
             )
         resuming = lg.ami == sg.ami
         if not resuming:
-            require_serving(site, live, lg, command)
+            require_serving(live, lg, command)
         _require_two(lg, live, command)
         if sg.launch_template:
             pin = PinLaunch(
@@ -290,7 +290,7 @@ class RollingStrategy:
             facts={"live": live.name, "version": sg.version, "previous_version": None},
         )
 
-    def _rollback(self, site: Site, s: Settings, live: Balancer, lg: Group | None) -> Plan:
+    def _rollback(self, s: Settings, live: Balancer, lg: Group | None) -> Plan:
         if lg is None or not lg.tags.get(TAG_PREVIOUS_LAUNCH) or not lg.tags.get(TAG_PREVIOUS_AMI):
             raise StateError(
                 f"rollback: the live group{' ' + lg.name if lg else ''} behind {live.name} "

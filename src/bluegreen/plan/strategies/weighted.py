@@ -50,7 +50,7 @@ from bluegreen.plan.strategies.dns import (
 )
 
 
-def _weighted(site: Site, old: Balancer, new: Balancer, percent: int) -> tuple[AliasTarget, ...]:
+def _weighted(old: Balancer, new: Balancer, percent: int) -> tuple[AliasTarget, ...]:
     out = []
     for b, w in ((old, 100 - percent), (new, percent)):
         t = alias_to(b)
@@ -75,7 +75,7 @@ class WeightedStrategy:
 
     def deploy(self, site: Site, a: Assessment, s: Settings, intent: DeployIntent) -> Plan:
         _refuse_while_shifting(a, "deploy")
-        return deploy_new_group(site, a, s, intent, strategy=self.name)
+        return deploy_new_group(site, a, s, intent)
 
     def clean(self, site: Site, a: Assessment, s: Settings, intent: CleanIntent) -> Plan:
         _refuse_while_shifting(a, "clean")
@@ -86,7 +86,13 @@ class WeightedStrategy:
         if a.weights and not site.public_observed:
             # A shift in progress resumes at the public zone's weight (a step
             # may have reached that zone only): the caller reads it and plans again.
-            raise StateError(f"{command}: a weighted shift in progress needs the public zone")
+            raise StateError(
+                f"{command}: a weighted shift in progress needs the public zone",
+                found="live weights "
+                + ", ".join(f"{b}={w}" for b, w in a.weights.items())
+                + " (the private zone only was read)",
+                fix=f"run `bluegreen {command}` again: it reads the public zone",
+            )
         if _interrupted_switch(site, a) is not None:
             return DnsStrategy().switch(site, a, s, rollback=rollback)
         if not a.weights:
@@ -107,17 +113,16 @@ class WeightedStrategy:
                     ),
                     facts=plan.facts,
                 )
-            return self._shift(site, a, s, live, staging, old_group, 0)
+            return self._shift(site, s, live, staging, old_group, 0)
         live, staging = require_site(site, a, command)
         if rollback:
             return self._return_all(site, s, live, staging, a)
         old_group = groups_behind_one(site, live, command)
-        return self._shift(site, a, s, live, staging, old_group, current_percent(a, live, staging))
+        return self._shift(site, s, live, staging, old_group, current_percent(a, live, staging))
 
     def _shift(
         self,
         site: Site,
-        a: Assessment,
         s: Settings,
         live: Balancer,
         staging: Balancer,
@@ -125,9 +130,7 @@ class WeightedStrategy:
         at: int,
     ) -> Plan:
         assert site.public_zone
-        new_group = require_serving(
-            site, staging, groups_behind_one(site, staging, "switch"), "switch"
-        )
+        new_group = require_serving(staging, groups_behind_one(site, staging, "switch"), "switch")
         label = new_group.version or new_group.ami or new_group.name
         # Back to the old environment from any weight: the records are read
         # first (expect None), as the hold that fails may be any of the steps.
@@ -163,7 +166,7 @@ class WeightedStrategy:
             steps.append(hold(at))
         public = private = None
         for p in (p for p in s.steps if p > at and p < 100):
-            targets = _weighted(site, live, staging, p)
+            targets = _weighted(live, staging, p)
             label = f"{live.name} {100 - p}% and {staging.name} {p}%"
             why = f"weighted switch: {p}% -> {staging.name}"
             public = point_public(site, s, targets, why, label=label, after=public)
