@@ -92,6 +92,24 @@ class Ec2Calls(BaseGateway):
         )
         return list(r.get("Images", []))
 
+    def register_image(self, name: str, description: str, tags: dict[str, str]) -> str:
+        """Register an 8 GiB x86_64 EBS image of the emulator's catalogue (the
+        demo's and the tests' release images); tagged in a call of its own,
+        since not every endpoint applies TagSpecifications to RegisterImage."""
+        r = self.call(
+            "ec2",
+            "register_image",
+            Name=name,
+            Description=description,
+            Architecture="x86_64",
+            RootDeviceName="/dev/xvda",
+            BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
+            VirtualizationType="hvm",
+        )
+        image_id = str(r["ImageId"])
+        self.create_tags([image_id], tags)
+        return image_id
+
     def create_tags(self, resources: Sequence[str], tags: dict[str, str]) -> None:
         self.call(
             "ec2",

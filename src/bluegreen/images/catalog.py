@@ -34,29 +34,9 @@ from bluegreen.ui import Reporter
 
 def register_demo_image(gw: Gateway, names: Names, version: str) -> str:
     """Register an image for ``version`` from the emulator's catalogue (demo only)."""
-    r = gw.call(
-        "ec2",
-        "register_image",
-        Name=names.image_name(version),
-        Description=f"{names.domain} release {version}",
-        Architecture="x86_64",
-        RootDeviceName="/dev/xvda",
-        BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
-        VirtualizationType="hvm",
-    )
-    image_id = str(r["ImageId"])
-    # Tagged in a call of its own: not every endpoint applies TagSpecifications here.
-    gw.call(
-        "ec2",
-        "create_tags",
-        Resources=[image_id],
-        Tags=[
-            {"Key": TAG_DOMAIN, "Value": names.domain},
-            {"Key": TAG_VERSION, "Value": version},
-            {"Key": "Name", "Value": names.image_name(version)},
-        ],
-    )
-    return image_id
+    name = names.image_name(version)
+    tags = {TAG_DOMAIN: names.domain, TAG_VERSION: version, "Name": name}
+    return gw.register_image(name, f"{names.domain} release {version}", tags)
 
 
 def resolve(gw: Gateway, names: Names, *, ami: str | None, version: str | None) -> Release:
