@@ -231,13 +231,18 @@ class Observer:
             for z in r53.list_hosted_zones_by_name(DNSName=self.domain + ".")["HostedZones"]
             if z["Name"] == self.domain + "." and not z.get("Config", {}).get("PrivateZone")
         )
-        while not self._stop.is_set():
+        while True:
+            # Once stopped, one observation more: the state the command left,
+            # whatever its last write came after the previous observation.
+            last = self._stop.is_set()
             try:
                 obs = self._observe(r53, elb, v2, asg, zone)
             except Exception as e:  # a read that fails is an observation that failed
                 obs = Observation(time.monotonic(), error=f"{type(e).__name__}: {e}")
             self.observations.append(obs)
             self._first.set()
+            if last:
+                return
 
     def _observe(self, r53: Any, elb: Any, v2: Any, asg: Any, zone: str) -> Observation:
         at = time.monotonic()
