@@ -4,7 +4,7 @@
 with ``--endpoint-url``; ``bluegreen demo`` runs it inside its own process;
 ``python -m bluegreen.emulator.server PORT`` runs it alone (the Packer tests do).
 
-Three fidelity fixes are applied (``fix_emulator``):
+Fidelity fixes applied (``fix_emulator``):
 
 - moto reports every image it registers or creates with root device type
   ``standard`` (instance store), where AWS reports ``ebs`` for the EBS-backed
@@ -22,6 +22,9 @@ Three fidelity fixes are applied (``fix_emulator``):
   answers AlreadyExists, as in AWS, where moto replaces the original; a
   DeleteLaunchConfiguration of a missing one answers ValidationError (not
   found), where moto succeeds (``autoscaling_names_as_aws``).
+- a TerminateInstanceInAutoScalingGroup of an instance no longer in a group
+  answers ValidationError, as in AWS, where moto fails with an internal
+  error (``autoscaling_terminate_as_aws``).
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ def fix_emulator() -> None:
     amis.Ami.__init__ = init  # type: ignore[method-assign]
     route53_as_aws()
     autoscaling_names_as_aws()
+    autoscaling_terminate_as_aws()
     _FIXED.append(True)
 
 
@@ -227,6 +231,41 @@ def autoscaling_names_as_aws() -> None:
     models.AutoScalingBackend.create_launch_configuration = create_lc  # type: ignore[method-assign]
     models.AutoScalingBackend.delete_launch_configuration = delete_lc  # type: ignore[method-assign]
     _ASG_FIXED.append(True)
+
+
+_TERMINATE_FIXED: list[bool] = []
+
+
+def autoscaling_terminate_as_aws() -> None:
+    """moto's ``TerminateInstanceInAutoScalingGroup`` of an instance no longer
+    in any group (its termination already under way: the retry of a call whose
+    answer was lost) fails with an internal error; AWS answers ValidationError
+    "Instance Id not found - No managed instance found for instance ID ..."
+    (once per process)."""
+    from moto.autoscaling import models
+    from moto.autoscaling.exceptions import AutoscalingClientError
+
+    if _TERMINATE_FIXED:
+        return
+    original: Any = models.AutoScalingBackend.terminate_instance
+
+    class ValidationError(AutoscalingClientError):
+        code = "ValidationError"
+
+    def terminate(self: Any, instance_id: str, should_decrement: bool) -> Any:
+        managed = any(
+            s.instance.id == instance_id
+            for g in self.autoscaling_groups.values()
+            for s in g.instance_states
+        )
+        if not managed:
+            raise ValidationError(
+                f"Instance Id not found - No managed instance found for instance ID {instance_id}",
+            )
+        return original(self, instance_id, should_decrement)
+
+    models.AutoScalingBackend.terminate_instance = terminate  # type: ignore[method-assign]
+    _TERMINATE_FIXED.append(True)
 
 
 def _attr(rs: Any, key: str) -> Any:
