@@ -340,14 +340,23 @@ def test_teardown_keeps_a_look_alike_without_the_domains_tag(aws: str) -> None:
     assert client(aws, "elb").describe_load_balancers()["LoadBalancerDescriptions"] == []
 
 
-@pytest.mark.parametrize("strategy", ["rolling", "weighted"])
-@pytest.mark.parametrize("kind", ["classic", "alb"])
-def test_rolling_and_weighted_run_on_adopted_load_balancers(
+@pytest.mark.parametrize(
+    ("kind", "strategy"),
+    [
+        ("classic", "rolling"),
+        ("classic", "weighted"),
+        ("classic", "lb"),
+        ("alb", "rolling"),
+        ("alb", "weighted"),
+    ],
+)
+def test_every_strategy_runs_on_adopted_load_balancers(
     aws: str, tmp_path: Path, kind: str, strategy: str
 ) -> None:
-    """The strategies the refusal of ``lb`` points to work on adopted load
-    balancers too: a release, a second one, a rollback; teardown keeps every
-    adopted resource as it was."""
+    """Beyond ``dns``: every strategy that fits two load balancers (``lb`` on
+    ALB needs one ALB of bluegreen's, and is refused) runs on adopted ones: a
+    release, a second one, a rollback; teardown keeps every adopted resource
+    as it was."""
     ids = adopt_infra.build(aws, kind)
     extra = f'strategy = "{strategy}"\n' + (
         'steps = [50, 100]\ninterval = "30s"\n' if strategy == "weighted" else 'timeout = "120s"\n'
