@@ -131,6 +131,23 @@ def test_deploy_and_clean_read_one_record_page_per_zone(live_v1: dict[str, str])
     assert clean("route-53", "ListResourceRecordSets") == 2
 
 
+def test_launch_configuration_create_and_delete_do_not_look_first(
+    live_v1: dict[str, str],
+) -> None:
+    """The configuration's create and delete take their own answers
+    (AlreadyExists, ValidationError "not found") as done, as the launch
+    template's and the group's do: no DescribeLaunchConfigurations before
+    them, one read fewer in each command than with the look (13 and 10)."""
+    deploy = counted("deploy", "--version", "v2", "--launch-configuration")
+    assert deploy("auto-scaling", "DescribeLaunchConfigurations") == 0
+    assert deploy("auto-scaling", "CreateLaunchConfiguration") == 1
+    assert (deploy.reads, deploy()) == (12, 17)
+    clean = counted("clean", "--yes")
+    assert clean("auto-scaling", "DescribeLaunchConfigurations") == 0
+    assert clean("auto-scaling", "DeleteLaunchConfiguration") == 1
+    assert (clean.reads, clean()) == (9, 14)
+
+
 def test_a_health_poll_costs_the_same_for_any_fleet(site: dict[str, str]) -> None:
     polls = []
     for n in (1, 6):
@@ -175,3 +192,28 @@ def test_records_far_apart_are_still_found(both: dict[str, str], aws: str) -> No
     after = run("--output", "json", "status").json()
     assert (after["live"]["version"], after["staging"]["version"]) == ("v1", "v2")
     assert after["problems"] == []
+
+
+def test_an_alb_site_moves_traffic_after_eight_requests_nine_when_not_configured(
+    aws: str,
+) -> None:
+    """Application load balancers: their target groups' membership and health
+    are one DescribeTargetHealth each, and the target groups a describe of
+    their own: 8 requests before the public zone's change. With the kind not
+    configured, one classic describe of the pair finds none first (not one
+    per name)."""
+    from conftest import register_images
+
+    assert run("init", "--load-balancer", "alb").code == 0
+    register_images(aws, "v1", "v2")
+    for args in (("deploy", "--version", "v1"), ("switch",), ("deploy", "--version", "v2")):
+        r = run(*args)
+        assert r.code == 0, r.err
+    for args, before in ((("switch",), 9), (("rollback", "--load-balancer", "alb"), 8)):
+        order = Order()
+        r = run(*args, hooks=order.hooks())
+        assert r.code == 0, r.err
+        sent = order.sent[: order.before_first("ChangeResourceRecordSets")]
+        assert len(sent) == before, sent
+        assert sent.count("DescribeTargetHealth") == 2
+        assert sent.count("DescribeLoadBalancers") == before - 7  # elbv2's, and classic's probe

@@ -20,7 +20,7 @@ from bluegreen.plan.steps.base import (
     Step,
     Wait,
     client_token,
-    instance_group,
+    instance_groups,
     poll,
     wait_out_profile_propagation,
 )
@@ -69,7 +69,7 @@ __all__ = [
     "balancer_health",
     "client_token",
     "expand_url",
-    "instance_group",
+    "instance_groups",
     "launch_failed",
     "poll",
     "wait_out_profile_propagation",
