@@ -147,6 +147,8 @@ def measure(url: str, base: BaselineSite, rounds: int, latency: float) -> dict[s
 
 
 TARGET = 1.5  # the release cycle at most 1.5 times the baseline at 50 ms per call
+# lock, one round of reads under it, release of the lock with the history record
+FLOOR_PER_COMMAND = 3
 
 
 def main() -> None:
@@ -219,6 +221,15 @@ def main() -> None:
     text += (
         f"\n\nTarget: release cycle at most {TARGET}x the baseline at 50 ms per call: "
         f"{last['ratio']:.2f}x, {'met' if met else 'missed'}."
+    )
+    work = int(last["baseline_sequential"])
+    floor = work + FLOOR_PER_COMMAND * 3
+    text += (
+        f"\n\nFloor of three commands that each take the lock, read under it and release it "
+        f"with the history record ({FLOOR_PER_COMMAND} requests in sequence each, on top of "
+        f"the baseline's {work}): {floor} in sequence, {floor / work:.2f}x when the requests' "
+        f"time dominates; bluegreen: {int(last['sequential']['cycle'])} "
+        "(docs/PERFORMANCE.md says what each request above the floor buys)."
     )
     seq = results[-1]["sequential"]
     depth = [[k, int(seq[k])] for k in ("deploy", "switch", "clean", "cycle")]

@@ -23,6 +23,11 @@ the difference matters to the ``lb`` strategy (moto 5.2.5):
 - ``CreateAutoScalingGroup`` of a name in use answers AlreadyExists, as AWS
   does (``bluegreen.emulator.server.autoscaling_names_as_aws``); moto replaces the group.
 
+- ``TerminateInstanceInAutoScalingGroup`` of an instance no longer in a group
+  answers ValidationError, as AWS does
+  (``bluegreen.emulator.server.autoscaling_terminate_as_aws``); moto fails
+  with an internal error.
+
 The whole suite runs on it (``conftest.emulator_url``), and so do the
 benchmarks (``bench/benchlib.emulator``). Usage: ``python tests/moto_fixed.py -H 127.0.0.1 -p PORT``.
 """
@@ -35,7 +40,11 @@ from typing import Any
 from moto.autoscaling import models
 from moto.server import main
 
-from bluegreen.emulator.server import autoscaling_names_as_aws, route53_as_aws
+from bluegreen.emulator.server import (
+    autoscaling_names_as_aws,
+    autoscaling_terminate_as_aws,
+    route53_as_aws,
+)
 
 
 def detach_load_balancers(self: Any, group_name: str, load_balancer_names: list[str]) -> None:
@@ -76,6 +85,7 @@ models.AutoScalingBackend.detach_load_balancers = detach_load_balancers  # type:
 models.AutoScalingBackend.update_attached_elbs = update_attached_elbs  # type: ignore[method-assign]
 route53_as_aws()
 autoscaling_names_as_aws()
+autoscaling_terminate_as_aws()
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -338,3 +338,49 @@ def test_teardown_keeps_a_look_alike_without_the_domains_tag(aws: str) -> None:
     assert any("key pair londontamed-com-production: not tagged" in k for k in r.json()["kept"])
     assert ec2.describe_key_pairs(KeyNames=["londontamed-com-production"])["KeyPairs"]
     assert client(aws, "elb").describe_load_balancers()["LoadBalancerDescriptions"] == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "strategy"),
+    [
+        ("classic", "rolling"),
+        ("classic", "weighted"),
+        ("classic", "lb"),
+        ("alb", "rolling"),
+        ("alb", "weighted"),
+    ],
+)
+def test_every_strategy_runs_on_adopted_load_balancers(
+    aws: str, tmp_path: Path, kind: str, strategy: str
+) -> None:
+    """Beyond ``dns``: every strategy that fits two load balancers (``lb`` on
+    ALB needs one ALB of bluegreen's, and is refused) runs on adopted ones: a
+    release, a second one, a rollback; teardown keeps every adopted resource
+    as it was."""
+    ids = adopt_infra.build(aws, kind)
+    extra = f'strategy = "{strategy}"\n' + (
+        'steps = [50, 100]\ninterval = "30s"\n' if strategy == "weighted" else 'timeout = "120s"\n'
+    )
+    (tmp_path / "bluegreen.toml").write_text(adopt_infra.toml(ids, kind=kind) + extra)
+    before = adopt_infra.snapshot(aws, ids)
+    r = run("init")
+    assert r.code == 0, r.err
+    register_images(aws, "v1", "v2")
+    for args in (*TWO_RELEASES, ("rollback",)):
+        r = run(*args)
+        assert r.code == 0, (args, r.err)
+    st = run("--output", "json", "status").json()
+    assert st["problems"] == [], st["problems"]
+    assert st["live"]["version"] == "v1", st["live"]
+    assert st["live"]["load_balancer"] in ids["load_balancers"]
+    assert st["live"]["healthy"] == st["live"]["desired"] > 0
+    public = {
+        r["Name"]: r
+        for r in client(aws, "route53").list_resource_record_sets(
+            HostedZoneId=ids["public_zone_id"]
+        )["ResourceRecordSets"]
+    }
+    assert "www.londontamed.com." in public and "Weight" not in public["www.londontamed.com."]
+    r = run("teardown", "--yes")
+    assert r.code == 0, r.err
+    assert adopt_infra.snapshot(aws, ids) == before

@@ -175,3 +175,28 @@ def test_records_far_apart_are_still_found(both: dict[str, str], aws: str) -> No
     after = run("--output", "json", "status").json()
     assert (after["live"]["version"], after["staging"]["version"]) == ("v1", "v2")
     assert after["problems"] == []
+
+
+def test_an_alb_site_moves_traffic_after_eight_requests_nine_when_not_configured(
+    aws: str,
+) -> None:
+    """Application load balancers: their target groups' membership and health
+    are one DescribeTargetHealth each, and the target groups a describe of
+    their own: 8 requests before the public zone's change. With the kind not
+    configured, one classic describe of the pair finds none first (not one
+    per name)."""
+    from conftest import register_images
+
+    assert run("init", "--load-balancer", "alb").code == 0
+    register_images(aws, "v1", "v2")
+    for args in (("deploy", "--version", "v1"), ("switch",), ("deploy", "--version", "v2")):
+        r = run(*args)
+        assert r.code == 0, r.err
+    for args, before in ((("switch",), 9), (("rollback", "--load-balancer", "alb"), 8)):
+        order = Order()
+        r = run(*args, hooks=order.hooks())
+        assert r.code == 0, r.err
+        sent = order.sent[: order.before_first("ChangeResourceRecordSets")]
+        assert len(sent) == before, sent
+        assert sent.count("DescribeTargetHealth") == 2
+        assert sent.count("DescribeLoadBalancers") == before - 7  # elbv2's, and classic's probe

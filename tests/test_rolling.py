@@ -358,3 +358,19 @@ def test_interrupted_switch_is_finished_and_keeps_the_previous_release(
     assert set(images(aws, LB1).values()) == {v2}
     assert run("rollback").code == 0  # the previous release survived the crash
     assert set(images(aws, LB1).values()) == {v1}
+
+
+def test_a_lost_response_to_terminating_an_instance_is_not_a_failure(
+    rolling_live_v1: dict[str, str], aws: str
+) -> None:
+    """AWS acted on TerminateInstanceInAutoScalingGroup and its answer was
+    lost: botocore sends it again, and AWS now refuses it (the instance is no
+    longer InService). The rollout carries on with the replacement."""
+    from chaos import Faults
+
+    lost = Faults(rate=0.0, lose_first_response=True, writes=("TerminateInstance",))
+    r = run("deploy", "--version", "v2", hooks=[lost.hook()])
+    assert r.code == 0, r.err
+    assert lost.by_operation["auto-scaling.TerminateInstanceInAutoScalingGroup"] >= 2
+    amis = set(images(aws, "londontamed-com-production-2").values())
+    assert amis == {rolling_live_v1["v2"]}, amis

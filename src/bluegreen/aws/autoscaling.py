@@ -192,13 +192,29 @@ class AutoScalingCalls(BaseGateway):
             TargetGroupARNs=list(arns),
         )
 
-    def terminate_in_group(self, instance_id: str) -> None:
-        self.call(
-            "autoscaling",
-            "terminate_instance_in_auto_scaling_group",
-            InstanceId=instance_id,
-            ShouldDecrementDesiredCapacity=False,
-        )
+    def terminate_in_group(self, instance_id: str) -> bool:
+        """Terminate an instance of a group, which launches its replacement.
+        False when Auto Scaling answers that the instance is no longer one it
+        manages or no longer InService: its termination is already under way
+        (the retry of a call whose answer was lost, a re-run after a kill, or
+        a replacement Auto Scaling started itself). AWS documents no
+        idempotency token for this call; these ValidationError answers are
+        the ones it gives for an instance leaving or gone from its group
+        (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_TerminateInstanceInAutoScalingGroup.html)."""
+        try:
+            self.call(
+                "autoscaling",
+                "terminate_instance_in_auto_scaling_group",
+                InstanceId=instance_id,
+                ShouldDecrementDesiredCapacity=False,
+            )
+        except AwsError as e:
+            text = e.message.lower()
+            leaving = "no managed instance" in text or "not in inservice" in text
+            if e.code != "ValidationError" or not leaving:
+                raise
+            return False
+        return True
 
     def set_group_launch(
         self, name: str, *, template: tuple[str, str] | None, configuration: str | None

@@ -32,13 +32,18 @@ CLASSIC_ELB_ZONE_IDS = {
 
 class ElbCalls(BaseGateway):
     # -- classic ------------------------------------------------------------
-    def classic_load_balancers(self, names: Sequence[str]) -> list[dict[str, Any]]:
-        """The named classic load balancers that exist (missing ones are left out)."""
+    def classic_load_balancers(
+        self, names: Sequence[str], *, each: bool = True
+    ) -> list[dict[str, Any]]:
+        """The named classic load balancers that exist (missing ones are left
+        out). One missing fails the whole describe (LoadBalancerNotFound): then
+        each is described by its name, unless ``each`` is False (a probe for
+        the site's kind: none, when not all of them are classic)."""
         try:
             r = self.call("elb", "describe_load_balancers", LoadBalancerNames=list(names))
             return list(r.get("LoadBalancerDescriptions", []))
         except NotFound:
-            if len(names) == 1:
+            if len(names) == 1 or not each:
                 return []
             return [lb for n in names for lb in self.classic_load_balancers([n])]
 

@@ -20,6 +20,9 @@ Three fidelity fixes are applied (``fix_emulator``):
   AWS's answers, and reads its names in one page, which needs AWS's order.
 - a CreateAutoScalingGroup of a name in use answers AlreadyExists, as in AWS,
   where moto replaces the group (``autoscaling_names_as_aws``).
+- a TerminateInstanceInAutoScalingGroup of an instance no longer in a group
+  answers ValidationError, as in AWS, where moto fails with an internal
+  error (``autoscaling_terminate_as_aws``).
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ def fix_emulator() -> None:
     amis.Ami.__init__ = init  # type: ignore[method-assign]
     route53_as_aws()
     autoscaling_names_as_aws()
+    autoscaling_terminate_as_aws()
     _FIXED.append(True)
 
 
@@ -197,6 +201,41 @@ def autoscaling_names_as_aws() -> None:
 
     models.AutoScalingBackend.create_auto_scaling_group = create  # type: ignore[method-assign]
     _ASG_FIXED.append(True)
+
+
+_TERMINATE_FIXED: list[bool] = []
+
+
+def autoscaling_terminate_as_aws() -> None:
+    """moto's ``TerminateInstanceInAutoScalingGroup`` of an instance no longer
+    in any group (its termination already under way: the retry of a call whose
+    answer was lost) fails with an internal error; AWS answers ValidationError
+    "Instance Id not found - No managed instance found for instance ID ..."
+    (once per process)."""
+    from moto.autoscaling import models
+    from moto.autoscaling.exceptions import AutoscalingClientError
+
+    if _TERMINATE_FIXED:
+        return
+    original: Any = models.AutoScalingBackend.terminate_instance
+
+    class ValidationError(AutoscalingClientError):
+        code = "ValidationError"
+
+    def terminate(self: Any, instance_id: str, should_decrement: bool) -> Any:
+        managed = any(
+            s.instance.id == instance_id
+            for g in self.autoscaling_groups.values()
+            for s in g.instance_states
+        )
+        if not managed:
+            raise ValidationError(
+                f"Instance Id not found - No managed instance found for instance ID {instance_id}",
+            )
+        return original(self, instance_id, should_decrement)
+
+    models.AutoScalingBackend.terminate_instance = terminate  # type: ignore[method-assign]
+    _TERMINATE_FIXED.append(True)
 
 
 def _attr(rs: Any, key: str) -> Any:

@@ -217,20 +217,27 @@ def _balancers(
     if kind == "alb":
         return _albs(gw, names)
     ahead: dict[str, dict[str, str] | None] = {}
+    # Not configured ("auto"): the pair is described once; when not both are
+    # classic, the site's application load balancers are read, and only if it
+    # has none is each classic one described by its name (a site missing one).
+    each = kind != "auto"
     if health:
         # DescribeInstanceHealth needs only a balancer's name: both are read
         # while the balancers are described (one step in sequence, not two)
         wanted = tuple(names.load_balancers)
         got: list[Any] = gw.parallel(
-            lambda: gw.classic_load_balancers(wanted),
+            lambda: gw.classic_load_balancers(wanted, each=each),
             *[(lambda n=n: _classic_health_if_any(gw, n)) for n in wanted],
         )
         found: list[dict[str, Any]] = got[0]
         ahead = dict(zip(wanted, got[1:]))
     else:
+        found = gw.classic_load_balancers(names.load_balancers, each=each)
+    if not each and not found:  # not configured: the site may have ALBs
+        albs = _albs(gw, names)
+        if albs[0]:
+            return albs
         found = gw.classic_load_balancers(names.load_balancers)
-    if kind == "auto" and not found:  # not configured: the site may have ALBs
-        return _albs(gw, names)
     lookup = _access_lookup(gw, names, found)
     # a balancer described but not there a moment before: its health once more
     again = [

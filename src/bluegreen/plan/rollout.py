@@ -395,7 +395,8 @@ class ReplaceInstances(Step):
                 # leaves it there, reported healthy. Deregistering first makes
                 # both behave alike.
                 ctx.gw.deregister_targets(self.target_group_arn, [victim])
-            ctx.gw.terminate_in_group(victim)
+            if not ctx.gw.terminate_in_group(victim):
+                ctx.reporter.info(f"{self.group}: {victim} is already leaving the group")
             self._settle(
                 ctx, ami, label, victim, f"{self.group}: replacement of {victim}", launches
             )
