@@ -20,8 +20,11 @@ the difference matters to the ``lb`` strategy (moto 5.2.5):
   moto deletes whatever the values, and duplicates records on CREATE; the
   conditional batches that move traffic need AWS's answers.
 
-- ``CreateAutoScalingGroup`` of a name in use answers AlreadyExists, as AWS
-  does (``bluegreen.emulator.server.autoscaling_names_as_aws``); moto replaces the group.
+- ``CreateAutoScalingGroup`` and ``CreateLaunchConfiguration`` of a name in use
+  answer AlreadyExists, as AWS does; moto replaces the original. A
+  ``DeleteLaunchConfiguration`` of a missing one answers ValidationError (not
+  found), as AWS does; moto succeeds
+  (``bluegreen.emulator.server.autoscaling_names_as_aws``).
 
 - ``TerminateInstanceInAutoScalingGroup`` of an instance no longer in a group
   answers ValidationError, as AWS does

@@ -131,6 +131,23 @@ def test_deploy_and_clean_read_one_record_page_per_zone(live_v1: dict[str, str])
     assert clean("route-53", "ListResourceRecordSets") == 2
 
 
+def test_launch_configuration_create_and_delete_do_not_look_first(
+    live_v1: dict[str, str],
+) -> None:
+    """The configuration's create and delete take their own answers
+    (AlreadyExists, ValidationError "not found") as done, as the launch
+    template's and the group's do: no DescribeLaunchConfigurations before
+    them, one read fewer in each command than with the look (13 and 10)."""
+    deploy = counted("deploy", "--version", "v2", "--launch-configuration")
+    assert deploy("auto-scaling", "DescribeLaunchConfigurations") == 0
+    assert deploy("auto-scaling", "CreateLaunchConfiguration") == 1
+    assert (deploy.reads, deploy()) == (12, 17)
+    clean = counted("clean", "--yes")
+    assert clean("auto-scaling", "DescribeLaunchConfigurations") == 0
+    assert clean("auto-scaling", "DeleteLaunchConfiguration") == 1
+    assert (clean.reads, clean()) == (9, 14)
+
+
 def test_a_health_poll_costs_the_same_for_any_fleet(site: dict[str, str]) -> None:
     polls = []
     for n in (1, 6):

@@ -43,6 +43,25 @@ def test_rollback_and_switch_killed_at_every_call(both: dict[str, str], aws: str
     every_kill_point_converged(crash_pair(aws, DOMAIN, ("rollback",), ("switch",), rerun))
 
 
+def test_deploy_killed_after_its_launch_configuration(live_v1: dict[str, str], aws: str) -> None:
+    """A deploy killed right after creating its configuration: the re-run's
+    create is answered AlreadyExists (as in AWS; moto would replace it), which
+    is done, and the deploy ends as an uninterrupted one."""
+    deploy = ("deploy", "--version", "v2", "--launch-configuration")
+    code, seq = count_calls(["--domain", DOMAIN, *deploy])
+    assert code == 0
+    deployed = shape(aws)
+    assert run("clean", "--yes").code == 0
+    assert run_killed(["--domain", DOMAIN, *deploy], seq.index("CreateLaunchConfiguration") + 2)
+    killed = shape(aws)
+    assert len(killed["launch_configurations"]) == 1
+    assert len(killed["groups"]) == len(deployed["groups"]) - 1  # not the release's yet
+    r = run("--output", "json", *deploy)
+    assert r.code == 0, r.err
+    assert r.json()["outcomes"][0] == "already exists"
+    assert shape(aws) == deployed
+
+
 def test_clean_killed_between_group_and_launch_configuration(
     live_v1: dict[str, str], aws: str
 ) -> None:

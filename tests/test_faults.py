@@ -68,6 +68,41 @@ def test_release_cycle_completes_under_faults(live_v1: dict[str, str], aws: str)
     } <= set(lost.by_operation), lost.by_operation
 
 
+def test_launch_configuration_calls_meet_their_own_success(
+    live_v1: dict[str, str], aws: str
+) -> None:
+    """The configuration's create and delete reach AWS and lose their
+    responses; botocore's retries are answered AlreadyExists and "not found"
+    (the emulator answers as AWS does, where moto would replace or succeed),
+    which the steps take as done: the same state as without the faults."""
+    deploy = ("deploy", "--version", "v2", "--launch-configuration")
+    clean = ("clean", "--yes")
+    start = shape(aws)
+    cycle((deploy,))
+    expected = shape(aws)
+    assert len(expected["launch_configurations"]) == 1
+    cycle((clean,))
+    assert shape(aws) == start
+
+    lost = Faults(
+        rate=0.0,
+        lose_first_response=True,
+        writes=("CreateLaunchConfiguration", "DeleteLaunchConfiguration"),
+    )
+    r = run("--output", "json", *deploy, hooks=[lost.hook()])
+    assert r.code == 0, r.err
+    assert r.json()["outcomes"][0] == "already exists"
+    assert shape(aws) == expected
+    r = run("--output", "json", *clean, hooks=[lost.hook()])
+    assert r.code == 0, r.err
+    assert r.json()["outcomes"][-1] == "already gone"
+    assert shape(aws) == start
+    assert lost.by_operation == {
+        "auto-scaling.CreateLaunchConfiguration": 1,
+        "auto-scaling.DeleteLaunchConfiguration": 1,
+    }
+
+
 def test_back_off_sleeps_on_the_gateway_clock(live_v1: dict[str, str], aws: str) -> None:
     """Throttled three times in a row: botocore backs off (1 s scale for
     throttling), the fake clock does the sleeping, no real time passes."""

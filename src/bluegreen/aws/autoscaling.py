@@ -257,13 +257,18 @@ class AutoScalingCalls(BaseGateway):
         *,
         ami: str,
         instance_type: str,
-        security_group: str,
+        security_groups: Sequence[str],
         instance_profile: str,
         key_name: str | None,
         user_data: str | None,
         root_device: str = "/dev/xvda",
         root_size: int = 8,
-    ) -> None:
+    ) -> bool:
+        """Create the configuration; False when one of that name exists already
+        (AWS answers AlreadyExists: an earlier run, or a retry whose first
+        attempt's response was lost, created it:
+        https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_CreateLaunchConfiguration.html).
+        Configurations cannot be changed, and their names are the release's."""
         params: dict[str, Any] = {
             "LaunchConfigurationName": name,
             # the root volume encrypted (with the account's default EBS key:
@@ -281,7 +286,7 @@ class AutoScalingCalls(BaseGateway):
             ],
             "ImageId": ami,
             "InstanceType": instance_type,
-            "SecurityGroups": security_group.split(","),  # one id, or several
+            "SecurityGroups": list(security_groups),
             "IamInstanceProfile": instance_profile,
             "MetadataOptions": {
                 "HttpTokens": "required",
@@ -302,10 +307,19 @@ class AutoScalingCalls(BaseGateway):
         except AwsError as e:
             if e.code != "AlreadyExists":
                 raise
+            return False
+        return True
 
-    def delete_launch_configuration(self, name: str) -> None:
+    def delete_launch_configuration(self, name: str) -> bool:
+        """Delete the configuration; False when it is gone already (AWS answers
+        ValidationError "Launch configuration name not found"). One that a
+        group still uses is refused with ResourceInUse, which is raised
+        (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DeleteLaunchConfiguration.html,
+        https://docs.aws.amazon.com/autoscaling/ec2/APIReference/CommonErrors.html)."""
         try:
             self.call("autoscaling", "delete_launch_configuration", LaunchConfigurationName=name)
         except AwsError as e:
-            if "not found" not in e.message.lower() and e.code != "ValidationError":
+            if e.code != "ValidationError" or "not found" not in e.message.lower():
                 raise
+            return False
+        return True

@@ -186,7 +186,7 @@ class Ec2Calls(BaseGateway):
         *,
         ami: str,
         instance_type: str,
-        security_group_id: str,
+        security_group_ids: Sequence[str],
         instance_profile: str,
         key_name: str | None,
         user_data: str | None,
@@ -208,7 +208,7 @@ class Ec2Calls(BaseGateway):
         data: dict[str, Any] = {
             "ImageId": ami,
             "InstanceType": instance_type,
-            "SecurityGroupIds": security_group_id.split(","),  # one id, or several
+            "SecurityGroupIds": list(security_group_ids),
             "IamInstanceProfile": {"Name": instance_profile},
             "MetadataOptions": {
                 "HttpTokens": "required",

@@ -31,7 +31,7 @@ def deploy(
         found = pool.submit(images.resolve, sess.gw, sess.names, ami=ami, version=version)
         # and the instances' security group, which the launch template names
         # (adopted groups are given as their ids: nothing to look up)
-        if not sess.names.security_group.startswith("sg-"):
+        if not sess.names.adopted.security_groups:
             sess.gw.read_security_group_ahead(sess.names.security_group)
 
         def start() -> dict[str, Any]:

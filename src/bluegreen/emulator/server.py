@@ -4,7 +4,7 @@
 with ``--endpoint-url``; ``bluegreen demo`` runs it inside its own process;
 ``python -m bluegreen.emulator.server PORT`` runs it alone (the Packer tests do).
 
-Three fidelity fixes are applied (``fix_emulator``):
+Fidelity fixes applied (``fix_emulator``):
 
 - moto reports every image it registers or creates with root device type
   ``standard`` (instance store), where AWS reports ``ebs`` for the EBS-backed
@@ -18,8 +18,10 @@ Three fidelity fixes are applied (``fix_emulator``):
   trailing dot AWS sorts by). bluegreen moves traffic with conditional
   batches (DELETE what was observed, CREATE the new record), which need
   AWS's answers, and reads its names in one page, which needs AWS's order.
-- a CreateAutoScalingGroup of a name in use answers AlreadyExists, as in AWS,
-  where moto replaces the group (``autoscaling_names_as_aws``).
+- a CreateAutoScalingGroup or CreateLaunchConfiguration of a name in use
+  answers AlreadyExists, as in AWS, where moto replaces the original; a
+  DeleteLaunchConfiguration of a missing one answers ValidationError (not
+  found), where moto succeeds (``autoscaling_names_as_aws``).
 - a TerminateInstanceInAutoScalingGroup of an instance no longer in a group
   answers ValidationError, as in AWS, where moto fails with an internal
   error (``autoscaling_terminate_as_aws``).
@@ -177,16 +179,26 @@ _ASG_FIXED: list[bool] = []
 
 
 def autoscaling_names_as_aws() -> None:
-    """moto's ``CreateAutoScalingGroup`` of a name in use answers AlreadyExists,
-    as AWS does, instead of replacing the group (once per process). deploy
-    creates its group without looking first and takes AlreadyExists as done
-    (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_CreateAutoScalingGroup.html)."""
+    """moto's ``CreateAutoScalingGroup`` and ``CreateLaunchConfiguration`` of a
+    name in use answer AlreadyExists, as AWS does, instead of replacing the
+    original; its ``DeleteLaunchConfiguration`` of a name not in use answers
+    ValidationError (not found), as AWS does, instead of succeeding (once per
+    process). deploy creates its group and configuration without looking first
+    and takes AlreadyExists as done; clean deletes without looking and takes
+    not found as done
+    (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_CreateAutoScalingGroup.html,
+    https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_CreateLaunchConfiguration.html,
+    https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DeleteLaunchConfiguration.html).
+    moto still deletes a configuration a group uses (AWS: ResourceInUse); bluegreen's
+    plans never delete one that another group uses."""
     from moto.autoscaling import models
-    from moto.autoscaling.exceptions import AutoscalingClientError
+    from moto.autoscaling.exceptions import AutoscalingClientError, ValidationError
 
     if _ASG_FIXED:
         return
     original: Any = models.AutoScalingBackend.create_auto_scaling_group
+    original_lc: Any = models.AutoScalingBackend.create_launch_configuration
+    original_delete_lc: Any = models.AutoScalingBackend.delete_launch_configuration
 
     class AlreadyExists(AutoscalingClientError):
         code = "AlreadyExists"
@@ -199,7 +211,25 @@ def autoscaling_names_as_aws() -> None:
             )
         return original(self, name, *args, **kwargs)
 
+    def create_lc(self: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        if name in self.launch_configurations:
+            raise AlreadyExists(
+                f"Launch Configuration by this name already exists - A launch configuration "
+                f"already exists with the name {name}"
+            )
+        return original_lc(self, name, *args, **kwargs)
+
+    def delete_lc(self: Any, launch_configuration_name: str) -> None:
+        name = launch_configuration_name
+        if name not in self.launch_configurations:
+            raise ValidationError(
+                f"Launch configuration name not found - Launch configuration {name} not found"
+            )
+        original_delete_lc(self, name)
+
     models.AutoScalingBackend.create_auto_scaling_group = create  # type: ignore[method-assign]
+    models.AutoScalingBackend.create_launch_configuration = create_lc  # type: ignore[method-assign]
+    models.AutoScalingBackend.delete_launch_configuration = delete_lc  # type: ignore[method-assign]
     _ASG_FIXED.append(True)
 
 

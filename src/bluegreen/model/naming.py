@@ -183,11 +183,11 @@ class Names:
         return f"{self.slug}-production"
 
     @property
-    def instance_groups(self) -> str:
+    def instance_groups(self) -> tuple[str, ...]:
         """What deploy puts on the web servers: the adopted security groups'
-        ids, comma-separated, else the name of bluegreen's group (looked up in
-        the VPC when the launch template is made)."""
-        return ",".join(self.adopted.security_groups) or self.security_group
+        ids, else the name of bluegreen's group (looked up in the VPC when the
+        launch template is made)."""
+        return self.adopted.security_groups or (self.security_group,)
 
     @property
     def lb_security_group(self) -> str:

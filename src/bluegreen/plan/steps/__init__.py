@@ -21,7 +21,7 @@ from bluegreen.plan.steps.base import (
     Step,
     Wait,
     client_token,
-    instance_group,
+    instance_groups,
     poll,
     wait_out_profile_propagation,
 )
@@ -71,7 +71,7 @@ __all__ = [
     "balancer_health",
     "client_token",
     "expand_url",
-    "instance_group",
+    "instance_groups",
     "launch_failed",
     "poll",
     "transient_failure",

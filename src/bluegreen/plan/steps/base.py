@@ -71,18 +71,21 @@ def client_token(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:64]
 
 
-def instance_group(ctx: Context, fallback: str, name: str, vpc_id: str) -> str:
-    """The web servers' security group (docs/SECURITY.md): the group named
-    ``name`` in the VPC, or ``fallback`` (the load balancer's group) on a site
-    still using one group for both, until ``bluegreen init`` moves it. Adopted
-    groups (``security_groups``) come as their ids, comma-separated."""
-    if name.startswith("sg-"):
-        return name
-    if name and vpc_id:
-        found = ctx.gw.find_security_group(vpc_id, name)
+def instance_groups(
+    ctx: Context, fallback: str, groups: tuple[str, ...], vpc_id: str
+) -> tuple[str, ...]:
+    """The web servers' security groups (docs/SECURITY.md): the adopted groups
+    (``security_groups``: their ids, ``sg-...``, which no group name may
+    start with), or bluegreen's group named ``groups[0]`` in the VPC, or
+    ``fallback`` (the load balancer's group) on a site still using one group
+    for both, until ``bluegreen init`` moves it."""
+    if groups and all(g.startswith("sg-") for g in groups):
+        return groups
+    if groups and vpc_id:
+        found = ctx.gw.find_security_group(vpc_id, groups[0])
         if found is not None:
-            return str(found["GroupId"])
-    return fallback
+            return (str(found["GroupId"]),)
+    return (fallback,)
 
 
 PROFILE_WAIT = 300.0  # seconds a new instance profile may stay unknown to Auto Scaling

@@ -13,7 +13,7 @@ from bluegreen.plan.steps.base import (
     Context,
     Step,
     client_token,
-    instance_group,
+    instance_groups,
     poll,
     wait_out_profile_propagation,
 )
@@ -33,9 +33,10 @@ class CreateLaunchTemplate(Step):
     tags: Mapping[str, str]
     root_device: str = "/dev/xvda"
     root_size: int = 8
-    # the instances' security group, by name in the VPC; security_group_id (the
-    # load balancer's) when the site has not been moved to separate groups yet
-    instance_group: str = ""
+    # the instances' security groups: the adopted groups' ids, or the name of
+    # bluegreen's group in the VPC; security_group_id (the load balancer's)
+    # when the site has not been moved to separate groups yet
+    instance_groups: tuple[str, ...] = ()
     vpc_id: str = ""
     # EC2's client token: unique to this intended creation and the same on its
     # retries and resumptions (see DeployIntent.nonce). EC2 answers a token it
@@ -57,8 +58,8 @@ class CreateLaunchTemplate(Step):
             self.name,
             ami=self.ami,
             instance_type=self.instance_type,
-            security_group_id=instance_group(
-                ctx, self.security_group_id, self.instance_group, self.vpc_id
+            security_group_ids=instance_groups(
+                ctx, self.security_group_id, self.instance_groups, self.vpc_id
             ),
             instance_profile=self.instance_profile,
             key_name=self.key_name,
@@ -83,7 +84,7 @@ class CreateLaunchConfiguration(Step):
     user_data: str | None = field(repr=False)
     root_device: str = "/dev/xvda"
     root_size: int = 8
-    instance_group: str = ""  # as CreateLaunchTemplate's
+    instance_groups: tuple[str, ...] = ()  # as CreateLaunchTemplate's
     vpc_id: str = ""
 
     def describe(self) -> str:
@@ -93,25 +94,32 @@ class CreateLaunchConfiguration(Step):
         )
 
     def apply(self, ctx: Context) -> str:
-        if ctx.gw.launch_configurations([self.name]):
-            return "already exists"
+        # No look first: a configuration of that name (an earlier run made it,
+        # or this create's own first attempt whose response was lost) answers
+        # AlreadyExists (https://docs.aws.amazon.com/autoscaling/ec2/
+        # APIReference/API_CreateLaunchConfiguration.html), which is done.
+        created: list[bool] = []
         waited = wait_out_profile_propagation(
             ctx,
             self.instance_profile,
-            lambda: ctx.gw.create_launch_configuration(
-                self.name,
-                ami=self.ami,
-                instance_type=self.instance_type,
-                security_group=instance_group(
-                    ctx, self.security_group_id, self.instance_group, self.vpc_id
-                ),
-                instance_profile=self.instance_profile,
-                key_name=self.key_name,
-                user_data=self.user_data,
-                root_device=self.root_device,
-                root_size=self.root_size,
+            lambda: created.append(
+                ctx.gw.create_launch_configuration(
+                    self.name,
+                    ami=self.ami,
+                    instance_type=self.instance_type,
+                    security_groups=instance_groups(
+                        ctx, self.security_group_id, self.instance_groups, self.vpc_id
+                    ),
+                    instance_profile=self.instance_profile,
+                    key_name=self.key_name,
+                    user_data=self.user_data,
+                    root_device=self.root_device,
+                    root_size=self.root_size,
+                )
             ),
         )
+        if created and not created[-1]:
+            return "already exists"
         return f"created after {waited:.0f}s" if waited else "created"
 
 
@@ -312,10 +320,11 @@ class DeleteLaunchConfiguration(Step):
         return f"delete launch configuration {self.name}"
 
     def apply(self, ctx: Context) -> str:
-        if not ctx.gw.launch_configurations([self.name]):
-            return "already gone"
-        ctx.gw.delete_launch_configuration(self.name)
-        return "deleted"
+        # No look first: a configuration that is not there answers
+        # ValidationError (not found), which is done; one a group still uses
+        # answers ResourceInUse, which stops the run (plans delete only the
+        # configurations no other group uses).
+        return "deleted" if ctx.gw.delete_launch_configuration(self.name) else "already gone"
 
 
 # -- traffic ------------------------------------------------------------------

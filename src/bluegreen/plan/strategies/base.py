@@ -234,7 +234,7 @@ def deploy_new_group(site: Site, a: Assessment, s: Settings, intent: DeployInten
                 s.user_data,
                 rel.root_device,
                 rel.root_size,
-                instance_group=n.instance_groups,
+                instance_groups=n.instance_groups,
                 vpc_id=staging.vpc_id,
             )
         )
@@ -254,7 +254,7 @@ def deploy_new_group(site: Site, a: Assessment, s: Settings, intent: DeployInten
                 rel.root_device,
                 rel.root_size,
                 token=client_token(rel.name, rel.ami, intent.nonce),
-                instance_group=n.instance_groups,
+                instance_groups=n.instance_groups,
                 vpc_id=staging.vpc_id,
             )
         )

@@ -167,7 +167,7 @@ class RollingStrategy:
                     site.names.instance_profile,
                     site.names.key_pair if s.key_pair else None,
                     s.user_data,
-                    instance_group=site.names.instance_groups,
+                    instance_groups=site.names.instance_groups,
                     vpc_id=staging.vpc_id,
                 )
             )
