@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 from chaos import LOCAL_ZONES, answer_with
 from conftest import DOMAIN, client, run
 from test_calls import Calls
+from test_retried_creates import PATTERN, RANGE, _one_alb, _take_priority
 
 Unchanged = Callable[..., AbstractContextManager[None]]
 ZONES_NAMED = (
@@ -105,3 +107,41 @@ def test_two_public_zones_of_the_domain_refuse_the_first_init_before_it_creates_
     assert f"there are 2 public and 0 private hosted zones named {DOMAIN}." in r.err
     assert all(z.split("/")[-1] in r.err for z in made)
     assert "then run `bluegreen init` again" in r.err
+
+
+# -- someone else's rule where the lb strategy's ALB needs one of bluegreen's -------------
+def _drift(aws: str) -> None:
+    """A change init would repair (a subnet's public addresses off): the
+    refusal must come before the repair."""
+    sid = _subnet(aws, "londontamed-com-public-1")["SubnetId"]
+    client(aws, "ec2").modify_subnet_attribute(SubnetId=sid, MapPublicIpOnLaunch={"Value": False})
+
+
+def test_a_rule_at_the_staging_rules_priority_is_refused_before_any_repair(
+    aws: str, tmp_path: Path, unchanged: Unchanged
+) -> None:
+    _one_alb(tmp_path)
+    assert run("init").code == 0
+    theirs = _take_priority(aws, 10)  # the staging rule goes: init would make it again
+    _drift(aws)
+    for args in (("init", "--dry-run"), ("init",)):
+        with unchanged():
+            r = run(*args)
+        assert r.code == 3, r.err
+        assert f"found: rule {theirs}: priority 10, hosts shop.example.org" in r.err
+        assert f"where the rule for {PATTERN} goes" in r.err
+
+
+def test_a_rule_at_the_refusal_rules_priority_is_refused_before_any_repair(
+    aws: str, tmp_path: Path, unchanged: Unchanged
+) -> None:
+    _one_alb(tmp_path)
+    assert run("init").code == 0
+    theirs = _take_priority(aws, 11)
+    _drift(aws)
+    _one_alb(tmp_path, f'staging_cidrs = ["{RANGE}"]')
+    with unchanged():
+        r = run("init")
+    assert r.code == 3, r.err
+    assert f"found: rule {theirs}: priority 11, hosts shop.example.org" in r.err
+    assert f"where the rule refusing {PATTERN} goes" in r.err

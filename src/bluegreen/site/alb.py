@@ -9,15 +9,18 @@ business on the single ALB: init sets it only on a listener it creates."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from bluegreen.aws.elb import (
     forward_action,
     forward_targets,
+    priority_taken,
     redirect_to_https,
     rule_hosts,
     target_group_health,
 )
+from bluegreen.plan.access import REFUSAL_OFFSET
 from bluegreen.site.classic import Target, zone_id
 from bluegreen.site.outcome import Ctx
 from bluegreen.site.security import balancer_groups
@@ -31,6 +34,66 @@ def tls_policy(s: Any) -> str:
     return str(s.tls_policy or ALB_TLS_POLICY)
 
 
+@dataclass
+class Seen:
+    """The site's ALBs (by name), their listeners (by ALB arn) and, on the lb
+    strategy's single ALB, the rules of the listeners init keeps (by
+    listener arn): read before init changes anything (``survey``)."""
+
+    albs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    listeners: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    rules: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def _ports(s: Any) -> dict[int, bool]:
+    """The listeners' ports, each with whether it forwards (False: HTTP
+    redirecting to HTTPS)."""
+    redirect = bool(s.certificate_arn) and s.https_redirect
+    return {80: not redirect, **({443: True} if s.certificate_arn else {})}
+
+
+def survey(c: Ctx, *, shared: bool) -> Seen:
+    """Reads only, before init's first change: the load balancers, their
+    listeners and (single ALB) the listeners' rules, the same requests
+    ``reconcile`` would send. Refuses (exit 3) another rule at a priority one
+    of bluegreen's rules still to be made needs: the staging rule (10) and,
+    with ``staging_cidrs``, the rule refusing other sources (11)."""
+    gw, n = c.gw, c.n
+    wanted = (n.load_balancer(1),) if shared else n.load_balancers
+    seen = Seen(albs={lb["LoadBalancerName"]: lb for lb in gw.albs(wanted)})
+    arns = [str(lb["LoadBalancerArn"]) for lb in seen.albs.values()]  # their listeners, at once
+    seen.listeners = dict(zip(arns, gw.parallel(*[(lambda a=a: gw.listeners(a)) for a in arns])))
+    if not shared:
+        return seen
+    ports = _ports(c.s)
+    kept = [ls for lss in seen.listeners.values() for ls in lss if int(ls["Port"]) in ports]
+    found = gw.parallel(*[(lambda a=str(ls["ListenerArn"]): gw.rules(a)) for ls in kept])
+    seen.rules = {str(ls["ListenerArn"]): rules for ls, rules in zip(kept, found, strict=True)}
+    for ls in kept:
+        if ports[int(ls["Port"])]:
+            _priorities_free(c, seen.rules[str(ls["ListenerArn"])])
+    return seen
+
+
+def _priorities_free(c: Ctx, rules: list[dict[str, Any]]) -> None:
+    """Refuse a rule of someone else's where the staging rule or the refusal
+    rule is to be made (``create_rule_at`` refuses the same when it meets one)."""
+    pattern = c.n.staging_host_pattern
+    mine = [r for r in rules if pattern in rule_hosts(r)]
+    needed: list[tuple[int, str]] = []
+    if not mine:  # as ``_staging_rule`` tells
+        needed.append((STAGING_RULE_PRIORITY, f"the rule for {pattern}"))
+    fixed = [
+        r for r in mine if any(a.get("Type") == "fixed-response" for a in r.get("Actions", []))
+    ]
+    if c.s.staging_cidrs and not fixed:
+        needed.append((STAGING_RULE_PRIORITY + REFUSAL_OFFSET, f"the rule refusing {pattern}"))
+    for priority, wanted in needed:
+        there = next((r for r in rules if r.get("Priority") == str(priority)), None)
+        if there is not None:
+            raise priority_taken(there, wanted)
+
+
 def reconcile(
     c: Ctx,
     vpc_id: str | None,
@@ -38,14 +101,14 @@ def reconcile(
     lb_group: str | None,
     *,
     shared: bool,
+    seen: Seen,
     access: frozenset[str] | set[str] = frozenset(),
 ) -> dict[str, Target]:
+    """``seen``: what ``survey`` read before init changed anything."""
     gw, n = c.gw, c.n
     tgs = _target_groups(c, vpc_id)
     wanted = (n.load_balancer(1),) if shared else n.load_balancers
-    found = {lb["LoadBalancerName"]: lb for lb in gw.albs(wanted)}
-    arns = [str(lb["LoadBalancerArn"]) for lb in found.values()]  # their listeners, at once
-    listeners = dict(zip(arns, gw.parallel(*[(lambda a=a: gw.listeners(a)) for a in arns])))
+    found, listeners = seen.albs, seen.listeners
     out: dict[str, Target] = {}
     for i, name in enumerate(wanted, 1):
         what = f"application load balancer {name}"
@@ -77,7 +140,7 @@ def reconcile(
             lambda arn=arn, g=want_groups: gw.set_alb_security_groups(arn, g),  # type: ignore[misc]
             new=new,
         )
-        _listeners(c, name, arn, listeners.get(arn, []), tgs, i, shared)
+        _listeners(c, name, arn, listeners.get(arn, []), tgs, i, shared, seen.rules)
     if shared and n.load_balancer(1) in out:
         out[n.load_balancer(2)] = out[n.load_balancer(1)]
     return out
@@ -145,19 +208,20 @@ def _listeners(
     tgs: dict[int, str | None],
     i: int,
     shared: bool,
+    rules: dict[str, list[dict[str, Any]]],
 ) -> None:
-    """``listeners``: the load balancer's, as described (none when it is new)."""
+    """``listeners``: the load balancer's, as described (none when it is new);
+    ``rules``: the rules of those listeners, by arn (single ALB only)."""
     gw, s = c.gw, c.s
     cert = s.certificate_arn
-    redirect = bool(cert) and s.https_redirect
     have = {int(ls["Port"]): ls for ls in listeners}
     own_tg = tgs[1] if shared else tgs[i]
-    for port in (80, 443) if cert else (80,):
+    for port, forwards in _ports(s).items():
         https = port == 443
         label = f"{'HTTPS' if https else 'HTTP'} listener {lb_name}:{port}"
-        what = label + (" -> HTTPS" if port == 80 and redirect else "")
+        what = label + ("" if forwards else " -> HTTPS")
         ls = have.get(port)
-        actions = [redirect_to_https()] if port == 80 and redirect else None
+        actions = None if forwards else [redirect_to_https()]
         if ls is None:
             if own_tg is None:
                 c.rec.create(what, lambda: None)
@@ -175,7 +239,7 @@ def _listeners(
                 ),
             )
             if arn is not None and shared and actions is None:
-                _staging_rule(c, str(arn), lb_name, port, None, tgs)
+                _staging_rule(c, str(arn), lb_name, port, None, tgs, [])
             continue
         diffs: list[str] = []
         change: dict[str, Any] = {}
@@ -208,13 +272,19 @@ def _listeners(
         if shared and actions is not None:
             # redirecting: the staging rule an HTTP listener had goes (the
             # staging names are served over HTTPS, where switch moves them)
-            for rule in gw.rules(arn):
+            for rule in _rules_of(gw, rules, arn):
                 if not rule.get("IsDefault"):
                     diffs.append(f"rule {rule.get('Priority')} forwarded plain HTTP")
                     change.setdefault("_delete", []).append(str(rule["RuleArn"]))
         c.rec.check(label, diffs, lambda arn=arn, change=change: _modify(gw, arn, change))  # type: ignore[misc]
         if shared and actions is None:
-            _staging_rule(c, arn, lb_name, port, ls, tgs)
+            _staging_rule(c, arn, lb_name, port, ls, tgs, _rules_of(gw, rules, arn))
+
+
+def _rules_of(gw: Any, rules: dict[str, list[dict[str, Any]]], arn: str) -> list[dict[str, Any]]:
+    """The listener's rules as ``survey`` read them (read now if it did not)."""
+    found = rules.get(arn)
+    return found if found is not None else list(gw.rules(arn))
 
 
 def _modify(gw: Any, arn: str, change: dict[str, Any]) -> None:
@@ -231,13 +301,14 @@ def _staging_rule(
     port: int,
     listener: dict[str, Any] | None,
     tgs: dict[int, str | None],
+    rules: list[dict[str, Any]],
 ) -> None:
     """The single ALB's rule sending the staging names to the staging target
-    group: the target group its default action does not forward to."""
+    group: the target group its default action does not forward to.
+    ``rules``: the listener's (none when it is new)."""
     gw, n = c.gw, c.n
     pattern = n.staging_host_pattern
     what = f"listener rule {lb_name}:{port} host {pattern} -> staging target group"
-    rules = gw.rules(listener_arn) if listener else []
     rule = next((r for r in rules if pattern in rule_hosts(r)), None)
     if rule is not None:
         c.rec.ok(what)

@@ -111,10 +111,12 @@ class Provisioner:
         # Reads only, and every refusal they allow, before the first change:
         # adopted resources unfit to use, a region with no ordinary
         # availability zone for a missing subnet, several hosted zones of the
-        # domain. A refusal then leaves AWS as it was.
+        # domain, someone else's listener rule where one of bluegreen's is to
+        # go. A refusal then leaves AWS as it was.
         found = adopted.check(c, kind, shared)
         ours = None if found.vpc_id else network.survey(c)
         zones = site_zones(self.gw, self.n, then=", then run `bluegreen init` again")
+        seen = alb.survey(c, shared=shared) if kind == "alb" and not found.balancers else None
         net = adopted.network(c, found) if ours is None else network.reconcile(c, ours)
         if found.balancers:
             groups = adopted.instance_group(c, net.vpc_id, found)
@@ -126,9 +128,15 @@ class Provisioner:
             identity.key_pair(c)
         if found.balancers:
             lbs = adopted_lbs.balancers(c, found)
-        elif kind == "alb":
+        elif seen is not None:
             lbs = alb.reconcile(
-                c, net.vpc_id, net.subnets, groups.lb, shared=shared, access=groups.access
+                c,
+                net.vpc_id,
+                net.subnets,
+                groups.lb,
+                shared=shared,
+                seen=seen,
+                access=groups.access,
             )
         else:
             lbs = classic.reconcile(c, net.subnets, groups.lb, groups.access)
