@@ -214,6 +214,47 @@ def test_instances_boot_and_pass_health_checks_launches_fail(real: Real) -> None
     assert activity["StatusCode"] == "Successful"
 
 
+def test_auto_scaling_retries_failed_launches(real: Real) -> None:
+    """No capacity for the instance type for a minute: a Failed activity per
+    attempt (every ``launch_retry`` seconds) while it lasts, then the group
+    fills up. A cause that lasts (an image it may not use) fails every retry."""
+    ec2, asg = aws(real, "ec2"), aws(real, "autoscaling")
+    subnet, image = network(real)
+    retry = real.layer.timings.launch_retry
+    real.layer.faults.capacity["t3.micro"] = real.clock.now() + 2 * retry
+    real.layer.faults.images.add("ami-broken")
+    for name, ami in (("short", image), ("broken", "ami-broken")):
+        ec2.create_launch_template(
+            LaunchTemplateName=name, LaunchTemplateData={"ImageId": ami, "InstanceType": "m5.large"}
+        )
+    ec2.create_launch_template_version(
+        LaunchTemplateName="short",
+        SourceVersion="1",
+        LaunchTemplateData={"InstanceType": "t3.micro"},
+    )
+    for name, version in (("short", "2"), ("broken", "1")):
+        asg.create_auto_scaling_group(
+            AutoScalingGroupName=name, LaunchTemplate={"LaunchTemplateName": name, "Version": version},
+            MinSize=2, MaxSize=2, DesiredCapacity=2, VPCZoneIdentifier=subnet,
+        )  # fmt: skip
+
+    def seen(group: str) -> tuple[list[str], int]:
+        acts = asg.describe_scaling_activities(AutoScalingGroupName=group)["Activities"]
+        g = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]
+        return [a["StatusCode"] for a in acts], len(g[0]["Instances"])
+
+    assert seen("short") == (["Failed"], 0)
+    reason = asg.describe_scaling_activities(AutoScalingGroupName="short")["Activities"][0]
+    assert "We currently do not have sufficient t3.micro capacity" in reason["StatusMessage"]
+    real.clock.advance(retry / 2)
+    assert seen("short") == (["Failed"], 0)  # not yet retried
+    real.clock.advance(retry / 2)
+    assert seen("short") == (["Failed", "Failed"], 0)  # still short
+    real.clock.advance(retry)
+    assert seen("short") == (["Successful", "Failed", "Failed"], 2)  # capacity is back
+    assert seen("broken") == (["Failed"] * 3, 0)  # once at creation, twice retried
+
+
 def test_client_tokens_and_opt_in_zones(real: Real) -> None:
     ec2 = aws(real, "ec2")
     _, image = network(real)

@@ -111,13 +111,18 @@ class AutoScalingCalls(BaseGateway):
         """The group's newest scaling activity when it failed (or was cancelled),
         else None. A launch EC2 refuses (instance type, capacity, a KMS key the
         Auto Scaling service-linked role may not use) is reported nowhere else
-        (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ts-as-instancelaunchfailure.html)."""
+        (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ts-as-instancelaunchfailure.html).
+        AWS lists activities newest first (those in progress before them,
+        https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeScalingActivities.html);
+        the sort keeps that order among activities started in the same second."""
         r = self.call(
             "autoscaling", "describe_scaling_activities", AutoScalingGroupName=name, MaxRecords=10
         )
-        found = sorted(r.get("Activities", []), key=lambda a: str(a.get("StartTime", "")))
-        if found and found[-1].get("StatusCode") in ("Failed", "Cancelled"):
-            return dict(found[-1])
+        found = sorted(
+            r.get("Activities", []), key=lambda a: str(a.get("StartTime", "")), reverse=True
+        )
+        if found and found[0].get("StatusCode") in ("Failed", "Cancelled"):
+            return dict(found[0])
         return None
 
     def set_group_size(

@@ -33,10 +33,10 @@ from bluegreen.model import HEALTHY, Group
 from bluegreen.model.naming import TAG_AMI, TAG_VERSION
 from bluegreen.plan.steps import (
     Context,
+    LaunchWatch,
     Step,
     balancer_health,
     client_token,
-    launch_failed,
     poll,
 )
 
@@ -260,9 +260,12 @@ class ReplaceInstances(Step):
     healthy within ``timeout`` and ``revert`` is given, it puts the previous
     release back (``revert``, then the same replacement towards its image)
     and raises ``RolledBack``. When the replacement cannot launch (a Failed
-    scaling activity newer than the wait: the image's or volume's KMS key,
-    capacity) it stops at that poll, puts the previous release back the same
-    way, and raises ``LaunchFailed`` (exit 5) with AWS's reason.
+    scaling activity newer than the roll: the image's or volume's KMS key, an
+    instance type not supported) it stops at that poll, puts the previous
+    release back the same way, and raises ``LaunchFailed`` (exit 5) with AWS's
+    reason. A failure Auto Scaling retries past (no capacity for the instance
+    type in a zone, a throttled launch) is shown and waited through
+    (``bluegreen.plan.steps.launches``).
     """
 
     group: str
@@ -318,13 +321,12 @@ class ReplaceInstances(Step):
         label: str,
         gone: str | None,
         what: str,
-        known: frozenset[str] = frozenset(),
+        launches: LaunchWatch,
     ) -> None:
         """Wait until ``gone`` has left the group, the group is at its desired
         size, and every instance running ``ami`` is healthy. A launch that
-        failed since the roll began (the group's newest scaling activity,
-        Failed, not in ``known``) ends the wait at once: AWS reports it
-        nowhere else
+        failed since the roll began ends the wait at once, unless Auto
+        Scaling's retries get past it (``launches``): AWS reports it nowhere else
         (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ts-as-instancelaunchfailure.html)."""
 
         def check() -> tuple[bool, float, float, str]:
@@ -333,26 +335,26 @@ class ReplaceInstances(Step):
             ok = [i for i in new if i in m.healthy]
             done = (gone is None or gone not in m.ids) and len(m.ids) >= m.desired
             done = done and len(ok) == len(new)
-            if not done:
-                failed = ctx.gw.failed_launch(self.group)
-                if failed is not None and failed.get("ActivityId") not in known:
-                    raise launch_failed(self.group, failed, then="run the command again")
-            return done, len(ok), max(len(new), 1), m.detail(ami)
+            retrying = "" if done else launches.see(ctx.gw.failed_launch(self.group))
+            detail = "; ".join(d for d in (m.detail(ami), retrying) if d)
+            return done, len(ok), max(len(new), 1), detail
 
-        poll(
-            ctx,
-            what,
-            check,
-            timeout=self.timeout,
-            what_to_do=f"check the health-check endpoint of {label}; run the command again "
-            "to keep going, or `bluegreen status` to see each instance",
-        )
+        try:
+            poll(
+                ctx,
+                what,
+                check,
+                timeout=self.timeout,
+                what_to_do=f"check the health-check endpoint of {label}; run the command again "
+                "to keep going, or `bluegreen status` to see each instance",
+            )
+        except WaitTimeout as e:
+            raise launches.timed_out(e) from None
 
     def _roll(self, ctx: Context, ami: str, label: str) -> int:
         start = self._read(ctx)
         # failures older than this roll (a put-back, an earlier release) are not its own
-        earlier = ctx.gw.failed_launch(self.group)
-        known = frozenset({str(earlier.get("ActivityId"))} if earlier else ())
+        launches = LaunchWatch(ctx, self.group, "run the command again", now=True)
         total = len(start.old(ami))
         replaced = 0
         while True:
@@ -360,14 +362,16 @@ class ReplaceInstances(Step):
             old = m.old(ami)
             if not old:
                 self._settle(
-                    ctx, ami, label, None, f"{self.group}: every instance on {label}", known
+                    ctx, ami, label, None, f"{self.group}: every instance on {label}", launches
                 )
                 return replaced
             sick = [i for i in old if i not in m.healthy]
             if sick:
                 victim = sick[0]  # serves nothing: replacing it first costs no capacity
             else:
-                self._settle(ctx, ami, label, None, f"{self.group}: healthy before the next", known)
+                self._settle(
+                    ctx, ami, label, None, f"{self.group}: healthy before the next", launches
+                )
                 m = self._read(ctx)
                 old = m.old(ami)
                 if not old:
@@ -393,7 +397,9 @@ class ReplaceInstances(Step):
                 ctx.gw.deregister_targets(self.target_group_arn, [victim])
             if not ctx.gw.terminate_in_group(victim):
                 ctx.reporter.info(f"{self.group}: {victim} is already leaving the group")
-            self._settle(ctx, ami, label, victim, f"{self.group}: replacement of {victim}", known)
+            self._settle(
+                ctx, ami, label, victim, f"{self.group}: replacement of {victim}", launches
+            )
             replaced += 1
 
     def apply(self, ctx: Context) -> str:

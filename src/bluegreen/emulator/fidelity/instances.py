@@ -9,6 +9,10 @@
   in its scaling activities, as a Failed activity. A group with running
   instances pointed at such a launch keeps them; each instance it launches
   from then on (a replacement of one terminated) fails the same way.
+- Auto Scaling tries a failed launch again, by itself, for as long as the
+  group is below its desired capacity: a Failed activity per attempt while the
+  cause lasts, then the instances. EC2's capacity for an instance type comes
+  back after a while; an image or a key it may not use does not.
 """
 
 from __future__ import annotations
@@ -138,11 +142,24 @@ class Failing:
     message: str
     description: str
     running: int = 0  # instances it had when pointed at the failing launch, still running
+    launch: Launch | None = None  # what it launches with (judged again at each retry)
+    attempt: float = 0.0  # when it last tried to launch (the layer's clock)
 
 
-def _failure(launch: Launch, faults: Faults) -> tuple[str, str] | None:
+def _failure(launch: Launch, faults: Faults, now: float, region: str) -> tuple[str, str] | None:
     """(StatusMessage, Description) AWS gives for this launch, or None if it succeeds.
     https://docs.aws.amazon.com/autoscaling/ec2/userguide/ts-as-instancelaunchfailure.html"""
+    if faults.short_of_capacity(launch.instance_type, now):
+        # InsufficientInstanceCapacity, as a scaling activity ("ts-as-capacity-1"
+        # on the page above): Auto Scaling retries, in the group's other zones too
+        t, zone = launch.instance_type, f"{region or 'us-east-1'}a"
+        msg = (
+            f"We currently do not have sufficient {t} capacity in the Availability Zone you "
+            f"requested ({zone}). Our system will be working on provisioning additional "
+            f"capacity. You can currently get {t} capacity by not specifying an Availability "
+            "Zone in your request or choosing other zones. Launching EC2 instance failed."
+        )
+        return msg, f"Launching a new EC2 instance.  Status Reason: {msg}"
     if launch.instance_type in faults.instance_types:
         msg = (
             "The requested configuration is currently not supported. Please check the "
@@ -169,7 +186,12 @@ class FailedLaunches(Behaviour):
     """Launches of a group whose instance type or KMS key is marked failing
     (``Layer.faults``) fail: the group keeps its desired capacity and no
     instances; DescribeScalingActivities shows a Failed activity with AWS's
-    StatusMessage per attempt
+    StatusMessage per attempt. Auto Scaling attempts the launch again every
+    ``Timings.launch_retry`` seconds ("Amazon EC2 Auto Scaling continues to
+    automatically make the launch request until capacity becomes available"):
+    another Failed activity while the cause lasts, else the group fills up.
+    The retries happen when someone looks (a describe of the groups or of
+    their activities), as if they had happened in the background.
     https://docs.aws.amazon.com/autoscaling/ec2/userguide/ts-as-instancelaunchfailure.html
     https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeScalingActivities.html
     """
@@ -181,7 +203,8 @@ class FailedLaunches(Behaviour):
     def _activity(self, group: str, f: Failing, before: int, *, ok: bool = False) -> None:
         """A launch activity, newest first: Failed with AWS's reason, or (``ok``)
         Successful, when a group that failed is pointed at a launch that works."""
-        now = iso(self.layer.now())
+        f.attempt = self.layer.now()
+        now = iso(f.attempt)
         if ok:
             status = "<StatusCode>Successful</StatusCode>"
             description = f"Launching a new EC2 instance: i-{uuid.uuid4().hex[:17]}"
@@ -227,6 +250,12 @@ class FailedLaunches(Behaviour):
         f = self.failing.get(groups[0]) if groups else None
         if f is None:
             return
+        if (
+            f.launch
+            and _failure(f.launch, self.layer.faults, self.layer.now(), call.region) is None
+        ):
+            self._recover(call, groups[0], f)  # the cause is gone: the replacement launches
+            return
         f.running = max(f.running - 1, 0)
         if call.get("ShouldDecrementDesiredCapacity").lower() == "true":
             f.desired = max(f.desired - 1, 0)
@@ -235,9 +264,42 @@ class FailedLaunches(Behaviour):
         set_params(call, ShouldDecrementDesiredCapacity="true")
         self._activity(groups[0], f, f.running)
 
+    def _retry(self, call: Call) -> None:
+        """Every failing group's launch attempt that is due, judged again by
+        what it launches with: it fails again (a Failed activity), or the
+        group fills up (a Successful one)."""
+        now = self.layer.now()
+        for group, f in list(self.failing.items()):
+            if f.launch is None or now - f.attempt < self.layer.timings.launch_retry:
+                continue
+            reason = _failure(f.launch, self.layer.faults, now, call.region)
+            if reason is None:
+                self._recover(call, group, f)
+            elif f.desired > f.running:
+                f.message, f.description = reason
+                self._activity(group, f, f.running)
+
+    def _recover(self, call: Call, group: str, f: Failing) -> None:
+        """The cause of ``group``'s failed launches is gone: it launches what it lacks."""
+        self.failing.pop(group, None)
+        params = {
+            "Action": "UpdateAutoScalingGroup",
+            "Version": "2011-01-01",
+            "AutoScalingGroupName": group,
+            "MinSize": str(f.min_size),
+            "DesiredCapacity": str(f.desired),
+        }
+        if sub_request(self.layer.app, call, params=params).ok and f.desired > f.running:
+            self._activity(group, f, f.running, ok=True)
+
     def before(self, call: Call) -> Reply | None:
         if call.service != "autoscaling":
             return None
+        if self.failing and call.action in (
+            "DescribeAutoScalingGroups",
+            "DescribeScalingActivities",
+        ):
+            self._retry(call)
         group = call.get("AutoScalingGroupName")
         if call.action == "DescribeScalingActivities" and group in self.activities:
             return xml_reply(
@@ -260,7 +322,8 @@ class FailedLaunches(Behaviour):
             or call.get("LaunchConfigurationName")
         ):
             launch = registry(self.layer.behaviours).launch_of(call)
-            reason = _failure(launch, self.layer.faults) if launch else None
+            now = self.layer.now()
+            reason = _failure(launch, self.layer.faults, now, call.region) if launch else None
             if reason is None:
                 if f is not None:  # a launch setting that works: the group fills up
                     self.failing.pop(group)
@@ -281,6 +344,7 @@ class FailedLaunches(Behaviour):
                 f = Failing(0, 0, *reason)
             else:
                 f = Failing(f.min_size, f.desired, *reason, running=f.running)
+            f.launch, f.attempt = launch, now
             self.failing[group] = f
         if f is None:
             return None

@@ -38,6 +38,7 @@ class Timings:
     dns_propagation: float = 30.0  # Route 53 change: PENDING -> INSYNC
     boot: float = 30.0  # instance pending -> running (Pending -> InService in the group)
     health_checks: float = 20.0  # after boot: HealthyThreshold x Interval (2 x 10 s)
+    launch_retry: float = 30.0  # Auto Scaling tries a failed launch again (not documented: a guess)
     route53_rate: float = 5.0  # requests per second per account
 
     def scaled(self, factor: float) -> Timings:
@@ -51,11 +52,16 @@ class Timings:
 class Faults:
     """Launches that fail, as AWS's would: instance types, KMS keys, or images
     (whose snapshots are encrypted with a key the Auto Scaling service-linked
-    role may not use)."""
+    role may not use), for good; and instance types EC2 has no capacity for
+    (``capacity``: until that time on the layer's clock), for a while."""
 
     instance_types: set[str] = field(default_factory=set)
     kms_keys: set[str] = field(default_factory=set)
     images: set[str] = field(default_factory=set)
+    capacity: dict[str, float] = field(default_factory=dict)
+
+    def short_of_capacity(self, instance_type: str, now: float) -> bool:
+        return now < self.capacity.get(instance_type, float("-inf"))
 
 
 class Behaviour:
@@ -131,8 +137,9 @@ class Layer:
 
     def _control(self, environ: Environ) -> Reply:
         """``POST /fidelity-api/faults`` with ``{"instance_types": [...],
-        "kms_keys": [...], "images": [...]}``: launches using them fail from now on.
-        ``GET /fidelity-api/timings``: the delays in force."""
+        "kms_keys": [...], "images": [...]}``: launches using them fail from now on;
+        ``{"capacity": {"t3.micro": 120}}``: EC2 has no capacity for that instance
+        type for the next 120 seconds. ``GET /fidelity-api/timings``: the delays in force."""
         path = str(environ.get("PATH_INFO", ""))
         if path == "/fidelity-api/faults" and environ.get("REQUEST_METHOD") == "POST":
             length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -141,6 +148,8 @@ class Layer:
                 self.faults.instance_types |= set(doc.get("instance_types", []))
                 self.faults.kms_keys |= set(doc.get("kms_keys", []))
                 self.faults.images |= set(doc.get("images", []))
+                for kind, seconds in dict(doc.get("capacity", {})).items():
+                    self.faults.capacity[str(kind)] = self.now() + float(seconds)
         return json_reply(
             {
                 "timings": {f.name: getattr(self.timings, f.name) for f in fields(self.timings)},
@@ -148,6 +157,10 @@ class Layer:
                     "instance_types": sorted(self.faults.instance_types),
                     "kms_keys": sorted(self.faults.kms_keys),
                     "images": sorted(self.faults.images),
+                    "capacity": {
+                        k: max(until - self.now(), 0.0)
+                        for k, until in sorted(self.faults.capacity.items())
+                    },
                 },
             }
         )

@@ -9,7 +9,8 @@ Waits are steps too. They poll with backoff, through the context's clock, until
 a deadline; on timeout they raise ``WaitTimeout`` naming what they saw last.
 
 One module per kind: ``base`` (the Step, its Context, polling, the fixed wait),
-``groups``, ``records``, ``balancers``, ``gates`` (health checks) and ``capacity``.
+``groups``, ``launches`` (a group's failed launches, as a wait judges them),
+``records``, ``balancers``, ``gates`` (health checks) and ``capacity``.
 """
 
 from bluegreen.plan.steps.balancers import AttachGroup, DetachGroup, SetForward, balancer_health
@@ -35,8 +36,8 @@ from bluegreen.plan.steps.groups import (
     DeleteLaunchTemplate,
     SetGroupSize,
     WaitHealthy,
-    launch_failed,
 )
+from bluegreen.plan.steps.launches import LaunchWatch, launch_failed, transient_failure
 from bluegreen.plan.steps.records import AliasTarget, Key, Record, RecordsChanged, SetAliases
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "DeleteLaunchTemplate",
     "DetachGroup",
     "Key",
+    "LaunchWatch",
     "MarkOutOfTraffic",
     "PinMinSize",
     "Record",
@@ -72,5 +74,6 @@ __all__ = [
     "instance_groups",
     "launch_failed",
     "poll",
+    "transient_failure",
     "wait_out_profile_propagation",
 ]

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bluegreen.errors import LaunchFailed, StateError
+from bluegreen.errors import StateError, WaitTimeout
 from bluegreen.model import HEALTHY
 from bluegreen.plan.steps.balancers import balancer_health
 from bluegreen.plan.steps.base import (
@@ -18,6 +18,7 @@ from bluegreen.plan.steps.base import (
     retry_while_refused,
     wait_out_profile_propagation,
 )
+from bluegreen.plan.steps.launches import LaunchWatch, before_launching, group_created
 
 
 @dataclass(frozen=True)
@@ -159,7 +160,11 @@ class CreateGroup(Step):
             ),
         )
         if not created:
+            # an earlier run's group (or this run's, whose create response was
+            # lost): its failures count from the wait's first look, and Auto
+            # Scaling's next attempt shows a cause that lasts again
             return "already exists"
+        group_created(ctx, self.name)  # every failure it reports is this run's
         return f"created after {waited:.0f}s" if waited else "created"
 
 
@@ -182,6 +187,15 @@ class WaitHealthy(Step):
         )
 
     def apply(self, ctx: Context) -> str:
+        # A failed launch of this run ends the wait at once, unless Auto
+        # Scaling's retries get past it (bluegreen.plan.steps.launches).
+        launches = LaunchWatch(
+            ctx,
+            self.group,
+            then="run the command again: Auto Scaling keeps retrying the launches "
+            "(or `bluegreen clean` staging to give up on this release)",
+        )
+
         def check() -> tuple[bool, float, float, str]:
             read: list[Any] = ctx.gw.parallel(
                 lambda: ctx.gw.groups_named([self.group]),
@@ -207,51 +221,22 @@ class WaitHealthy(Step):
             )
             detail = "waiting for: " + ", ".join(bad) if bad else ""
             done = len(ok) >= self.expected and not bad
-            if failed is not None and not done:
-                raise launch_failed(self.group, failed)
-            return done, len(ok), self.expected, detail
+            retrying = "" if done else launches.see(failed)
+            return done, len(ok), self.expected, "; ".join(d for d in (detail, retrying) if d)
 
-        waited = poll(
-            ctx,
-            f"instances of {self.group} healthy in {self.balancer}",
-            check,
-            timeout=self.timeout,
-            what_to_do="check the instances' health-check endpoint and the AMI; "
-            "`bluegreen status` shows each environment's health. Run deploy again to "
-            "keep waiting, or clean staging to give up on this release",
-        )
+        try:
+            waited = poll(
+                ctx,
+                f"instances of {self.group} healthy in {self.balancer}",
+                check,
+                timeout=self.timeout,
+                what_to_do="check the instances' health-check endpoint and the AMI; "
+                "`bluegreen status` shows each environment's health. Run deploy again to "
+                "keep waiting, or clean staging to give up on this release",
+            )
+        except WaitTimeout as e:
+            raise launches.timed_out(e) from None
         return f"healthy after {waited:.0f}s"
-
-
-def launch_failed(
-    group: str,
-    activity: Mapping[str, Any],
-    then: str = "`bluegreen clean` staging and deploy again",
-    done: str = "",
-) -> LaunchFailed:
-    """The error for a group whose launches fail: AWS's reason, and what to do
-    (``then``: after fixing the cause; ``done``: what was already put right)."""
-    reason = str(activity.get("StatusMessage") or activity.get("Description") or "no reason given")
-    if "Client.InternalError" in reason:
-        fix = (
-            "an encrypted volume's KMS key (--kms-key) the Auto Scaling service-linked role "
-            "may not use is the usual cause: grant AWSServiceRoleForAutoScaling the key "
-            "policy in README, 'KMS keys for root volumes' (for the volume's key, or the "
-            f"key of the image's encrypted snapshots). Then {then}"
-        )
-    elif "capacity" in reason.lower() or "not supported" in reason.lower():
-        fix = (
-            "choose an instance type offered in the site's availability zones "
-            f"(--instance-type), or try again later. Then {then}"
-        )
-    else:
-        fix = f"fix the cause AWS names, then {then}"
-    return LaunchFailed(
-        f"instances of {group} cannot launch: {reason}{'; ' + done if done else ''}",
-        found=f"scaling activity {activity.get('StatusCode')}: "
-        f"{activity.get('Description', '')} ({activity.get('Cause', '')})",
-        fix=fix,
-    )
 
 
 @dataclass(frozen=True)
@@ -272,6 +257,8 @@ class SetGroupSize(Step):
         return f"set {self.group} {' '.join(parts)}{why}"
 
     def apply(self, ctx: Context) -> str:
+        if self.desired:  # it may launch: what failed before is not this run's
+            before_launching(ctx, self.group)
         ctx.gw.set_group_size(
             self.group, min_size=self.min_size, desired=self.desired, max_size=self.max_size
         )
