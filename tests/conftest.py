@@ -259,12 +259,44 @@ def world(url: str) -> dict[str, Any]:
         for g in ec2.describe_security_groups()["SecurityGroups"]
     )
     state["images"] = sorted(i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"])
+    state.update(_network(ec2))
+    state["hosted_zones"] = sorted(
+        (z["Id"], z["Name"], bool(z.get("Config", {}).get("PrivateZone"))) for z in zones
+    )
+    iam = client(url, "iam")
+    state["roles"] = sorted(
+        (r["RoleName"], tuple(iam.list_role_policies(RoleName=r["RoleName"])["PolicyNames"]))
+        for r in iam.list_roles()["Roles"]
+    )
+    state["instance_profiles"] = sorted(
+        (p["InstanceProfileName"], tuple(sorted(r["RoleName"] for r in p["Roles"])))
+        for p in iam.list_instance_profiles()["InstanceProfiles"]
+    )
+    state["key_pairs"] = sorted(k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"])
     tables = ddb.list_tables()["TableNames"]
+    state["tables"] = sorted(tables)
     items = []
     for t in tables:
         items += [json.dumps(i, sort_keys=True) for i in ddb.scan(TableName=t)["Items"]]
     state["items"] = sorted(items)
     return state
+
+
+def _network(ec2: Any) -> dict[str, Any]:
+    """Subnets (with their public-address setting), internet gateways and
+    route tables (routes and associations)."""
+
+    def dumped(items: list[Any]) -> list[str]:
+        return sorted(json.dumps(x, sort_keys=True, default=str) for x in items)
+
+    return {
+        "subnets": sorted(
+            tuple(s.get(k) for k in ("SubnetId", "VpcId", "CidrBlock", "MapPublicIpOnLaunch"))
+            for s in ec2.describe_subnets()["Subnets"]
+        ),
+        "internet_gateways": dumped(ec2.describe_internet_gateways()["InternetGateways"]),
+        "route_tables": dumped(ec2.describe_route_tables()["RouteTables"]),
+    }
 
 
 def _albs(v2: Any) -> list[Any]:

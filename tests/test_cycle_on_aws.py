@@ -72,7 +72,9 @@ def test_cycle_from_init_survives_injected_faults(real: Real) -> None:
     with the opted-in Local and Wavelength Zones listed: init and the release
     cycle meet all four kinds, lost responses (AWS acted, the client saw an
     error) included."""
-    faults = Faults(seed=4, rate=0.2)
+    # The draw follows the order of init's requests: seed 6 loses five of its
+    # answers (seed 4 lost none once init read its zones before its first write).
+    faults = Faults(seed=6, rate=0.2)
     r = real.run("init", hooks=[faults.hook()])
     assert r.code == 0, r.err
     assert faults.total >= 0.1 * faults.requests, (faults.injected, faults.requests)

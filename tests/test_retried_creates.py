@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bluegreen.aws.base import Hook
-from chaos import LOCAL_ZONES, _forward, answer_with
+from chaos import _forward
 from conftest import client, run
 from layered import Real
 
@@ -251,18 +251,3 @@ def test_subnet_moved_back_to_its_route_table_after_a_lost_response(aws: str) ->
         Filters=[{"Name": "association.subnet-id", "Values": [sn["SubnetId"]]}]
     )["RouteTables"]
     assert now["RouteTableId"] == mine["RouteTableId"]
-
-
-# -- a region without an ordinary availability zone -----------------------------------------
-def test_no_ordinary_zone_is_refused_naming_the_zones_listed(aws: str) -> None:
-    def only_local_zones(parsed: dict[str, Any]) -> None:
-        parsed["AvailabilityZones"] = [dict(z) for z in LOCAL_ZONES]
-
-    hook = answer_with("ec2.DescribeAvailabilityZones", only_local_zones)
-    r = run("init", hooks=[hook])
-    assert r.code == 3, r.err
-    assert (
-        "found: available zones: us-east-1-bos-1a (local-zone), "
-        "us-east-1-wl1-bos-wlz-1 (wavelength-zone)" in r.err
-    )
-    assert "to fix: run init in a region with ordinary availability zones" in r.err

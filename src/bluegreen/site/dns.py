@@ -16,7 +16,6 @@ from typing import Any
 
 from bluegreen.errors import AwsError
 from bluegreen.model.naming import bare
-from bluegreen.observe import site_zones
 from bluegreen.site.classic import Target
 from bluegreen.site.outcome import Ctx
 
@@ -34,9 +33,15 @@ def _zone_id(z: dict[str, Any]) -> str:
     return str(z["Id"]).split("/")[-1]
 
 
-def zones(c: Ctx, vpc_id: str | None) -> tuple[str | None, str | None]:
+Zones = tuple[dict[str, Any] | None, dict[str, Any] | None]
+
+
+def zones(c: Ctx, vpc_id: str | None, found: Zones) -> tuple[str | None, str | None]:
+    """``found``: the site's public and private zone as read before init
+    changed anything (``bluegreen.observe.site_zones``, which refuses several
+    of a kind)."""
     gw, n = c.gw, c.n
-    public, private = site_zones(gw, n, then=", then run `bluegreen init` again")
+    public, private = found
     # One CallerReference per intended zone: the site's VPC tells apart a zone
     # made again after a teardown from a retry of the same creation.
     incarnation = vpc_id or "new"

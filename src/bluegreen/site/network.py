@@ -24,24 +24,66 @@ class Network:
     igw: str | None = None
 
 
-def reconcile(c: Ctx) -> Network:
-    net = Network(vpc_id=_vpc(c))
-    net.subnets = _subnets(c, net.vpc_id)
+@dataclass
+class Found:
+    """What ``survey`` read: the site's VPC (None: none yet), its subnets by
+    CIDR block, and the ordinary availability zones (read only when a subnet
+    is to be made)."""
+
+    vpc_id: str | None = None
+    subnets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    zones: list[str] = field(default_factory=list)
+
+
+def survey(c: Ctx) -> Found:
+    """Reads only, before init changes anything: the VPC, its subnets and,
+    when a subnet is missing, the zones to put it in. Refuses (exit 3) a
+    region that lists no ordinary availability zone then, so that such a
+    region is refused with nothing made. A complete site's zones are not read."""
+    gw, n = c.gw, c.n
+    vpcs = gw.vpcs_named(TAG_DOMAIN, n.domain, n.vpc)
+    found = Found()
+    if len(vpcs) > 1:
+        found.vpc_id, subnets = _pick(c, vpcs)
+    elif vpcs:
+        found.vpc_id = str(vpcs[0]["VpcId"])
+        subnets = gw.find_subnets(found.vpc_id)
+    else:
+        subnets = []
+    found.subnets = {str(sn["CidrBlock"]): sn for sn in subnets}
+    if all(cidr in found.subnets for cidr in SUBNET_CIDRS):
+        return found
+    found.zones = gw.availability_zones()
+    if not found.zones:
+        # Local and Wavelength Zones are listed with ZoneType local-zone /
+        # wavelength-zone and cannot hold a load balancer's subnets
+        # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_AvailabilityZone.html
+        listed = gw.zones_listed()
+        raise StateError(
+            f"region {gw.region} lists no ordinary availability zone",
+            found="available zones: "
+            + (", ".join(f"{name} ({kind})" for name, kind in listed) or "none"),
+            fix="run init in a region with ordinary availability zones (ZoneType "
+            "availability-zone) with --region (e.g. --region us-east-1): Local and "
+            "Wavelength Zones cannot hold a load balancer's subnets; nothing was changed",
+        )
+    return found
+
+
+def reconcile(c: Ctx, found: Found) -> Network:
+    """The network as it should be, from what ``survey`` read."""
+    net = Network(vpc_id=_vpc(c, found.vpc_id))
+    net.subnets = _subnets(c, net.vpc_id, found)
     net.igw = _internet_gateway(c, net.vpc_id)
     _route_table(c, net)
     return net
 
 
-def _vpc(c: Ctx) -> str | None:
+def _vpc(c: Ctx, vpc_id: str | None) -> str | None:
     gw, n = c.gw, c.n
     what = f"VPC {n.vpc} ({VPC_CIDR})"
-    vpcs = gw.vpcs_named(TAG_DOMAIN, n.domain, n.vpc)
     new = False
-    if len(vpcs) > 1:
-        vpc_id = _pick(c, vpcs)
-    elif vpcs:
-        vpc_id = str(vpcs[0]["VpcId"])
-    else:
+    if vpc_id is None:
         made = c.rec.create(what, lambda: gw.create_vpc(VPC_CIDR, c.named(n.vpc)))
         if made is None:
             return None
@@ -57,11 +99,11 @@ def _vpc(c: Ctx) -> str | None:
     return vpc_id
 
 
-def _pick(c: Ctx, vpcs: list[dict[str, Any]]) -> str:
+def _pick(c: Ctx, vpcs: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
     """Two VPCs carry the site's name (a create whose response was lost, made
     before creates were looked up, or a copy by hand): keep the one holding the
     most subnets (the lowest id on a tie), build nothing in the others, and say
-    so. init deletes nothing of the account."""
+    so. init deletes nothing of the account. The kept one, and its subnets."""
     gw = c.gw
     subnets = {str(v["VpcId"]): gw.find_subnets(str(v["VpcId"])) for v in vpcs}
     keep = sorted(subnets, key=lambda v: (-len(subnets[v]), v))[0]
@@ -75,24 +117,13 @@ def _pick(c: Ctx, vpcs: list[dict[str, Any]]) -> str:
             + f": the site uses {keep}; delete {other} (`aws ec2 delete-vpc --vpc-id {other}`) "
             "or remove its bluegreen:domain tag"
         )
-    return keep
+    return keep, subnets[keep]
 
 
-def _subnets(c: Ctx, vpc_id: str | None) -> list[str]:
+def _subnets(c: Ctx, vpc_id: str | None, found: Found) -> list[str]:
     gw, n = c.gw, c.n
-    by_cidr = {sn["CidrBlock"]: sn for sn in gw.find_subnets(vpc_id)} if vpc_id else {}
-    missing = [cidr for cidr in SUBNET_CIDRS if cidr not in by_cidr]
-    azs: list[str] = gw.availability_zones() if missing and vpc_id else []
-    if missing and vpc_id and not azs:
-        listed = gw.zones_listed()
-        raise StateError(
-            f"region {gw.region} lists no ordinary availability zone",
-            found="available zones: "
-            + (", ".join(f"{name} ({kind})" for name, kind in listed) or "none"),
-            fix="run init in a region with ordinary availability zones (ZoneType "
-            "availability-zone) with --region (e.g. --region us-east-1): Local and "
-            "Wavelength Zones cannot hold a load balancer's subnets",
-        )
+    by_cidr = found.subnets
+    azs = found.zones  # every ordinary zone when a subnet is missing (``survey``)
     out = []
     for i, cidr in enumerate(SUBNET_CIDRS):
         name = n.subnet(i + 1)

@@ -23,7 +23,7 @@ from typing import Any
 from bluegreen.aws import Gateway
 from bluegreen.errors import InputError, StateError
 from bluegreen.model.settings import Settings
-from bluegreen.observe import layout
+from bluegreen.observe import layout, site_zones
 from bluegreen.site import adopted, adopted_lbs, alb, classic, dns, identity, network, security
 from bluegreen.site.identity import instance_policy
 from bluegreen.site.network import SUBNET_CIDRS, VPC_CIDR
@@ -108,8 +108,14 @@ class Provisioner:
     def run(self) -> InitReport:
         kind, shared = self._kind()
         c = Ctx(self.gw, self.s, self.n, self.rec)
-        found = adopted.check(c, kind, shared)  # reads only: refuses before any change
-        net = adopted.network(c, found) if found.vpc_id else network.reconcile(c)
+        # Reads only, and every refusal they allow, before the first change:
+        # adopted resources unfit to use, a region with no ordinary
+        # availability zone for a missing subnet, several hosted zones of the
+        # domain. A refusal then leaves AWS as it was.
+        found = adopted.check(c, kind, shared)
+        ours = None if found.vpc_id else network.survey(c)
+        zones = site_zones(self.gw, self.n, then=", then run `bluegreen init` again")
+        net = adopted.network(c, found) if ours is None else network.reconcile(c, ours)
         if found.balancers:
             groups = adopted.instance_group(c, net.vpc_id, found)
         else:
@@ -128,7 +134,7 @@ class Provisioner:
             lbs = classic.reconcile(c, net.subnets, groups.lb, groups.access)
         security.finish(c, groups)
         dns.table(c)
-        pub, priv = dns.zones(c, net.vpc_id)
+        pub, priv = dns.zones(c, net.vpc_id, zones)
         dns.records(c, pub, priv, lbs, shared)
         if not found.balancers:  # adopted ones: refused with staging_cidrs (site.adopted)
             self._staging_access(kind, shared, net.vpc_id, groups.lb)
