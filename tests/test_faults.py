@@ -12,6 +12,7 @@ clock the retries cost no real time.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,6 +102,55 @@ def test_launch_configuration_calls_meet_their_own_success(
         "auto-scaling.CreateLaunchConfiguration": 1,
         "auto-scaling.DeleteLaunchConfiguration": 1,
     }
+
+
+def test_a_deleted_groups_configuration_still_in_use_is_waited_out(
+    live_v1: dict[str, str], aws: str, tmp_path: Path
+) -> None:
+    """Right after a group is gone, Auto Scaling may still answer ResourceInUse
+    for its launch configuration: clean tries again on the clock until the
+    delete goes through; an answer that does not change ends the wait with
+    exit 5, naming the configuration, and the next clean finds the
+    configuration the group left (on a site that uses them, by its name and
+    instance profile: configurations carry no tags)."""
+    from chaos import _error_response
+
+    (tmp_path / "bluegreen.toml").write_text("launch_configuration = true\n")
+    deploy = ("deploy", "--version", "v2")
+    start = shape(aws)
+    in_use = {"n": 2}
+
+    def refuse(request: Any, **_: Any) -> Any:
+        if in_use["n"] > 0:
+            in_use["n"] -= 1
+            return _error_response(
+                request,
+                400,
+                "ResourceInUse",
+                "Cannot delete launch configuration because it is attached to "
+                "AutoScalingGroup londontamed-com-v2",
+                "query",
+            )
+        return None
+
+    hook = ("before-send.auto-scaling.DeleteLaunchConfiguration", refuse)
+    assert run(*deploy).code == 0
+    clock = FakeClock()
+    r = run("--output", "json", "clean", "--yes", hooks=[hook], clock=clock)
+    assert r.code == 0, r.err
+    assert in_use["n"] == 0
+    assert r.json()["outcomes"][-1].startswith("deleted after")
+    assert [s for s in clock.slept if s >= 5.0], clock.slept  # waited on the fake clock
+    assert shape(aws) == start
+
+    assert run(*deploy).code == 0
+    in_use["n"] = 10**6
+    r = run("clean", "--yes", hooks=[hook], clock=FakeClock())
+    assert r.code == 5, r.err
+    assert "launch configuration" in r.err and "still in use" in r.err
+    in_use["n"] = 0
+    assert run("clean", "--yes").code == 0
+    assert shape(aws) == start
 
 
 def test_back_off_sleeps_on_the_gateway_clock(live_v1: dict[str, str], aws: str) -> None:

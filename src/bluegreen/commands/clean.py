@@ -71,8 +71,12 @@ def _with_leftovers(
     after creating its template. (Not looked for when staging holds a
     release: that clean costs no extra call.)
 
-    Launch templates are found by the site's tag; launch configurations carry
-    no tags, so only the one named in the intent of a killed clean is found."""
+    Launch templates are found by the site's tag. Launch configurations carry
+    no tags: on a site that uses them (``launch_configuration``), every one
+    whose name is a release name of the site (``SLUG-VERSION-AMI`` with its
+    own image) and whose instance profile is the site's is found (one page
+    per 100 configurations: AWS has no filter); elsewhere, the one named in
+    the intent of a killed clean."""
 
     planned = {
         getattr(s, "name", None)
@@ -85,13 +89,14 @@ def _with_leftovers(
         if name not in used and name not in planned
     ]
     meant = lk.resumes("clean").get("release") if lk else None
-    if (
-        isinstance(meant, str)
-        and meant not in used
-        and meant not in planned
-        and sess.gw.launch_configurations([meant])
-    ):
-        extra.append(DeleteLaunchConfiguration(meant))
+    configurations = _site_configurations(sess) if sess.settings.launch_configuration else []
+    if isinstance(meant, str) and meant not in configurations:
+        configurations += [lc for lc in [meant] if sess.gw.launch_configurations([lc])]
+    extra += [
+        DeleteLaunchConfiguration(name)
+        for name in sorted(configurations)
+        if name not in used and name not in planned
+    ]
     if not extra:
         return plan
     names = ", ".join(getattr(s, "name", "") for s in extra)
@@ -99,6 +104,18 @@ def _with_leftovers(
     if plan.steps:
         summary = f"{plan.summary}; {summary}"
     return dataclasses.replace(plan, steps=plan.steps + tuple(extra), summary=summary)
+
+
+def _site_configurations(sess: Session) -> list[str]:
+    """The launch configurations of the site's releases: a release name of the
+    site after their own image, for the site's instance profile."""
+    n = sess.names
+    return [
+        str(lc["LaunchConfigurationName"])
+        for lc in sess.gw.all_launch_configurations()
+        if n.is_release(str(lc["LaunchConfigurationName"]), str(lc.get("ImageId", "")))
+        and str(lc.get("IamInstanceProfile") or "").rsplit("/", 1)[-1] == n.instance_profile
+    ]
 
 
 def _draining_timeout(sess: Session, a: Assessment, force: bool) -> float:

@@ -252,6 +252,16 @@ class Names:
         tail = f"{validate_version(version)}-{ami}" if version else ami
         return _fit(f"{self.slug}-{tail}", NAME_MAX, self.domain, f"-{tail}")
 
+    def is_release(self, name: str, ami: str) -> bool:
+        """Whether ``name`` is the name of a release of this site running
+        ``ami`` (``release(version, ami)`` for some version): how launch
+        configurations, which carry no tags, are recognised."""
+        head, tail = f"{self.slug}-", f"-{ami}"
+        if not ami or not name.startswith(head) or not name.endswith(tail):
+            return False
+        version = name[len(head) : -len(tail)]
+        return bool(_VERSION.match(version)) and self.release(version, ami) == name
+
     def caller_reference(self, label: str, stamp: str) -> str:
         """A Route 53 CallerReference (at most 128 characters)."""
         tail = f"-{label}-{stamp}"

@@ -297,10 +297,8 @@ def discover(gw: Gateway, names: Names) -> tuple[Plan, list[str]]:
         # Launch configurations carry no tags: a configuration is the site's when
         # it is named like a release of the site and uses the site's security group.
         name = lc["LaunchConfigurationName"]
-        if (
-            name.startswith(f"{names.slug}-")
-            and name.endswith(f"-{lc.get('ImageId', '?')}")
-            and sg_ids & set(lc.get("SecurityGroups", []))
+        if names.is_release(name, lc.get("ImageId", "")) and sg_ids & set(
+            lc.get("SecurityGroups", [])
         ):
             lcs.add(name)
     if lcs:

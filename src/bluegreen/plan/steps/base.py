@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from bluegreen.aws import Gateway
 from bluegreen.errors import AwsError, WaitTimeout
 from bluegreen.ui import Reporter
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -101,38 +103,59 @@ def _profile_not_yet_known(e: AwsError) -> bool:
 
 
 def wait_out_profile_propagation(
-    ctx: Context, profile: str, create: Callable[[], None], *, timeout: float = PROFILE_WAIT
-) -> float:
+    ctx: Context, profile: str, create: Callable[[], T], *, timeout: float = PROFILE_WAIT
+) -> tuple[T, float]:
     """Run ``create``; while AWS refuses it because the instance profile is not
-    usable yet, say so once and try again, on the gateway's clock, for at most
-    ``timeout`` seconds. IAM is eventually consistent: a profile made by
+    usable yet, try again. IAM is eventually consistent: a profile made by
     ``init`` seconds ago can be refused for tens of seconds
     (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
-    Returns the seconds waited."""
+    Returns what ``create`` returned and the seconds waited."""
+    return retry_while_refused(
+        ctx,
+        create,
+        refused=_profile_not_yet_known,
+        waiting=f"instance profile {profile} is not usable yet (IAM changes take a while "
+        "to reach Auto Scaling)",
+        gave_up=f"AWS still refuses instance profile {profile}",
+        fix=f"check that instance profile {profile} exists and holds its role "
+        "(`bluegreen init` repairs both), then run the command again",
+        timeout=timeout,
+    )
+
+
+def retry_while_refused(
+    ctx: Context,
+    action: Callable[[], T],
+    *,
+    refused: Callable[[AwsError], bool],
+    waiting: str,
+    gave_up: str,
+    fix: str,
+    timeout: float,
+) -> tuple[T, float]:
+    """Run ``action``; while AWS refuses it with an answer ``refused`` takes
+    for one that time will change (an eventually consistent service not yet
+    caught up), say so once (``waiting``) and try again with a growing pause
+    on the gateway's clock, for at most ``timeout`` seconds; then WaitTimeout
+    (``gave_up``, AWS's last answer, ``fix``). Returns what ``action``
+    returned and the seconds waited."""
     clock = ctx.gw.clock
     start = clock.monotonic()
     told = False
     delay = 5.0
     while True:
         try:
-            create()
-            return clock.monotonic() - start
+            return action(), clock.monotonic() - start
         except AwsError as e:
-            if not _profile_not_yet_known(e):
+            if not refused(e):
                 raise
             waited = clock.monotonic() - start
             if waited >= timeout:
                 raise WaitTimeout(
-                    f"AWS still refuses instance profile {profile} after {waited:.0f}s",
-                    found=e.message,
-                    fix=f"check that instance profile {profile} exists and holds its role "
-                    "(`bluegreen init` repairs both), then run the command again",
+                    f"{gave_up} after {waited:.0f}s", found=e.message, fix=fix
                 ) from None
             if not told:
-                ctx.reporter.info(
-                    f"instance profile {profile} is not usable yet (IAM changes take a while "
-                    f"to reach Auto Scaling): trying again for up to {timeout:.0f}s"
-                )
+                ctx.reporter.info(f"{waiting}: trying again for up to {timeout:.0f}s")
                 told = True
             clock.sleep(min(delay, max(timeout - waited, 0.01)))
             delay = min(delay * 1.5, 30.0)

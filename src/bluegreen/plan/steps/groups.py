@@ -15,6 +15,7 @@ from bluegreen.plan.steps.base import (
     client_token,
     instance_groups,
     poll,
+    retry_while_refused,
     wait_out_profile_propagation,
 )
 from bluegreen.plan.steps.launches import LaunchWatch, before_launching, group_created
@@ -98,27 +99,24 @@ class CreateLaunchConfiguration(Step):
         # or this create's own first attempt whose response was lost) answers
         # AlreadyExists (https://docs.aws.amazon.com/autoscaling/ec2/
         # APIReference/API_CreateLaunchConfiguration.html), which is done.
-        created: list[bool] = []
-        waited = wait_out_profile_propagation(
+        created, waited = wait_out_profile_propagation(
             ctx,
             self.instance_profile,
-            lambda: created.append(
-                ctx.gw.create_launch_configuration(
-                    self.name,
-                    ami=self.ami,
-                    instance_type=self.instance_type,
-                    security_groups=instance_groups(
-                        ctx, self.security_group_id, self.instance_groups, self.vpc_id
-                    ),
-                    instance_profile=self.instance_profile,
-                    key_name=self.key_name,
-                    user_data=self.user_data,
-                    root_device=self.root_device,
-                    root_size=self.root_size,
-                )
+            lambda: ctx.gw.create_launch_configuration(
+                self.name,
+                ami=self.ami,
+                instance_type=self.instance_type,
+                security_groups=instance_groups(
+                    ctx, self.security_group_id, self.instance_groups, self.vpc_id
+                ),
+                instance_profile=self.instance_profile,
+                key_name=self.key_name,
+                user_data=self.user_data,
+                root_device=self.root_device,
+                root_size=self.root_size,
             ),
         )
-        if created and not created[-1]:
+        if not created:
             return "already exists"
         return f"created after {waited:.0f}s" if waited else "created"
 
@@ -145,26 +143,23 @@ class CreateGroup(Step):
         # No look first: AWS answers AlreadyExists for a group of that name (an
         # earlier run made it), which is done (https://docs.aws.amazon.com/
         # autoscaling/ec2/APIReference/API_CreateAutoScalingGroup.html).
-        created: list[bool] = []
-        waited = wait_out_profile_propagation(
+        created, waited = wait_out_profile_propagation(
             ctx,
             self.instance_profile or "of the launch template",
-            lambda: created.append(
-                ctx.gw.create_group(
-                    self.name,
-                    launch_template=self.launch_template,
-                    launch_configuration=self.launch_configuration,
-                    capacity=self.capacity,
-                    max_size=self.max_size,
-                    subnets=self.subnets,
-                    load_balancers=self.load_balancers,
-                    target_groups=self.target_groups,
-                    grace_period=self.grace_period,
-                    tags=dict(self.tags),
-                )
+            lambda: ctx.gw.create_group(
+                self.name,
+                launch_template=self.launch_template,
+                launch_configuration=self.launch_configuration,
+                capacity=self.capacity,
+                max_size=self.max_size,
+                subnets=self.subnets,
+                load_balancers=self.load_balancers,
+                target_groups=self.target_groups,
+                grace_period=self.grace_period,
+                tags=dict(self.tags),
             ),
         )
-        if created and not created[-1]:
+        if not created:
             # an earlier run's group (or this run's, whose create response was
             # lost): its failures count from the wait's first look, and Auto
             # Scaling's next attempt shows a cause that lasts again
@@ -321,10 +316,30 @@ class DeleteLaunchConfiguration(Step):
 
     def apply(self, ctx: Context) -> str:
         # No look first: a configuration that is not there answers
-        # ValidationError (not found), which is done; one a group still uses
-        # answers ResourceInUse, which stops the run (plans delete only the
-        # configurations no other group uses).
-        return "deleted" if ctx.gw.delete_launch_configuration(self.name) else "already gone"
+        # ValidationError (not found), which is done. Plans delete only the
+        # configurations no group uses, after the group that used one is gone;
+        # Auto Scaling can still answer ResourceInUse ("attached to
+        # AutoScalingGroup ...") for a while after that group's deletion (its
+        # API is eventually consistent: https://docs.aws.amazon.com/autoscaling/
+        # ec2/APIReference/API_DeleteLaunchConfiguration.html lists
+        # ResourceInUse), so that answer is waited out, not taken as final.
+        deleted, waited = retry_while_refused(
+            ctx,
+            lambda: ctx.gw.delete_launch_configuration(self.name),
+            refused=lambda e: e.code == "ResourceInUse",
+            waiting=f"Auto Scaling still counts launch configuration {self.name} as in use",
+            gave_up=f"launch configuration {self.name} is still in use",
+            fix="a group uses it: `bluegreen status` shows the site's groups; run clean "
+            "again once no group uses it",
+            timeout=CONFIGURATION_RELEASE_WAIT,
+        )
+        if not deleted:
+            return "already gone"
+        return f"deleted after {waited:.0f}s" if waited else "deleted"
+
+
+# seconds Auto Scaling may still count a deleted group's launch configuration as in use
+CONFIGURATION_RELEASE_WAIT = 120.0
 
 
 # -- traffic ------------------------------------------------------------------
