@@ -285,6 +285,32 @@ def test_shared_alb_staging_rule_takes_only_the_ranges(aws: str, tmp_path: Path)
     assert {"CreateRule", "ModifyRule", "DeleteRule"} <= ops, ops
 
 
+def test_shared_alb_staging_rule_deleted_by_hand_is_made_again(aws: str, tmp_path: Path) -> None:
+    """The rule that sends the staging names to staging deleted by hand, the
+    one refusing other sources left: init makes the staging rule again (the
+    refusal rule is not taken for it)."""
+    (tmp_path / "bluegreen.toml").write_text(
+        f'load_balancer = "alb"\nstrategy = "lb"\nstaging_cidrs = ["{RANGE}"]\n'
+    )
+    assert run("init").code == 0
+    v2 = client(aws, "elbv2")
+    for rules in _shared_rules(aws):
+        forwarding = [
+            r for r in rules if not r["IsDefault"] and r["Actions"][0]["Type"] == "forward"
+        ]
+        assert len(forwarding) == 1, rules
+        v2.delete_rule(RuleArn=forwarding[0]["RuleArn"])
+    for rules in _shared_rules(aws):
+        assert served(rules, "www-staging.londontamed.com", INSIDE) != "staging"
+    r = run("--output", "json", "init")
+    assert r.code == 0, r.err
+    assert any("listener rule" in x for x in r.json()["created"]), r.json()
+    for rules in _shared_rules(aws):
+        assert served(rules, "www-staging.londontamed.com", INSIDE) == "staging"
+        assert served(rules, "www-staging.londontamed.com", OUTSIDE) == "fixed-response"
+        assert served(rules, "www.londontamed.com", OUTSIDE) == "live"
+
+
 def test_shared_alb_takes_at_most_four_ranges(
     aws: str, tmp_path: Path, unchanged: Callable[..., AbstractContextManager[None]]
 ) -> None:

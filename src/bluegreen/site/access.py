@@ -263,7 +263,7 @@ class AccessSetup:
         rules = [r for r in gw.rules(listener_arn) if not r.get("IsDefault")]
         mine = [r for r in rules if pattern in rule_hosts(r)]
         rule = next((r for r in mine if forward_targets(r.get("Actions", []))), None)
-        refusal = next((r for r in mine if _refuses(r)), None)
+        refusal = next((r for r in mine if refuses(r)), None)
         if rule is None:
             return  # init's own staging rule comes first (dry run, or a missing listener)
         from bluegreen.observe import source_ips
@@ -320,7 +320,9 @@ def instance_port_from_self(group_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def _refuses(rule: dict[str, Any]) -> bool:
+def refuses(rule: dict[str, Any]) -> bool:
+    """Whether a listener rule answers by itself (fixed-response: the rule
+    refusing other sources) rather than forwarding."""
     return any(a.get("Type") == "fixed-response" for a in rule.get("Actions", []))
 
 

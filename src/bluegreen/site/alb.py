@@ -21,6 +21,7 @@ from bluegreen.aws.elb import (
     target_group_health,
 )
 from bluegreen.plan.access import REFUSAL_OFFSET
+from bluegreen.site.access import refuses
 from bluegreen.site.classic import Target, zone_id
 from bluegreen.site.outcome import Ctx
 from bluegreen.site.security import balancer_groups
@@ -81,12 +82,9 @@ def _priorities_free(c: Ctx, rules: list[dict[str, Any]]) -> None:
     pattern = c.n.staging_host_pattern
     mine = [r for r in rules if pattern in rule_hosts(r)]
     needed: list[tuple[int, str]] = []
-    if not mine:  # as ``_staging_rule`` tells
+    if not [r for r in mine if not refuses(r)]:  # as ``_staging_rule`` tells
         needed.append((STAGING_RULE_PRIORITY, f"the rule for {pattern}"))
-    fixed = [
-        r for r in mine if any(a.get("Type") == "fixed-response" for a in r.get("Actions", []))
-    ]
-    if c.s.staging_cidrs and not fixed:
+    if c.s.staging_cidrs and not [r for r in mine if refuses(r)]:
         needed.append((STAGING_RULE_PRIORITY + REFUSAL_OFFSET, f"the rule refusing {pattern}"))
     for priority, wanted in needed:
         there = next((r for r in rules if r.get("Priority") == str(priority)), None)
@@ -309,7 +307,8 @@ def _staging_rule(
     gw, n = c.gw, c.n
     pattern = n.staging_host_pattern
     what = f"listener rule {lb_name}:{port} host {pattern} -> staging target group"
-    rule = next((r for r in rules if pattern in rule_hosts(r)), None)
+    # the forwarding rule: the one refusing other sources (staging_cidrs) is not it
+    rule = next((r for r in rules if pattern in rule_hosts(r) and not refuses(r)), None)
     if rule is not None:
         c.rec.ok(what)
         return
