@@ -97,6 +97,23 @@ def test_distinct_domains_never_share_a_name(a: str, b: str, version: str, ami: 
     assert not set(na.values()) & set(nb.values()), (a, b)
 
 
+@FAST
+@given(domains(), domains(), versions, amis)
+def test_every_release_name_is_recognised_as_the_sites_own(
+    a: str, b: str, version: str, ami: str
+) -> None:
+    """Launch configurations carry no tags: teardown and clean know the site's
+    by ``is_release``, which must take every name ``release`` gives (with a
+    version or without, shortened for a long domain) and no other site's."""
+    assume(normalise_domain(a) != normalise_domain(b))
+    na, nb = Names.for_domain(a), Names.for_domain(b)
+    for name in (na.release(version, ami), na.release(None, ami)):
+        assert na.is_release(name, ami), name
+        assert not nb.is_release(name, ami), (b, name)
+        other = "ami-01234567" if ami != "ami-01234567" else "ami-76543210"
+        assert not na.is_release(name, other), (other, name)
+
+
 @pytest.mark.parametrize(
     ("a", "b"),
     [("my-site.co.uk", "my.site-co.uk"), ("a-b.com", "a.b.com"), ("x--y.com", "x-y.com")],

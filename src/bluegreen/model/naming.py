@@ -255,12 +255,21 @@ class Names:
     def is_release(self, name: str, ami: str) -> bool:
         """Whether ``name`` is the name of a release of this site running
         ``ami`` (``release(version, ami)`` for some version): how launch
-        configurations, which carry no tags, are recognised."""
-        head, tail = f"{self.slug}-", f"-{ami}"
-        if not ami or not name.startswith(head) or not name.endswith(tail):
+        configurations, which carry no tags, are recognised. Also without a
+        version (``SLUG-AMI``), and shortened for a long domain: the version is
+        any tail of the name before ``-AMI`` that gives the name back."""
+        tail = f"-{ami}"
+        if not ami or not name.endswith(tail):
             return False
-        version = name[len(head) : -len(tail)]
-        return bool(_VERSION.match(version)) and self.release(version, ami) == name
+        if name == self.release(None, ami):
+            return True
+        body = name[: -len(tail)]
+        return any(
+            body[i] == "-"
+            and _VERSION.match(body[i + 1 :])
+            and self.release(body[i + 1 :], ami) == name
+            for i in range(len(body))
+        )
 
     def caller_reference(self, label: str, stamp: str) -> str:
         """A Route 53 CallerReference (at most 128 characters)."""
