@@ -69,6 +69,11 @@ def reason(activity: Mapping[str, Any]) -> str:
     return str(activity.get("StatusMessage") or activity.get("Description") or "no reason given")
 
 
+def _id(failed: Mapping[str, Any] | None) -> str:
+    """The id of a failed activity (``failed_launch``'s answer), "" for none."""
+    return str(failed.get("ActivityId", "")) if failed else ""
+
+
 def group_created(ctx: Context, group: str) -> None:
     """This run created ``group``: every failure it reports is this run's."""
     ctx.facts.setdefault(FAILED_BEFORE, {})[group] = ""
@@ -79,8 +84,7 @@ def before_launching(ctx: Context, group: str) -> None:
     it launch (once per run: what this run did stays this run's)."""
     known: dict[str, str] = ctx.facts.setdefault(FAILED_BEFORE, {})
     if group not in known:
-        failed = ctx.gw.failed_launch(group)
-        known[group] = str(failed.get("ActivityId", "")) if failed else ""
+        known[group] = _id(ctx.gw.failed_launch(group))
 
 
 class LaunchWatch:
@@ -95,17 +99,15 @@ class LaunchWatch:
         self.group = group
         self.then = then
         self.last: Mapping[str, Any] | None = None  # the last transient failure seen
-        if now:
-            failed = ctx.gw.failed_launch(group)
-            self.before: str | None = str(failed.get("ActivityId", "")) if failed else ""
-        else:
-            self.before = ctx.facts.get(FAILED_BEFORE, {}).get(group)
+        self.before: str | None = (
+            _id(ctx.gw.failed_launch(group)) if now else ctx.facts.get(FAILED_BEFORE, {}).get(group)
+        )
 
     def see(self, failed: Mapping[str, Any] | None) -> str:
         """Judge the group's newest activity when it failed (``failed_launch``):
         raise ``LaunchFailed`` for a failure of this run that will not pass;
         for one that will, the progress detail that says so; else ""."""
-        newest = str(failed.get("ActivityId", "")) if failed else ""
+        newest = _id(failed)
         if self.before is None:  # the first look of a run that did not launch: all old
             self.before = newest
         if failed is None or newest == self.before:
