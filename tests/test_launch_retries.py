@@ -177,3 +177,20 @@ def test_which_failures_auto_scaling_retries_past(message: str, transient: bool)
     activity = {"StatusCode": "Failed", "StatusMessage": message}
     assert transient_failure(activity) is transient
     assert not transient_failure({**activity, "StatusCode": "Successful"})
+
+
+def test_a_rolling_replacement_short_of_capacity_past_its_timeout_is_put_back(
+    real: Real, tmp_path: Path
+) -> None:
+    """The shortage outlasts the replacement's wait (120 s) but not the
+    put-back's: v1 is back (exit 7), and the error names the failed launch and
+    says what to do about capacity, not about a failing health check."""
+    amis = rolling(real, tmp_path)
+    (tmp_path / "bluegreen.toml").write_text('strategy = "rolling"\ntimeout = "120s"\n')
+    short_of_capacity(real, 150)
+    r = real.run("--output", "json", "deploy", "--version", "v2")
+    assert r.code == 7, r.err
+    doc = json.loads(r.out)
+    assert "We currently do not have sufficient t3.micro capacity" in doc["found"], doc
+    assert "--instance-type" in doc["fix"] and "health check" not in doc["fix"], doc["fix"]
+    assert running_images(real, STAGING) == [amis["v1"]] * 2

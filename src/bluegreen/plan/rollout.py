@@ -35,6 +35,7 @@ from bluegreen.plan.steps import (
     Context,
     LaunchWatch,
     Step,
+    StillRetrying,
     balancer_health,
     client_token,
     poll,
@@ -424,7 +425,9 @@ class ReplaceInstances(Step):
                 f"{self.balancer}; {self.revert.label} is back on every instance "
                 f"({n} replaced back)",
                 found=e.found,
-                fix=f"find out why {self.label} fails its health check (its logs, the AMI), "
+                fix=e.fix
+                if isinstance(e, StillRetrying)  # the replacement never launched
+                else f"find out why {self.label} fails its health check (its logs, the AMI), "
                 "then deploy a fixed release",
             ) from None
         return f"replaced {n} instance(s); every instance runs {self.label}"

@@ -37,7 +37,12 @@ from bluegreen.plan.steps.groups import (
     SetGroupSize,
     WaitHealthy,
 )
-from bluegreen.plan.steps.launches import LaunchWatch, launch_failed, transient_failure
+from bluegreen.plan.steps.launches import (
+    LaunchWatch,
+    StillRetrying,
+    launch_failed,
+    transient_failure,
+)
 from bluegreen.plan.steps.records import AliasTarget, Key, Record, RecordsChanged, SetAliases
 
 __all__ = [
@@ -66,6 +71,7 @@ __all__ = [
     "SetForward",
     "SetGroupSize",
     "Step",
+    "StillRetrying",
     "Wait",
     "WaitHealthy",
     "balancer_health",

@@ -87,6 +87,11 @@ def before_launching(ctx: Context, group: str) -> None:
         known[group] = _id(ctx.gw.failed_launch(group))
 
 
+class StillRetrying(WaitTimeout):
+    """A wait ran out of time while Auto Scaling was still retrying a launch
+    that failed for a reason that passes (its fix says what to do about it)."""
+
+
 class LaunchWatch:
     """What one wait knows of ``group``'s failed launches: which are older
     than this run, and the last failure Auto Scaling is retrying."""
@@ -126,7 +131,7 @@ class LaunchWatch:
         found = e.found or ""
         if why not in found:
             found = "; ".join(f for f in (found, f"the last failed launch: {why}") if f)
-        return WaitTimeout(
+        return StillRetrying(
             f"{e.message}; the last failed launch: {why}",
             found=found,
             fix="Auto Scaling keeps retrying a launch that failed for want of capacity for "
