@@ -90,8 +90,12 @@ def _with_leftovers(
     ]
     meant = lk.resumes("clean").get("release") if lk else None
     configurations = _site_configurations(sess) if sess.settings.launch_configuration else []
-    if isinstance(meant, str) and meant not in configurations:
-        configurations += [lc for lc in [meant] if sess.gw.launch_configurations([lc])]
+    if (
+        isinstance(meant, str)
+        and meant not in configurations
+        and sess.gw.launch_configurations([meant])
+    ):
+        configurations.append(meant)
     extra += [
         DeleteLaunchConfiguration(name)
         for name in sorted(configurations)

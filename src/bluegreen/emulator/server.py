@@ -243,14 +243,11 @@ def autoscaling_terminate_as_aws() -> None:
     "Instance Id not found - No managed instance found for instance ID ..."
     (once per process)."""
     from moto.autoscaling import models
-    from moto.autoscaling.exceptions import AutoscalingClientError
+    from moto.autoscaling.exceptions import ValidationError
 
     if _TERMINATE_FIXED:
         return
     original: Any = models.AutoScalingBackend.terminate_instance
-
-    class ValidationError(AutoscalingClientError):
-        code = "ValidationError"
 
     def terminate(self: Any, instance_id: str, should_decrement: bool) -> Any:
         managed = any(
