@@ -209,7 +209,8 @@ def _listeners(
     rules: dict[str, list[dict[str, Any]]],
 ) -> None:
     """``listeners``: the load balancer's, as described (none when it is new);
-    ``rules``: the rules of those listeners, by arn (single ALB only)."""
+    ``rules``: the rules of those listeners, by arn (single ALB only: ``survey``
+    read them for every listener kept, the only ones whose rules are used)."""
     gw, s = c.gw, c.s
     cert = s.certificate_arn
     have = {int(ls["Port"]): ls for ls in listeners}
@@ -270,19 +271,13 @@ def _listeners(
         if shared and actions is not None:
             # redirecting: the staging rule an HTTP listener had goes (the
             # staging names are served over HTTPS, where switch moves them)
-            for rule in _rules_of(gw, rules, arn):
+            for rule in rules[arn]:
                 if not rule.get("IsDefault"):
                     diffs.append(f"rule {rule.get('Priority')} forwarded plain HTTP")
                     change.setdefault("_delete", []).append(str(rule["RuleArn"]))
         c.rec.check(label, diffs, lambda arn=arn, change=change: _modify(gw, arn, change))  # type: ignore[misc]
         if shared and actions is None:
-            _staging_rule(c, arn, lb_name, port, ls, tgs, _rules_of(gw, rules, arn))
-
-
-def _rules_of(gw: Any, rules: dict[str, list[dict[str, Any]]], arn: str) -> list[dict[str, Any]]:
-    """The listener's rules as ``survey`` read them (read now if it did not)."""
-    found = rules.get(arn)
-    return found if found is not None else list(gw.rules(arn))
+            _staging_rule(c, arn, lb_name, port, ls, tgs, rules[arn])
 
 
 def _modify(gw: Any, arn: str, change: dict[str, Any]) -> None:
