@@ -194,3 +194,27 @@ def test_a_rolling_replacement_short_of_capacity_past_its_timeout_is_put_back(
     assert "We currently do not have sufficient t3.micro capacity" in doc["found"], doc
     assert "--instance-type" in doc["fix"] and "health check" not in doc["fix"], doc["fix"]
     assert running_images(real, STAGING) == [amis["v1"]] * 2
+
+
+def test_a_shortage_that_passed_is_not_named_by_a_later_timeout(real: Real) -> None:
+    """Capacity comes back after 45 s and the instances launch, but they never
+    pass their health checks (stopped as soon as they appear): the timeout is
+    about their health, not the launch failure Auto Scaling got past."""
+    ready(real)
+    short_of_capacity(real, 45)
+    ec2 = client(real.url, "ec2")
+
+    def stop_them(parsed: dict[str, Any], **_: Any) -> None:
+        ids = [i["InstanceId"] for g in parsed.get("AutoScalingGroups", []) for i in g["Instances"]]
+        if ids:
+            ec2.stop_instances(InstanceIds=ids)
+
+    hook = ("after-call.auto-scaling.DescribeAutoScalingGroups", stop_them)
+    r = real.run("--output", "json", "deploy", "--version", "v1", "--timeout", "300s", hooks=[hook])
+    assert r.code == 5, r.err
+    doc = json.loads(r.out)
+    assert doc["error"] == "timed out", doc
+    assert "failed launch" not in doc["message"], doc["message"]
+    assert "--instance-type" not in doc["fix"] and "health-check" in doc["fix"], doc["fix"]
+    codes = [a["StatusCode"] for a in activities(real)]
+    assert codes[0] == "Successful" and "Failed" in codes, codes

@@ -103,7 +103,8 @@ class LaunchWatch:
         first ``see`` takes it)."""
         self.group = group
         self.then = then
-        self.last: Mapping[str, Any] | None = None  # the last transient failure seen
+        # the transient failure still the group's newest activity at the last look
+        self.last: Mapping[str, Any] | None = None
         self.before: str | None = (
             _id(ctx.gw.failed_launch(group)) if now else ctx.facts.get(FAILED_BEFORE, {}).get(group)
         )
@@ -115,7 +116,10 @@ class LaunchWatch:
         newest = _id(failed)
         if self.before is None:  # the first look of a run that did not launch: all old
             self.before = newest
-        if failed is None or newest == self.before:
+        if failed is None:  # the newest activity did not fail: a launch got through
+            self.last = None
+            return ""
+        if newest == self.before:
             return ""
         if not transient_failure(failed):
             raise launch_failed(self.group, failed, then=self.then)
