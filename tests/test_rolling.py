@@ -374,3 +374,35 @@ def test_a_lost_response_to_terminating_an_instance_is_not_a_failure(
     assert lost.by_operation["auto-scaling.TerminateInstanceInAutoScalingGroup"] >= 2
     amis = set(images(aws, "londontamed-com-production-2").values())
     assert amis == {rolling_live_v1["v2"]}, amis
+
+
+def test_terminating_an_instance_already_leaving_is_not_a_failure(
+    rolling_live_v1: dict[str, str], aws: str
+) -> None:
+    """AWS acted on TerminateInstanceInAutoScalingGroup, and the answer that
+    reaches bluegreen is AWS's for an instance already on its way out ("not in
+    InService or Standby", the instance Terminating): the rollout carries on
+    with the replacement."""
+    from chaos import _error_response, _forward
+
+    answered: list[str] = []
+
+    def leaving(request: Any, **_: Any) -> Any:
+        if answered:
+            return None
+        _forward(request)  # AWS acts
+        answered.append("leaving")
+        return _error_response(
+            request,
+            400,
+            "ValidationError",
+            "The instance is not in InService or Standby.",
+            "query",
+        )
+
+    hook = ("before-send.auto-scaling.TerminateInstanceInAutoScalingGroup", leaving)
+    r = run("deploy", "--version", "v2", hooks=[hook])
+    assert r.code == 0, r.err
+    assert answered == ["leaving"]
+    amis = set(images(aws, "londontamed-com-production-2").values())
+    assert amis == {rolling_live_v1["v2"]}, amis
