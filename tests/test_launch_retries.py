@@ -218,3 +218,30 @@ def test_a_shortage_that_passed_is_not_named_by_a_later_timeout(real: Real) -> N
     assert "--instance-type" not in doc["fix"] and "health-check" in doc["fix"], doc["fix"]
     codes = [a["StatusCode"] for a in activities(real)]
     assert codes[0] == "Successful" and "Failed" in codes, codes
+
+
+def test_a_failure_from_before_the_run_not_tried_again_is_named_by_the_timeout(
+    real: Real,
+) -> None:
+    """A deploy stops on a launch failure for good; Auto Scaling then stops
+    trying (as its administrative suspension of a group that keeps failing
+    does). The deploy run again, the cause not fixed, waits (the failure is
+    older than the run) and runs out of time: its error names that failure
+    and what to do about it."""
+    import dataclasses
+
+    ready(real)
+    real.layer.faults.kms_keys.add(KEY)
+    r = real.run("deploy", "--version", "v1", "--kms-key", KEY)
+    assert r.code == 5 and "Client.InternalError" in r.err, r.err
+    real.layer.timings = dataclasses.replace(real.layer.timings, launch_retry=10**6)
+    r = real.run(
+        "--output", "json", "deploy", "--version", "v1", "--kms-key", KEY, "--timeout", "120s"
+    )
+    assert r.code == 5, r.err
+    doc = json.loads(r.out)
+    assert doc["error"] == "timed out", doc
+    message = doc["message"]
+    assert "the last failed launch (before this run, not tried again since): " in message
+    assert "Client.InternalError: Client error on launch" in message, message
+    assert "AWSServiceRoleForAutoScaling" in doc["fix"], doc["fix"]

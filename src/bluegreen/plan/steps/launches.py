@@ -88,8 +88,8 @@ def before_launching(ctx: Context, group: str) -> None:
 
 
 class StillRetrying(WaitTimeout):
-    """A wait ran out of time while Auto Scaling was still retrying a launch
-    that failed for a reason that passes (its fix says what to do about it)."""
+    """A wait ran out of time while the group's newest activity was a failed
+    launch (its fix says what to do about that launch)."""
 
 
 class LaunchWatch:
@@ -103,7 +103,8 @@ class LaunchWatch:
         first ``see`` takes it)."""
         self.group = group
         self.then = then
-        # the transient failure still the group's newest activity at the last look
+        # the failure that was the group's newest activity at the last look:
+        # a transient one of this run, or one from before it
         self.last: Mapping[str, Any] | None = None
         self.before: str | None = (
             _id(ctx.gw.failed_launch(group)) if now else ctx.facts.get(FAILED_BEFORE, {}).get(group)
@@ -116,33 +117,39 @@ class LaunchWatch:
         newest = _id(failed)
         if self.before is None:  # the first look of a run that did not launch: all old
             self.before = newest
-        if failed is None:  # the newest activity did not fail: a launch got through
-            self.last = None
-            return ""
-        if newest == self.before:
+        self.last = failed  # None: the newest activity did not fail (a launch got through)
+        if failed is None or newest == self.before:
             return ""
         if not transient_failure(failed):
             raise launch_failed(self.group, failed, then=self.then)
-        self.last = failed
         return f"a launch failed, Auto Scaling is retrying: {reason(failed)}"
 
     def timed_out(self, e: WaitTimeout) -> WaitTimeout:
-        """The wait's timeout, naming the last launch failure it saw (in what
-        was found too, which a put-back's error keeps)."""
+        """The wait's timeout, naming the launch failure that was still the
+        group's newest activity (in what was found too, which a put-back's
+        error keeps): one Auto Scaling was retrying, or one from before this
+        run that it has not tried again since (it suspends the launches of a
+        group whose launches have failed for a long time,
+        https://docs.aws.amazon.com/autoscaling/ec2/userguide/as-suspend-resume-processes.html)."""
         if self.last is None or isinstance(e, LaunchFailed):
             return e
         why = reason(self.last)
+        older = _id(self.last) == self.before
+        said = (
+            f"the last failed launch{' (before this run, not tried again since)' if older else ''}"
+        )
         found = e.found or ""
         if why not in found:
-            found = "; ".join(f for f in (found, f"the last failed launch: {why}") if f)
-        return StillRetrying(
-            f"{e.message}; the last failed launch: {why}",
-            found=found,
-            fix="Auto Scaling keeps retrying a launch that failed for want of capacity for "
+            found = "; ".join(f for f in (found, f"{said}: {why}") if f)
+        fix = (
+            "Auto Scaling keeps retrying a launch that failed for want of capacity for "
             "the instance type (or was throttled): run the command again to keep waiting, "
             "or choose another --instance-type, offered in more of the site's availability "
-            "zones",
+            "zones"
         )
+        if not transient_failure(self.last):
+            fix = launch_failed(self.group, self.last, then=self.then).fix or fix
+        return StillRetrying(f"{e.message}; {said}: {why}", found=found, fix=fix)
 
 
 def launch_failed(
