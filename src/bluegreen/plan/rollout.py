@@ -39,6 +39,7 @@ from bluegreen.plan.steps import (
     balancer_health,
     client_token,
     poll,
+    retry_while_refused,
 )
 
 TAG_PREVIOUS_LAUNCH = "bluegreen:previous-launch"
@@ -396,7 +397,21 @@ class ReplaceInstances(Step):
                 # leaves it there, reported healthy. Deregistering first makes
                 # both behave alike.
                 ctx.gw.deregister_targets(self.target_group_arn, [victim])
-            if not ctx.gw.terminate_in_group(victim):
+            # Auto Scaling refuses a termination while another of the group's
+            # scaling activities runs (ScalingActivityInProgress: the previous
+            # replacement's termination may still be draining): wait it out
+            # (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_TerminateInstanceInAutoScalingGroup.html)
+            terminated, _ = retry_while_refused(
+                ctx,
+                lambda v=victim: ctx.gw.terminate_in_group(v),  # type: ignore[misc]
+                refused=lambda e: e.code == "ScalingActivityInProgress",
+                waiting=f"{self.group}: a scaling activity is still in progress",
+                gave_up=f"{self.group}: Auto Scaling still has a scaling activity in progress",
+                fix="`bluegreen status` shows the group; run the command again once its "
+                "scaling activities are done: it carries on where it stopped",
+                timeout=self.timeout,
+            )
+            if not terminated:
                 ctx.reporter.info(f"{self.group}: {victim} is already leaving the group")
             self._settle(
                 ctx, ami, label, victim, f"{self.group}: replacement of {victim}", launches

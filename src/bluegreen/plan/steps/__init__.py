@@ -23,6 +23,7 @@ from bluegreen.plan.steps.base import (
     client_token,
     instance_groups,
     poll,
+    retry_while_refused,
     wait_out_profile_propagation,
 )
 from bluegreen.plan.steps.capacity import MarkOutOfTraffic, PinMinSize, RestoreMinSize
@@ -80,6 +81,7 @@ __all__ = [
     "instance_groups",
     "launch_failed",
     "poll",
+    "retry_while_refused",
     "transient_failure",
     "wait_out_profile_propagation",
 ]
