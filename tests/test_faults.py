@@ -153,6 +153,40 @@ def test_a_deleted_groups_configuration_still_in_use_is_waited_out(
     assert shape(aws) == start
 
 
+def test_a_group_delete_refused_while_a_scaling_activity_runs_is_waited_out(
+    live_v1: dict[str, str], aws: str
+) -> None:
+    """Auto Scaling refuses DeleteAutoScalingGroup while one of the group's
+    scaling activities runs (instances still launching): clean tries again on
+    the clock, and ends in the same state as without the refusals."""
+    from chaos import _error_response
+
+    start = shape(aws)
+    busy = {"n": 2}
+
+    def refuse(request: Any, **_: Any) -> Any:
+        if busy["n"] > 0:
+            busy["n"] -= 1
+            return _error_response(
+                request,
+                400,
+                "ScalingActivityInProgress",
+                "You cannot delete an AutoScalingGroup while there are scaling activities "
+                "in progress for that group.",
+                "query",
+            )
+        return None
+
+    assert run("deploy", "--version", "v2").code == 0
+    clock = FakeClock()
+    hook = ("before-send.auto-scaling.DeleteAutoScalingGroup", refuse)
+    r = run("clean", "--yes", hooks=[hook], clock=clock)
+    assert r.code == 0, r.err
+    assert busy["n"] == 0
+    assert [s for s in clock.slept if s >= 5.0], clock.slept
+    assert shape(aws) == start
+
+
 def test_back_off_sleeps_on_the_gateway_clock(live_v1: dict[str, str], aws: str) -> None:
     """Throttled three times in a row: botocore backs off (1 s scale for
     throttling), the fake clock does the sleeping, no real time passes."""

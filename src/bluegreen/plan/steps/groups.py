@@ -277,8 +277,22 @@ class DeleteGroup(Step):
     def apply(self, ctx: Context) -> str:
         # No look first: a group that is not there answers ValidationError
         # (not found). Either way the wait below sees it gone (or still
-        # terminating, when a delete was already in progress).
-        deleted = ctx.gw.delete_group(self.group)
+        # terminating, when a delete was already in progress). Auto Scaling
+        # refuses the delete while one of the group's scaling activities runs
+        # (ScalingActivityInProgress, e.g. instances still launching after a
+        # failed deploy) or its instances hold it (ResourceInUse)
+        # (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DeleteAutoScalingGroup.html):
+        # both pass, and are waited out.
+        deleted, _ = retry_while_refused(
+            ctx,
+            lambda: ctx.gw.delete_group(self.group),
+            refused=lambda e: e.code in ("ScalingActivityInProgress", "ResourceInUse"),
+            waiting=f"{self.group}: a scaling activity is still in progress",
+            gave_up=f"Auto Scaling still refuses to delete {self.group}",
+            fix="`bluegreen status` shows the group; run the command again once its scaling "
+            "activities are done",
+            timeout=self.timeout,
+        )
 
         def check() -> tuple[bool, float, float, str]:
             left = ctx.gw.groups_named([self.group])
