@@ -251,6 +251,29 @@ LOCAL_ZONES: list[dict[str, str]] = [
 ]
 
 
+@dataclass
+class Refusal:
+    """A ``before-send`` hook for ``service.Operation`` (as botocore's events
+    name it, e.g. ``auto-scaling.DeleteAutoScalingGroup``) that answers the
+    next ``left`` requests with AWS's error ``code`` (HTTP 400, query
+    protocol) without sending them: an answer AWS gives while something
+    passes. ``left`` is what has not been refused yet."""
+
+    operation: str
+    code: str
+    message: str
+    left: int = 1
+
+    def hook(self) -> tuple[str, Callable[..., Any]]:
+        def refuse(request: Any, **_: Any) -> Any:
+            if self.left <= 0:
+                return None
+            self.left -= 1
+            return _error_response(request, 400, self.code, self.message, "query")
+
+        return (f"before-send.{self.operation}", refuse)
+
+
 def _error_response(request: Any, status: int, code: str, message: str, protocol: str) -> Any:
     from botocore.awsrequest import AWSResponse
 

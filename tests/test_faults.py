@@ -113,42 +113,34 @@ def test_a_deleted_groups_configuration_still_in_use_is_waited_out(
     exit 5, naming the configuration, and the next clean finds the
     configuration the group left (on a site that uses them, by its name and
     instance profile: configurations carry no tags)."""
-    from chaos import _error_response
+    from chaos import Refusal
 
     (tmp_path / "bluegreen.toml").write_text("launch_configuration = true\n")
     deploy = ("deploy", "--version", "v2")
     start = shape(aws)
-    in_use = {"n": 2}
-
-    def refuse(request: Any, **_: Any) -> Any:
-        if in_use["n"] > 0:
-            in_use["n"] -= 1
-            return _error_response(
-                request,
-                400,
-                "ResourceInUse",
-                "Cannot delete launch configuration because it is attached to "
-                "AutoScalingGroup londontamed-com-v2",
-                "query",
-            )
-        return None
-
-    hook = ("before-send.auto-scaling.DeleteLaunchConfiguration", refuse)
+    in_use = Refusal(
+        "auto-scaling.DeleteLaunchConfiguration",
+        "ResourceInUse",
+        "Cannot delete launch configuration because it is attached to "
+        "AutoScalingGroup londontamed-com-v2",
+        left=2,
+    )
+    hook = in_use.hook()
     assert run(*deploy).code == 0
     clock = FakeClock()
     r = run("--output", "json", "clean", "--yes", hooks=[hook], clock=clock)
     assert r.code == 0, r.err
-    assert in_use["n"] == 0
+    assert in_use.left == 0
     assert r.json()["outcomes"][-1].startswith("deleted after")
     assert [s for s in clock.slept if s >= 5.0], clock.slept  # waited on the fake clock
     assert shape(aws) == start
 
     assert run(*deploy).code == 0
-    in_use["n"] = 10**6
+    in_use.left = 10**6
     r = run("clean", "--yes", hooks=[hook], clock=FakeClock())
     assert r.code == 5, r.err
     assert "launch configuration" in r.err and "still in use" in r.err
-    in_use["n"] = 0
+    in_use.left = 0
     assert run("clean", "--yes").code == 0
     assert shape(aws) == start
 
@@ -159,30 +151,21 @@ def test_a_group_delete_refused_while_a_scaling_activity_runs_is_waited_out(
     """Auto Scaling refuses DeleteAutoScalingGroup while one of the group's
     scaling activities runs (instances still launching): clean tries again on
     the clock, and ends in the same state as without the refusals."""
-    from chaos import _error_response
+    from chaos import Refusal
 
     start = shape(aws)
-    busy = {"n": 2}
-
-    def refuse(request: Any, **_: Any) -> Any:
-        if busy["n"] > 0:
-            busy["n"] -= 1
-            return _error_response(
-                request,
-                400,
-                "ScalingActivityInProgress",
-                "You cannot delete an AutoScalingGroup while there are scaling activities "
-                "in progress for that group.",
-                "query",
-            )
-        return None
-
+    busy = Refusal(
+        "auto-scaling.DeleteAutoScalingGroup",
+        "ScalingActivityInProgress",
+        "You cannot delete an AutoScalingGroup while there are scaling activities "
+        "in progress for that group.",
+        left=2,
+    )
     assert run("deploy", "--version", "v2").code == 0
     clock = FakeClock()
-    hook = ("before-send.auto-scaling.DeleteAutoScalingGroup", refuse)
-    r = run("clean", "--yes", hooks=[hook], clock=clock)
+    r = run("clean", "--yes", hooks=[busy.hook()], clock=clock)
     assert r.code == 0, r.err
-    assert busy["n"] == 0
+    assert busy.left == 0
     assert [s for s in clock.slept if s >= 5.0], clock.slept
     assert shape(aws) == start
 

@@ -415,26 +415,16 @@ def test_a_termination_refused_while_a_scaling_activity_runs_is_waited_out(
     scaling activity of the group is in progress (the previous replacement's
     termination still draining): the rollout tries again on the clock."""
     from bluegreen.clock import FakeClock
-    from chaos import _error_response
+    from chaos import Refusal
 
-    busy = {"n": 2}
-
-    def refuse(request: Any, **_: Any) -> Any:
-        if busy["n"] > 0:
-            busy["n"] -= 1
-            return _error_response(
-                request,
-                400,
-                "ScalingActivityInProgress",
-                "Scaling activities in progress: the operation cannot be performed",
-                "query",
-            )
-        return None
-
-    clock = FakeClock()
-    hook = ("before-send.auto-scaling.TerminateInstanceInAutoScalingGroup", refuse)
-    r = run("deploy", "--version", "v2", hooks=[hook], clock=clock)
+    busy = Refusal(
+        "auto-scaling.TerminateInstanceInAutoScalingGroup",
+        "ScalingActivityInProgress",
+        "Scaling activities in progress: the operation cannot be performed",
+        left=2,
+    )
+    r = run("deploy", "--version", "v2", hooks=[busy.hook()], clock=FakeClock())
     assert r.code == 0, r.err
-    assert busy["n"] == 0
+    assert busy.left == 0
     assert "scaling activity is still in progress" in r.err + r.out
     assert set(images(aws, "londontamed-com-production-2").values()) == {rolling_live_v1["v2"]}
