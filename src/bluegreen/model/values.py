@@ -158,6 +158,7 @@ def as_user_data(v: object, key: str) -> str | None:
     return None if s is None else scan_user_data(s, key)
 
 
+_URL = re.compile(r"^https?://[^\s/]+")
 _KMS_KEY = re.compile(
     r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_+=.@-]+"
     r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -166,12 +167,16 @@ _KMS_KEY = re.compile(
 
 
 def as_kms_key(v: object, key: str) -> str | None:
+    return _opt_matching(
+        v, key, _KMS_KEY, "a KMS key", "use a key id, a key ARN, alias/NAME or an alias ARN"
+    )
+
+
+def _opt_matching(v: object, key: str, pattern: re.Pattern[str], what: str, fix: str) -> str | None:
+    """An optional string that must match ``pattern`` (``what`` it then is)."""
     s = as_opt_str(v, key)
-    if s is not None and not _KMS_KEY.match(s):
-        raise InputError(
-            f"{key}: {s!r} is not a KMS key",
-            fix="use a key id, a key ARN, alias/NAME or an alias ARN",
-        )
+    if s is not None and not pattern.match(s):
+        raise InputError(f"{key}: {s!r} is not {what}", fix=fix)
     return s
 
 
@@ -221,22 +226,19 @@ def as_instance_type(v: object, key: str) -> str:
 
 
 def as_cert(v: object, key: str) -> str | None:
-    s = as_opt_str(v, key)
-    if s is not None and not _CERT.match(s):
-        raise InputError(
-            f"{key}: {s!r} is not a certificate ARN",
-            fix="use an ACM certificate ARN: arn:aws:acm:REGION:ACCOUNT:certificate/ID",
-        )
-    return s
+    return _opt_matching(
+        v,
+        key,
+        _CERT,
+        "a certificate ARN",
+        "use an ACM certificate ARN: arn:aws:acm:REGION:ACCOUNT:certificate/ID",
+    )
 
 
 def as_url(v: object, key: str) -> str | None:
-    s = as_opt_str(v, key)
-    if s is not None and not re.match(r"^https?://[^\s/]+", s):
-        raise InputError(
-            f"{key}: {s!r} is not an http(s) URL", fix="use a URL such as https://example.com/hook"
-        )
-    return s
+    return _opt_matching(
+        v, key, _URL, "an http(s) URL", "use a URL such as https://example.com/hook"
+    )
 
 
 def as_urls(v: object, key: str) -> tuple[str, ...]:
